@@ -1,0 +1,209 @@
+"""Read papers from arguments, files and stdin, lazily.
+
+Formats are detected from content: plain text (one PAPER per line, blank lines
+and `#` comments ignored), a JSON array of records or strings, a JSON object
+`{"papers": [...]}`, or JSON Lines. Text, JSON Lines and JSON arrays are read
+incrementally, so a list of a million papers never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+from papers.models import Paper, paper_from_record, paper_from_text
+
+_CHUNK = 1 << 16
+
+
+class InputError(Exception):
+    """Malformed input; the message names the source and line."""
+
+
+def _item_to_paper(item: Any, where: str) -> Paper:
+    if isinstance(item, str):
+        return paper_from_text(item)
+    if isinstance(item, dict):
+        return paper_from_record(item)
+    raise InputError(f"{where}: expected a paper record (JSON object) or a string, "
+                     f"got {type(item).__name__}")
+
+
+def read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
+    """Yield the papers in `stream`, detecting its format from the first content line."""
+    try:
+        yield from _read_stream(stream, name)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
+    head: list[str] = []
+    first = ""
+    for line in stream:
+        head.append(line)
+        if line.strip():
+            first = line.strip()
+            break
+    if not first:
+        return
+    if first.startswith("["):
+        yield from _json_array(_chain(head, stream), name)
+        return
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and not _is_wrapper(obj):
+            yield from _json_lines(_chain(head, stream), name)
+            return
+        yield from _json_document("".join(head) + stream.read(), name)
+        return
+    lineno = 0
+    for line in _chain(head, stream):
+        lineno += 1
+        s = line.strip()
+        if s and not s.startswith("#"):
+            yield paper_from_text(s)
+
+
+def _chain(head: list[str], stream: TextIO) -> Iterator[str]:
+    yield from head
+    yield from stream
+
+
+def _is_wrapper(obj: dict) -> bool:
+    return isinstance(obj.get("papers"), list)
+
+
+def _json_lines(lines: Iterable[str], name: str) -> Iterator[Paper]:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}:{lineno}: malformed JSON: {e.msg} (column {e.colno})") from None
+        yield _item_to_paper(item, f"{name}:{lineno}")
+
+
+def _json_document(text: str, name: str) -> Iterator[Paper]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{name}:{e.lineno}: malformed JSON: {e.msg} (column {e.colno})") from None
+    if not isinstance(obj, dict) or not _is_wrapper(obj):
+        raise InputError(f'{name}: a JSON object must look like {{"papers": [...]}}')
+    for i, item in enumerate(obj["papers"]):
+        yield _item_to_paper(item, f"{name}: papers[{i}]")
+
+
+def _json_array(lines: Iterator[str], name: str) -> Iterator[Paper]:
+    """Stream the elements of a top-level JSON array without loading it whole."""
+    decoder = json.JSONDecoder()
+    buf = ""
+    base_line = 1  # line number of buf[0]
+    pos = 0
+    eof = False
+
+    def more() -> bool:
+        nonlocal buf, pos, base_line, eof
+        if eof:
+            return False
+        # Drop what has been consumed, keeping line numbers right.
+        base_line += buf.count("\n", 0, pos)
+        buf = buf[pos:]
+        pos = 0
+        got = []
+        size = 0
+        for line in lines:
+            got.append(line)
+            size += len(line)
+            if size >= _CHUNK:
+                break
+        else:
+            eof = True
+        buf += "".join(got)
+        return bool(got) or not eof
+
+    def fail(msg: str, at: int) -> InputError:
+        line = base_line + buf.count("\n", 0, at)
+        return InputError(f"{name}:{line}: malformed JSON: {msg}")
+
+    def skip_ws() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buf):
+                return buf[pos]
+            if not more():
+                return ""
+
+    more()
+    if skip_ws() != "[":
+        raise fail("expected '['", pos)
+    pos += 1
+    index = 0
+    if skip_ws() == "]":
+        pos += 1
+    else:
+        while True:
+            if not skip_ws():
+                raise fail("unexpected end of input inside the array", pos)
+            while True:
+                try:
+                    item, end = decoder.raw_decode(buf, pos)
+                    break
+                except json.JSONDecodeError as e:
+                    # The element may just be cut by the chunk boundary: read more and retry.
+                    if not more():
+                        raise fail(e.msg, e.pos) from None
+            if end == len(buf) and not eof:
+                # A number at the buffer's end could still continue.
+                more()
+                item, end = decoder.raw_decode(buf, pos)
+            line = base_line + buf.count("\n", 0, pos)
+            pos = end
+            yield _item_to_paper(item, f"{name}:{line}")
+            index += 1
+            c = skip_ws()
+            if c == ",":
+                pos += 1
+                continue
+            if c == "]":
+                pos += 1
+                break
+            raise fail("expected ',' or ']' after an array element" if c else
+                       "unexpected end of input inside the array", pos)
+    if skip_ws():
+        raise fail("extra data after the JSON array", pos)
+
+
+def open_input(path: str, stdin: TextIO) -> tuple[TextIO, str]:
+    """Open an input source ('-' is stdin) and return it with a name for messages."""
+    if path == "-":
+        return stdin, "<stdin>"
+    try:
+        return open(path, encoding="utf-8-sig", errors="strict"), path
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not an input file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO) -> Iterator[Paper]:
+    """All papers from PAPER arguments, then each input file in order, lazily."""
+    for a in args:
+        yield paper_from_text(a)
+    for path in files:
+        stream, name = open_input(path, stdin)
+        try:
+            yield from read_stream(stream, name)
+        finally:
+            if stream is not stdin:
+                stream.close()

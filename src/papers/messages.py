@@ -1,0 +1,51 @@
+"""Typed messages from the input reader and the workers to the result processor."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from papers.models import Paper
+
+
+class MessageType(enum.Enum):
+    """What a QueueMessage reports."""
+
+    PAPER_QUEUED = "paper_queued"            # one more paper counted into the total
+    INPUT_DONE = "input_done"                # the input is exhausted: the total is final
+    DOWNLOAD_STARTED = "download_started"    # a worker began fetching a paper
+    PROGRESS_UPDATE = "progress_update"      # bytes received since the last update
+    DOWNLOAD_COMPLETE = "download_complete"  # a PDF is on disk under its final name
+    DOWNLOAD_SKIPPED = "download_skipped"    # already done; nothing was fetched
+    DOWNLOAD_FAILED = "download_failed"      # no candidate produced a PDF
+    STOP = "stop"                            # no more messages: save and finish
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one paper, as the worker (or the planner) saw it."""
+
+    status: str                       # downloaded | skipped | failed
+    path: str | None = None
+    bytes: int = 0
+    sha256: str | None = None
+    url: str | None = None            # the URL fetched, as given (before redirects)
+    attempts: int = 0
+    error: str | None = None
+    permanent: bool = False           # a failure that retrying will not fix
+    started: float | None = None
+    finished: float | None = None
+    etag: str | None = None           # validators of a kept .part, for a later Range resume
+    last_modified: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    """A message on the results queue, tagged by its type."""
+
+    type: MessageType
+    paper: Paper | None = None
+    outcome: Outcome | None = None
+    nbytes: int = 0

@@ -1,0 +1,153 @@
+"""The paper record that flows from input to workers to the state file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from papers.ids import classify, normalise
+
+#: Record fields `papers` understands; every other field is kept in `extra`.
+KNOWN_FIELDS = (
+    "id", "doi", "arxiv", "pmid", "pmcid", "url", "pdf_url", "pdf_urls",
+    "title", "authors", "year",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper to fetch.
+
+    `key` is its identity (two spellings of one paper share it); `id` is what
+    the user sees; `urls` are PDF candidates, best first. `problem` is set when
+    the input named something we cannot fetch (junk, an unresolved identifier).
+    """
+
+    key: str
+    id: str
+    urls: tuple[str, ...] = ()
+    doi: str | None = None
+    arxiv: str | None = None
+    pmid: str | None = None
+    pmcid: str | None = None
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    problem: str | None = None
+
+    @property
+    def identifiers(self) -> list[str]:
+        """The scholarly identifiers this paper carries, as `kind:value` strings."""
+        out = []
+        for kind in ("doi", "arxiv", "pmid", "pmcid"):
+            value = getattr(self, kind)
+            if value:
+                out.append(f"{kind}:{value}")
+        return out
+
+
+def canonical_url(url: str) -> str:
+    """A URL with scheme and host lower-cased (the parts that are case-insensitive)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
+                       parts.query, ""))
+
+
+def paper_from_text(text: str) -> Paper:
+    """Build a Paper from one PAPER string (a URL or an identifier)."""
+    s = text.strip()
+    ident = classify(s)
+    if ident is None:
+        return Paper(key="junk:" + s, id=s,
+                     problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {s!r}")
+    if ident.kind == "url":
+        return Paper(key="url:" + canonical_url(s), id=s, urls=(s,))
+    return paper_from_record({ident.kind: ident.value})
+
+
+def _clean_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value.strip(),)
+    names = []
+    if isinstance(value, list):
+        for a in value:
+            if isinstance(a, str) and a.strip():
+                names.append(a.strip())
+            elif isinstance(a, dict):
+                name = a.get("name") or " ".join(
+                    p for p in (a.get("given"), a.get("family")) if p) or a.get("display_name")
+                if name:
+                    names.append(str(name).strip())
+    return tuple(names)
+
+
+def _year(value: Any) -> int | None:
+    try:
+        y = int(str(value).strip()[:4])
+    except (TypeError, ValueError):
+        return None
+    return y if 0 < y < 10000 else None
+
+
+def paper_from_record(rec: dict[str, Any]) -> Paper:
+    """Build a Paper from a JSON paper record; unknown fields are kept in `extra`."""
+    ids = {}
+    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        v = _clean_str(rec.get(kind))
+        if v:
+            ids[kind] = normalise(kind, v)
+    urls: list[str] = []
+    pdf_urls = rec.get("pdf_urls")
+    if isinstance(pdf_urls, str):
+        pdf_urls = [pdf_urls]
+    for u in [*(pdf_urls or []), rec.get("pdf_url"), rec.get("url")]:
+        u = _clean_str(u)
+        if u and u not in urls:
+            urls.append(u)
+    given_id = _clean_str(rec.get("id"))
+
+    if "doi" in ids:
+        key, shown = "doi:" + ids["doi"], ids["doi"]
+    elif "arxiv" in ids:
+        key, shown = "arxiv:" + ids["arxiv"], "arXiv:" + ids["arxiv"]
+    elif "pmcid" in ids:
+        key, shown = "pmcid:" + ids["pmcid"], ids["pmcid"]
+    elif "pmid" in ids:
+        key, shown = "pmid:" + ids["pmid"], "PMID:" + ids["pmid"]
+    elif given_id:
+        key, shown = "id:" + given_id, given_id
+    elif urls:
+        key, shown = "url:" + canonical_url(urls[0]), urls[0]
+    else:
+        key = shown = ""
+    problem = None
+    if not key:
+        problem = "record has no id, identifier or URL"
+        key = "junk:" + repr(sorted(rec.items()))[:200]
+        shown = "(record without id)"
+    extra = {k: v for k, v in rec.items() if k not in KNOWN_FIELDS}
+    return Paper(
+        key=key,
+        id=given_id or shown,
+        urls=tuple(urls),
+        title=_clean_str(rec.get("title")),
+        authors=_authors(rec.get("authors")),
+        year=_year(rec.get("year")),
+        extra=extra,
+        problem=problem,
+        **ids,
+    )

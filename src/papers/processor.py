@@ -1,0 +1,252 @@
+"""The result processor: the one thread that owns state, counts, display and stdout."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from papers.messages import MessageType, Outcome, QueueMessage
+from papers.models import Paper
+from papers.reporting import NullReporter, Reporter, Stats
+from papers.state import StateStore
+
+log = logging.getLogger("papers")
+
+MAX_LISTED_FAILURES = 20
+
+
+def iso(ts: float | None) -> str | None:
+    """A UNIX time as an ISO-8601 UTC string (None stays None)."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
+    """The JSON object printed on stdout for one finished paper."""
+    line = {
+        "id": paper.id,
+        "status": outcome.status,
+        "path": outcome.path,
+        "bytes": outcome.bytes,
+        "sha256": outcome.sha256,
+        "url": outcome.url,
+        "error": outcome.error,
+    }
+    if paper.title:
+        line["title"] = paper.title
+    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        value = getattr(paper, kind)
+        if value:
+            line[kind] = value
+    if outcome.status != "skipped":
+        line["attempts"] = outcome.attempts
+    return line
+
+
+def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
+                 now: float) -> dict[str, Any]:
+    """The state-file record for a paper after `outcome`, carrying history from `prior`."""
+    prior = prior or {}
+    status = "downloaded" if outcome.status in ("downloaded", "skipped") else "failed"
+    rec: dict[str, Any] = {
+        "id": paper.id,
+        "status": status,
+        "path": outcome.path,
+        "bytes": outcome.bytes,
+        "sha256": outcome.sha256,
+        "url": outcome.url,
+        "attempts": int(prior.get("attempts") or 0) + outcome.attempts,
+        "error": outcome.error,
+        "first_seen": prior.get("first_seen") or iso(outcome.started or now),
+        "updated": iso(now),
+    }
+    if status == "failed":
+        rec["permanent"] = outcome.permanent
+        if outcome.etag:
+            rec["etag"] = outcome.etag
+        if outcome.last_modified:
+            rec["last_modified"] = outcome.last_modified
+    else:
+        rec["finished"] = iso(outcome.finished) if outcome.finished else prior.get("finished")
+    if paper.title:
+        rec["title"] = paper.title
+    return rec
+
+
+class ResultProcessor:
+    """Drains the queue; alone updates the state file, the counts, the display and stdout.
+
+    Run it in its own thread with `run()`, or drive it synchronously in tests
+    with `process()` on each message.
+    """
+
+    def __init__(self, q: queue.Queue | None, state: StateStore | None,
+                 reporter: Reporter | None = None, out: TextIO | None = None,
+                 json_output: bool = False, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic, save_interval: float = 1.0,
+                 on_output_closed: Callable[[], None] | None = None,
+                 compact_threshold: int = 50_000,
+                 on_fatal: Callable[[], None] | None = None) -> None:
+        self.queue = q
+        self.state = state
+        self.reporter = reporter or NullReporter()
+        self.out = out
+        self.json_output = json_output
+        self.clock = clock
+        self.monotonic = monotonic
+        self.save_interval = save_interval
+        self.on_output_closed = on_output_closed
+        self.compact_threshold = compact_threshold
+        self.stats = Stats()
+        self.failures: list[tuple[str, str]] = []
+        self.output_closed = False
+        self.stopped = False
+        self.fatal_error: str | None = None
+        self.on_fatal = on_fatal or (lambda: None)
+        self._last_sync = monotonic()
+        self.handlers: dict[MessageType, Callable[[QueueMessage], None]] = {
+            MessageType.PAPER_QUEUED: self._on_queued,
+            MessageType.INPUT_DONE: self._on_input_done,
+            MessageType.DOWNLOAD_STARTED: self._on_started,
+            MessageType.PROGRESS_UPDATE: self._on_progress,
+            MessageType.DOWNLOAD_COMPLETE: self._on_finished,
+            MessageType.DOWNLOAD_SKIPPED: self._on_finished,
+            MessageType.DOWNLOAD_FAILED: self._on_finished,
+            MessageType.STOP: self._on_stop,
+        }
+
+    # -- driving -----------------------------------------------------------
+    def run(self) -> None:
+        """Process messages until STOP (thread body)."""
+        assert self.queue is not None
+        while not self.stopped:
+            try:
+                msg = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                msg = None
+            try:
+                if msg is not None:
+                    self.process(msg)
+                if msg is None or self.queue.empty():
+                    self._idle()
+            except Exception as e:  # e.g. the disk is full: stop the run, keep draining
+                self._fail(e, msg)
+
+    def _fail(self, error: Exception, msg: QueueMessage | None) -> None:
+        if self.fatal_error is None:
+            what = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            where = getattr(error, "filename", None)
+            self.fatal_error = f"cannot record results{f' in {where}' if where else ''}: {what}"
+            log.error("%s; stopping", self.fatal_error)
+            self.on_fatal()
+        if msg is not None and msg.type is MessageType.STOP:
+            self.stopped = True
+
+    def process(self, msg: QueueMessage) -> None:
+        """Handle one message."""
+        self.handlers[msg.type](msg)
+
+    def _idle(self) -> None:
+        # Nothing waiting: a good moment to push output and journal lines out.
+        self._flush_output()
+        if self.state is not None:
+            self.state.flush()
+            now = self.monotonic()
+            if now - self._last_sync >= self.save_interval:
+                self._last_sync = now
+                self.state.sync()
+                if self.state.journal_lines >= max(self.compact_threshold, len(self.state.records)):
+                    self.state.compact()
+        self.reporter.update(self.stats)
+
+    # -- handlers ----------------------------------------------------------
+    def _on_queued(self, msg: QueueMessage) -> None:
+        self.stats.total += 1
+
+    def _on_input_done(self, msg: QueueMessage) -> None:
+        self.stats.input_done = True
+        self.reporter.update(self.stats)
+
+    def _on_started(self, msg: QueueMessage) -> None:
+        if msg.paper is not None:
+            log.debug("fetching %s", msg.paper.id)
+
+    def _on_progress(self, msg: QueueMessage) -> None:
+        self.stats.bytes += msg.nbytes
+        self.reporter.update(self.stats)
+
+    def _on_finished(self, msg: QueueMessage) -> None:
+        paper, outcome = msg.paper, msg.outcome
+        assert paper is not None and outcome is not None
+        if outcome.status == "interrupted":
+            # Not a result: remember the kept .part's validators so the next run resumes it.
+            if self.state is not None:
+                self.state.put(paper.key, state_record(paper, outcome, self.state.get(paper.key),
+                                                       self.clock()))
+            return
+        stats = self.stats
+        if outcome.status == "downloaded":
+            stats.downloaded += 1
+            log.info("downloaded %s -> %s", paper.id, outcome.path)
+        elif outcome.status == "skipped":
+            stats.skipped += 1
+            log.debug("already there: %s -> %s", paper.id, outcome.path)
+        else:
+            stats.failed += 1
+            if len(self.failures) < MAX_LISTED_FAILURES:
+                self.failures.append((paper.id, outcome.error or "failed"))
+            log.warning("failed %s: %s", paper.id, outcome.error)
+        if self.state is not None:
+            prior = self.state.get(paper.key)
+            if self._changes_state(outcome, prior):
+                self.state.put(paper.key, state_record(paper, outcome, prior, self.clock()))
+        if self.json_output:
+            self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
+        self.reporter.update(stats)
+
+    @staticmethod
+    def _changes_state(outcome: Outcome, prior: dict[str, Any] | None) -> bool:
+        if prior is None:
+            return True
+        if outcome.status == "skipped":
+            # A re-run over finished papers must not rewrite a million records.
+            return prior.get("status") != "downloaded" or prior.get("path") != outcome.path \
+                or prior.get("bytes") != outcome.bytes
+        if outcome.status == "failed" and outcome.attempts == 0 and prior.get("status") == "failed":
+            return False  # a known permanent failure, reported again without a request
+        return True
+
+    def _on_stop(self, msg: QueueMessage) -> None:
+        self.stopped = True
+        self._flush_output()
+        if self.state is not None:
+            self.state.close()
+        self.reporter.close(self.stats)
+
+    # -- stdout --------------------------------------------------------------
+    def _emit(self, line: str) -> None:
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.write(line + "\n")
+        except (BrokenPipeError, ValueError):
+            self._output_closed()
+
+    def _flush_output(self) -> None:
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self._output_closed()
+
+    def _output_closed(self) -> None:
+        # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
+        self.output_closed = True
+        if self.on_output_closed is not None:
+            self.on_output_closed()

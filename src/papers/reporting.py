@@ -1,0 +1,122 @@
+"""Display of a run: a tqdm bar on stderr, plain log lines, or nothing.
+
+Counting lives in `Stats`, owned by the result processor; a reporter only
+shows it, so `--no-progress` swaps the display and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counts of a run, updated only by the result processor."""
+
+    total: int = 0
+    input_done: bool = False
+    downloaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0          # bytes received from the network in this run
+
+    @property
+    def done(self) -> int:
+        """Papers finished either way."""
+        return self.downloaded + self.skipped + self.failed
+
+
+def human_bytes(n: float) -> str:
+    """`1536` -> `1.5 KB` (powers of 1000, as download tools show rates)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class Reporter:
+    """Interface of a display; the base class shows nothing (the null reporter)."""
+
+    def update(self, stats: Stats) -> None:
+        """Counts changed."""
+
+    def log(self, line: str) -> None:
+        """Show one line to a person without tearing the display."""
+
+    def close(self, stats: Stats) -> None:
+        """The run is over."""
+
+
+NullReporter = Reporter
+
+
+class LineReporter(Reporter):
+    """No bar: log lines go straight to a stream (stderr)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+
+    def log(self, line: str) -> None:
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class TqdmReporter(Reporter):
+    """A tqdm bar on stderr: papers done of total, bytes, rate, ok/failed counts."""
+
+    def __init__(self, stream: TextIO | None = None, clock=time.monotonic) -> None:
+        from tqdm import tqdm  # imported only when a bar is shown
+
+        self._tqdm = tqdm
+        self.stream = stream or sys.stderr
+        self.clock = clock
+        self.started = clock()
+        self._last_postfix = 0.0
+        self.bar = tqdm(total=0, unit="paper", desc="papers", file=self.stream,
+                        dynamic_ncols=True, leave=True, mininterval=0.2,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {postfix} [{elapsed}]")
+
+    def update(self, stats: Stats) -> None:
+        bar = self.bar
+        if bar.total != stats.total:
+            bar.total = stats.total
+        delta = stats.done - bar.n
+        now = self.clock()
+        if delta or now - self._last_postfix > 0.5:
+            self._last_postfix = now
+            rate = stats.bytes / max(now - self.started, 1e-6)
+            bar.set_postfix_str(
+                f"ok {stats.downloaded + stats.skipped}, failed {stats.failed}, "
+                f"{human_bytes(stats.bytes)}, {human_bytes(rate)}/s", refresh=False)
+            bar.update(delta)
+
+    def log(self, line: str) -> None:
+        self._tqdm.write(line, file=self.stream)
+
+    def close(self, stats: Stats) -> None:
+        self.update(stats)
+        self.bar.refresh()
+        self.bar.close()
+
+
+class ReporterLogHandler(logging.Handler):
+    """Routes `logging` records through a reporter so that log lines never tear the bar."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.setFormatter(logging.Formatter("papers: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.reporter.log(self.format(record))
+        except Exception:  # logging must never break a download
+            self.handleError(record)

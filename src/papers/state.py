@@ -1,0 +1,243 @@
+"""The JSON state file: every paper's outcome, safe against crashes.
+
+Layout: `<state>` is a JSON snapshot `{"schema": 1, "papers": {key: record}}`,
+`<state>.journal` holds one JSON line per outcome recorded since the snapshot.
+Recording an outcome appends one line (O(1), no rewrite of the whole file);
+the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
+journal grows and at the end of a run. Loading replays the journal over the
+snapshot, ignoring a torn last line left by `kill -9`. The previous snapshot
+is kept as `<state>.bak`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+SCHEMA = 1
+
+
+class StateError(Exception):
+    """The state file cannot be used; the message says which file and what to do."""
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename inside directory `path` durable (a no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never half."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(directory)
+
+
+class StateStore:
+    """Load, update and persist per-paper records. Used by one thread only."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.journal_path = self.path + ".journal"
+        self.lock_path = self.path + ".lock"
+        self.backup_path = self.path + ".bak"
+        self.records: dict[str, dict[str, Any]] = {}
+        self._pending: list[str] = []
+        self._journal_lines = 0
+        self._journal = None
+        self._lock_fd: int | None = None
+        self._unsynced = False
+
+    # -- opening -----------------------------------------------------------
+    def lock(self) -> None:
+        """Take an exclusive lock so that two runs cannot share one state file."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            self._lock_fd = fd
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StateError(
+                f"state file {self.path} is in use by another papers run; "
+                "wait for it to finish or use another --state") from None
+        self._lock_fd = fd
+
+    def load(self) -> None:
+        """Read the snapshot and replay the journal. Raises StateError if corrupt."""
+        self.records = {}
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raw = None
+        except OSError as e:
+            raise StateError(f"state file {self.path}: cannot read ({e.strerror})") from None
+        if raw is not None:
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise self._corrupt(f"not valid JSON ({e})") from None
+            if not isinstance(data, dict) or not isinstance(data.get("papers"), dict):
+                raise self._corrupt('expected {"schema": 1, "papers": {...}}')
+            schema = data.get("schema")
+            if not isinstance(schema, int) or schema > SCHEMA:
+                raise StateError(f"state file {self.path} has schema {schema!r}; this papers "
+                                 f"understands schema {SCHEMA}: upgrade papers or use another --state")
+            self.records = data["papers"]
+        self._replay_journal()
+
+    def _corrupt(self, why: str) -> StateError:
+        hint = (f"; the previous good copy is {self.backup_path}: "
+                f"`mv {self.backup_path} {self.path}` to recover it"
+                if os.path.exists(self.backup_path) else
+                "; move it away to start over")
+        return StateError(f"state file {self.path} is corrupt: {why}. It was left untouched{hint}")
+
+    def _replay_journal(self) -> None:
+        try:
+            with open(self.journal_path, "rb") as f:
+                lines = f.read().split(b"\n")
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StateError(f"state journal {self.journal_path}: cannot read ({e.strerror})") from None
+        # The last element is b"" after a complete final line, or a torn line after kill -9.
+        complete, torn = lines[:-1], lines[-1]
+        for n, line in enumerate(complete, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                self.records[entry["k"]] = entry["r"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                raise StateError(f"state journal {self.journal_path} is corrupt at line {n}; "
+                                 "it was left untouched: move it away to drop the outcomes "
+                                 "recorded since the last snapshot") from None
+            self._journal_lines += 1
+        if torn.strip():
+            # A record cut short by a crash; its paper is simply done again.
+            self._journal_lines += 1
+
+    # -- updating ----------------------------------------------------------
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record for `key`, or None."""
+        return self.records.get(key)
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        """Record an outcome; it reaches disk at the next `flush`."""
+        self.records[key] = record
+        self._pending.append(json.dumps({"k": key, "r": record}, ensure_ascii=False,
+                                        separators=(",", ":")))
+
+    def flush(self) -> None:
+        """Append pending records to the journal (the OS has them: they survive kill -9)."""
+        if not self._pending:
+            return
+        if self._journal is None:
+            self._drop_torn_tail()
+            self._journal = open(self.journal_path, "ab")
+        data = ("\n".join(self._pending) + "\n").encode("utf-8")
+        self._journal.write(data)
+        self._journal.flush()
+        self._journal_lines += len(self._pending)
+        self._pending.clear()
+        self._unsynced = True
+
+    def _drop_torn_tail(self) -> None:
+        # A line cut short by a crash would end up in the middle of the journal
+        # once we append: cut it off first (its paper is simply done again).
+        try:
+            f = open(self.journal_path, "r+b")
+        except FileNotFoundError:
+            return
+        with f:
+            size = f.seek(0, os.SEEK_END)
+            if not size:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            block = 1 << 16
+            end = size
+            while end > 0:
+                start = max(0, end - block)
+                f.seek(start)
+                chunk = f.read(end - start)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    f.truncate(start + nl + 1)
+                    return
+                end = start
+            f.truncate(0)
+
+    def sync(self) -> None:
+        """Flush and fsync the journal (survives power loss too)."""
+        self.flush()
+        if self._journal is not None and self._unsynced:
+            os.fsync(self._journal.fileno())
+            self._unsynced = False
+
+    @property
+    def journal_lines(self) -> int:
+        """Lines in the journal: the cost of replaying it at the next start."""
+        return self._journal_lines
+
+    def compact(self) -> None:
+        """Write a full snapshot atomically, then empty the journal."""
+        self.flush()
+        data = json.dumps({"schema": SCHEMA, "papers": self.records}, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+        if os.path.exists(self.path):
+            # Keep the last good snapshot for recovery; link+replace is atomic.
+            bak_tmp = self.backup_path + ".tmp"
+            try:
+                if os.path.exists(bak_tmp):
+                    os.unlink(bak_tmp)
+                os.link(self.path, bak_tmp)
+                os.replace(bak_tmp, self.backup_path)
+            except OSError:
+                pass
+        write_atomic(self.path, data)
+        # Only now may the journal go: the snapshot holds everything it said.
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if os.path.exists(self.journal_path):
+            os.unlink(self.journal_path)
+        self._journal_lines = 0
+        self._unsynced = False
+
+    def close(self, compact: bool = True) -> None:
+        """Persist everything and release the lock."""
+        try:
+            if compact and (self._journal_lines or self._pending or not os.path.exists(self.path)):
+                self.compact()
+            else:
+                self.sync()
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None

@@ -1,0 +1,87 @@
+"""Shared fixtures: the fault-injecting server and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from faultserver import FaultServer  # noqa: E402
+
+# Fast, unthrottled settings for a local server; backoff short so retries take ms.
+FAST_CONFIG = """\
+rate_limit: 0
+max_per_host: 16
+backoff_base: 0.01
+backoff_max: 0.05
+retry_after_max: 3
+timeout: 5
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    def by_id(self) -> dict[str, dict]:
+        return {rec["id"]: rec for rec in self.lines}
+
+
+@pytest.fixture
+def server():
+    with FaultServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ)
+    e["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # never read the developer's own config
+    e.pop("PAPERS_CONFIG", None)
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
+
+
+@pytest.fixture
+def fast_config(tmp_path):
+    path = tmp_path / "fast.yaml"
+    path.write_text(FAST_CONFIG)
+    return str(path)
+
+
+@pytest.fixture
+def papers(tmp_path, env, fast_config):
+    """Run the real `papers` CLI in a subprocess; returns a Result."""
+
+    def run(*args: str, input: str | None = None, fast: bool = True, timeout: float = 60,
+            cwd: str | None = None) -> Result:
+        cmd = [sys.executable, "-m", "papers", *args]
+        if fast and args and args[0] == "download" and "-c" not in args:
+            cmd[4:4] = ["-c", fast_config]
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, env=env,
+                           timeout=timeout, cwd=cwd or str(tmp_path))
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return run
+
+
+def pdfs_in(directory) -> dict[str, bytes]:
+    """Final PDF files in a directory, by name (no .part, no state files)."""
+    out = {}
+    for name in os.listdir(directory):
+        if name.endswith(".pdf"):
+            with open(os.path.join(directory, name), "rb") as f:
+                out[name] = f.read()
+    return out

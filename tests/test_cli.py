@@ -1,0 +1,176 @@
+"""Usage errors, exit codes and stream discipline of the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from faultserver import make_pdf
+
+
+def no_traceback(r):
+    assert "Traceback" not in r.stderr and "Error:" not in r.stderr.replace("papers: error:", "")
+
+
+def test_help_documents_exit_codes(papers):
+    r = papers("download", "--help", fast=False)
+    assert r.code == 0
+    for code in ("0 ", "1 ", "2 ", "130"):
+        assert code in r.stdout
+
+
+def test_missing_input_file(papers, tmp_path):
+    r = papers("download", "-o", str(tmp_path / "o"), "-i", str(tmp_path / "nope.txt"))
+    assert r.code == 2
+    assert r.stderr.strip().splitlines()[-1] == f"papers: error: {tmp_path / 'nope.txt'}: no such file"
+    no_traceback(r)
+
+
+def test_malformed_json_input_names_line(papers, tmp_path):
+    f = tmp_path / "bad.json"
+    f.write_text('[\n {"url": "http://127.0.0.1:9/a.pdf"},\n {"url": \n]\n')
+    r = papers("download", "-o", str(tmp_path / "o"), "-i", str(f), "--dry-run")
+    assert r.code == 2
+    assert f"papers: error: {f}:4: malformed JSON" in r.stderr
+    no_traceback(r)
+
+
+@pytest.mark.parametrize("config, message", [
+    ("workers: lots\n", "workers: expected a number"),
+    ("wrkers: 3\n", "unknown setting 'wrkers'"),
+    ("timeout: [1\n", "config file"),
+    ("- a\n- b\n", "expected a mapping"),
+    ("max_size: huge\n", "not a size"),
+])
+def test_bad_config_is_one_line_exit_2(papers, tmp_path, config, message):
+    c = tmp_path / "c.yaml"
+    c.write_text(config)
+    r = papers("download", "-c", str(c), "http://127.0.0.1:9/x.pdf")
+    assert r.code == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr
+    no_traceback(r)
+
+
+def test_missing_config_file(papers, tmp_path):
+    r = papers("download", "-c", str(tmp_path / "none.yaml"), "http://x/y.pdf")
+    assert r.code == 2 and "no such file" in r.stderr
+
+
+def test_bad_flag_value_is_usage_error(papers, tmp_path):
+    r = papers("download", "-j", "0", "http://x/y.pdf")
+    assert r.code == 2 and "workers: must be at least 1" in r.stderr
+    r = papers("download", "--max-size", "lots", "http://x/y.pdf")
+    assert r.code == 2 and "not a size" in r.stderr
+
+
+def test_no_input_on_a_terminal_is_usage_error(tmp_path, env):
+    # stdin is a terminal only under a pty; emulate it.
+    import pty
+
+    master, slave = pty.openpty()
+    p = subprocess.run([sys.executable, "-m", "papers", "download"], stdin=slave,
+                       capture_output=True, text=True, env=env, timeout=30, cwd=tmp_path)
+    os.close(master)
+    os.close(slave)
+    assert p.returncode == 2 and "no papers given" in p.stderr
+
+
+def test_config_file_sets_defaults_and_flags_win(server, papers, tmp_path):
+    url = server.pdf("/cfg.pdf", make_pdf(2000, 1))
+    c = tmp_path / "c.yaml"
+    c.write_text(f"output_dir: {tmp_path / 'from-config'}\nrate_limit: 0\nmax_per_host: 4\njson: true\n")
+    r = papers("download", "-c", str(c), url)
+    assert r.code == 0 and r.lines[0]["path"].startswith(str(tmp_path / "from-config"))
+    r = papers("download", "-c", str(c), "-o", str(tmp_path / "from-flag"), url)
+    assert r.lines[0]["path"].startswith(str(tmp_path / "from-flag"))
+
+
+def test_example_config_is_valid_and_complete(papers, tmp_path):
+    from papers.settings import SETTING_NAMES, build_settings, load_config
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    example = os.path.join(root, "config.example.yaml")
+    raw = load_config(example)
+    assert set(raw) == set(SETTING_NAMES)
+    build_settings(raw, {})
+
+
+def test_stdin_text_and_jsonl(server, papers, tmp_path):
+    a = server.pdf("/in1.pdf", make_pdf(1000, 1))
+    b = server.pdf("/in2.pdf", make_pdf(1000, 2))
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", input=f"# list\n{a}\n\n{b}\n")
+    assert r.code == 0 and {x["id"] for x in r.lines} == {a, b}
+    r = papers("download", "-o", str(tmp_path / "o2"), "--json",
+               input=json.dumps({"url": a, "title": "T1"}) + "\n" + json.dumps({"pdf_url": b}) + "\n")
+    assert r.code == 0 and {x["url"] for x in r.lines} == {a, b}
+
+
+def test_dry_run_fetches_nothing(server, papers, tmp_path):
+    a = server.pdf("/dry.pdf", make_pdf(1000, 1))
+    out = tmp_path / "o"
+    r = papers("download", "-o", str(out), "--json", "--dry-run", a, "10.1/x")
+    assert r.code == 1  # the DOI cannot be fetched yet
+    recs = r.by_id()
+    assert recs[a]["status"] == "would_download" and recs[a]["url"] == a
+    assert recs["10.1/x"]["status"] == "failed"
+    assert server.hits("/dry.pdf") == 0
+    assert not out.exists() or not os.listdir(out)
+
+
+def test_second_run_on_same_state_refused(server, papers, tmp_path):
+    from papers.state import StateStore
+
+    out = tmp_path / "o"
+    holder = StateStore(str(out / ".papers-state.json"))
+    holder.lock()
+    try:
+        r = papers("download", "-o", str(out), server.pdf("/lk.pdf", make_pdf(1000, 1)))
+    finally:
+        holder.close(compact=False)
+    assert r.code == 2 and "in use by another papers run" in r.stderr
+    assert server.hits("/lk.pdf") == 0
+
+
+def test_corrupt_state_exit_2_untouched(server, papers, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".papers-state.json").write_text("{oops")
+    r = papers("download", "-o", str(out), server.pdf("/cs.pdf", make_pdf(1000, 1)))
+    assert r.code == 2 and "corrupt" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (out / ".papers-state.json").read_text() == "{oops"
+
+
+def test_broken_pipe_ends_quietly(server, tmp_path, env, fast_config):
+    urls = [server.pdf(f"/bp{i}.pdf", make_pdf(2000, i)) for i in range(40)]
+    cmd = [sys.executable, "-m", "papers", "download", "-c", fast_config, "-o", str(tmp_path / "o"),
+           "--json", "-j", "2", *urls]
+    p1 = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = p1.stdout.readline()
+    p1.stdout.close()  # like `| head -1`
+    err = p1.stderr.read().decode()
+    code = p1.wait(timeout=30)
+    assert json.loads(first)["status"] == "downloaded"
+    assert code == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    # The state survived and a re-run picks up the rest.
+    state = json.load(open(tmp_path / "o" / ".papers-state.json"))
+    assert state["papers"]
+
+
+def test_stdout_only_results_logs_to_stderr(server, papers, tmp_path):
+    url = server.pdf("/lg.pdf", make_pdf(1000, 1))
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", "-vv", url)
+    assert r.code == 0
+    for line in r.stdout.splitlines():
+        json.loads(line)
+    assert "papers:" in r.stderr  # verbose logs went to stderr
+
+
+def test_progress_bar_goes_to_stderr_when_forced(server, papers, tmp_path):
+    urls = [server.pdf(f"/pg{i}.pdf", make_pdf(1000, i)) for i in range(3)]
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", "--progress", *urls)
+    assert r.code == 0
+    assert "3/3" in r.stderr
+    assert len(r.lines) == 3

@@ -1,0 +1,101 @@
+import io
+
+import pytest
+
+from papers.inputs import InputError, iter_papers, read_stream
+
+
+def ids(text: str, name: str = "in") -> list[str]:
+    return [p.id for p in read_stream(io.StringIO(text), name)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("http://a/1.pdf\n\n# comment\n  http://a/2.pdf  \n", ["http://a/1.pdf", "http://a/2.pdf"]),
+    ("# only comments\n\n", []),
+    ("", []),
+    ('[{"url": "http://a/1.pdf"}, "http://a/2.pdf", {"id": "x", "pdf_url": "http://a/3"}]',
+     ["http://a/1.pdf", "http://a/2.pdf", "x"]),
+    ('\n  [\n  ]\n', []),
+    ('{"papers": [{"doi": "10.1/A"}]}', ["10.1/a"]),
+    ('{\n  "papers": [\n    {"doi": "10.1/A"}\n  ]\n}\n', ["10.1/a"]),
+    ('{"url": "http://a/1.pdf"}\n\n{"doi": "10.1/b", "id": "b"}\n', ["http://a/1.pdf", "b"]),
+])
+def test_formats(text, expected):
+    assert ids(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"url": "http://a"},\n {"url": }\n]', "in:2: malformed JSON"),
+    ('[{"url": "http://a"}\n {"url": "b"}]', "in:2: malformed JSON: expected ',' or ']'"),
+    ('[{"url": "http://a"},', "in:1: malformed JSON"),
+    ('{"url": "http://a"}\n{"url": "http://b"\n', "in:2: malformed JSON"),
+    ('{\n "papers": [1,\n}', "in:3: malformed JSON"),
+    ('[1]', "in:1: expected a paper record"),
+    ('{\n "other": []\n}', 'a JSON object must look like {"papers": [...]}'),
+    ('[{"url": "http://a"}] trailing', "extra data after the JSON array"),
+])
+def test_malformed_json_names_the_line(text, message):
+    with pytest.raises(InputError) as e:
+        ids(text)
+    assert message in str(e.value)
+
+
+def test_big_json_array_streams_with_right_line_numbers():
+    # Elements span many read chunks; an error far down still gets its line.
+    items = [f'  {{"url": "http://h/{i}.pdf", "title": "{"x" * 50}"}}' for i in range(5000)]
+    text = "[\n" + ",\n".join(items) + "\n]\n"
+    assert len(ids(text)) == 5000
+    broken = "[\n" + ",\n".join(items[:4000]) + ",\n  {bad}\n]"
+    with pytest.raises(InputError, match=r"in:4002: malformed JSON"):
+        ids(broken)
+
+
+class CountingStream(io.StringIO):
+    """Counts lines handed out, to prove the reader does not slurp its input."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.lines_read = 0
+
+    def __next__(self):
+        line = super().__next__()
+        self.lines_read += 1
+        return line
+
+
+@pytest.mark.parametrize("make", [
+    lambda i: f"http://h/{i}.pdf",
+    lambda i: f'{{"url": "http://h/{i}.pdf"}}',
+])
+def test_text_and_json_lines_are_read_lazily(make):
+    stream = CountingStream("\n".join(make(i) for i in range(100_000)) + "\n")
+    it = read_stream(stream, "big")
+    first = [next(it) for _ in range(3)]
+    assert [p.id for p in first] == [f"http://h/{i}.pdf" for i in range(3)]
+    assert stream.lines_read < 10
+
+
+def test_json_array_is_read_lazily():
+    stream = CountingStream("[\n" + ",\n".join(f'"http://h/{i}.pdf"' for i in range(100_000)) + "\n]")
+    it = read_stream(stream, "big")
+    next(it)
+    assert stream.lines_read < 20_000  # one read chunk, not the whole input
+
+
+def test_iter_papers_args_then_files(tmp_path):
+    f = tmp_path / "list.txt"
+    f.write_text("http://a/2.pdf\n")
+    out = [p.id for p in iter_papers(["http://a/1.pdf"], [str(f), "-"], io.StringIO("http://a/3.pdf\n"))]
+    assert out == ["http://a/1.pdf", "http://a/2.pdf", "http://a/3.pdf"]
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        list(iter_papers([], [str(tmp_path / "nope.txt")], io.StringIO("")))
+
+
+def test_not_utf8_is_an_input_error(tmp_path):
+    f = tmp_path / "bin.txt"
+    f.write_bytes(b"http://a/1.pdf\n\xff\xfe\x00junk\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        list(iter_papers([], [str(f)], io.StringIO("")))

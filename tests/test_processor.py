@@ -1,0 +1,170 @@
+"""The result processor driven synchronously from a filled queue (no threads, no network)."""
+
+import io
+import json
+import queue
+
+from papers.messages import MessageType, Outcome, QueueMessage
+from papers.models import paper_from_text
+from papers.processor import ResultProcessor
+from papers.reporting import Reporter
+from papers.state import StateStore
+
+
+class RecordingReporter(Reporter):
+    def __init__(self):
+        self.updates = []
+        self.lines = []
+        self.closed = None
+
+    def update(self, stats):
+        self.updates.append((stats.done, stats.total))
+
+    def log(self, line):
+        self.lines.append(line)
+
+    def close(self, stats):
+        self.closed = (stats.downloaded, stats.skipped, stats.failed)
+
+
+def drive(messages, state=None, json_output=True):
+    q = queue.Queue()
+    for m in messages:
+        q.put(m)
+    q.put(QueueMessage(MessageType.STOP))
+    out = io.StringIO()
+    reporter = RecordingReporter()
+    proc = ResultProcessor(q, state, reporter, out, json_output, clock=lambda: 1_700_000_000.0)
+    proc.run()
+    return proc, out.getvalue(), reporter
+
+
+A = paper_from_text("http://h/a.pdf")
+B = paper_from_text("http://h/b.pdf")
+C = paper_from_text("http://h/c.pdf")
+
+
+def done(p, n):
+    return QueueMessage(MessageType.DOWNLOAD_COMPLETE, paper=p, outcome=Outcome(
+        status="downloaded", path=f"/o/{n}.pdf", bytes=n, sha256="ab" * 32, url=p.urls[0],
+        attempts=1, started=1_699_999_999.0, finished=1_700_000_000.0))
+
+
+def test_counts_output_and_state(tmp_path):
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    msgs = [
+        QueueMessage(MessageType.PAPER_QUEUED, paper=A),
+        QueueMessage(MessageType.PAPER_QUEUED, paper=B),
+        QueueMessage(MessageType.PAPER_QUEUED, paper=C),
+        QueueMessage(MessageType.INPUT_DONE),
+        QueueMessage(MessageType.DOWNLOAD_STARTED, paper=A),
+        QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=600),
+        QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=400),
+        done(A, 1000),
+        QueueMessage(MessageType.DOWNLOAD_FAILED, paper=B, outcome=Outcome(
+            status="failed", url=B.urls[0], attempts=4, error="HTTP 503 (after 4 attempts)")),
+        QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=C, outcome=Outcome(
+            status="skipped", path="/o/c.pdf", bytes=7, sha256="cd" * 32, url=C.urls[0])),
+    ]
+    proc, out, reporter = drive(msgs, state)
+    s = proc.stats
+    assert (s.total, s.downloaded, s.failed, s.skipped, s.bytes) == (3, 1, 1, 1, 1000)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [(x["id"], x["status"]) for x in lines] == [
+        ("http://h/a.pdf", "downloaded"), ("http://h/b.pdf", "failed"), ("http://h/c.pdf", "skipped")]
+    assert lines[0] == {"id": "http://h/a.pdf", "status": "downloaded", "path": "/o/1000.pdf",
+                        "bytes": 1000, "sha256": "ab" * 32, "url": "http://h/a.pdf",
+                        "error": None, "attempts": 1}
+    assert lines[1]["error"] == "HTTP 503 (after 4 attempts)"
+    assert reporter.closed == (1, 1, 1)
+    assert proc.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]
+    # STOP saved a snapshot that a new run reads back.
+    again = StateStore(str(tmp_path / "s.json"))
+    again.load()
+    ra, rb = again.get(A.key), again.get(B.key)
+    assert ra["status"] == "downloaded" and ra["sha256"] == "ab" * 32 and ra["bytes"] == 1000
+    assert ra["first_seen"] == "2023-11-14T22:13:19Z" and ra["updated"] == "2023-11-14T22:13:20Z"
+    assert rb["status"] == "failed" and rb["permanent"] is False and rb["attempts"] == 4
+    assert again.get(C.key)["status"] == "downloaded"
+
+
+def test_attempts_accumulate_across_runs(tmp_path):
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    fail = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
+        status="failed", url=A.urls[0], attempts=2, error="x"))
+    drive([fail], state)
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    drive([done(A, 5)], state)
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    assert state.get(A.key)["attempts"] == 3
+    assert state.get(A.key)["status"] == "downloaded"
+
+
+def test_skipped_papers_do_not_rewrite_state(tmp_path):
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    drive([done(A, 10)], state)
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    skip = QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=A, outcome=Outcome(
+        status="skipped", path="/o/10.pdf", bytes=10, url=A.urls[0]))
+    proc, _, _ = drive([skip], state)
+    assert state.journal_lines == 0
+    assert proc.stats.skipped == 1
+
+
+def test_interrupted_outcome_is_remembered_but_not_counted(tmp_path):
+    state = StateStore(str(tmp_path / "s.json"))
+    state.load()
+    msg = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
+        status="interrupted", url=A.urls[0], error="interrupted", etag='"e1"'))
+    proc, out, _ = drive([msg], state)
+    assert out == ""
+    assert proc.stats.failed == 0
+    rec = StateStore(str(tmp_path / "s.json"))
+    rec.load()
+    assert rec.get(A.key)["etag"] == '"e1"' and rec.get(A.key)["permanent"] is False
+
+
+def test_no_json_means_nothing_on_stdout():
+    proc, out, reporter = drive([done(A, 1)], json_output=False)
+    assert out == ""
+    assert proc.stats.downloaded == 1
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, s):
+        raise BrokenPipeError()
+
+
+def test_broken_stdout_is_reported_once_and_processing_continues():
+    q = queue.Queue()
+    for m in (done(A, 1), done(B, 2), QueueMessage(MessageType.STOP)):
+        q.put(m)
+    calls = []
+    proc = ResultProcessor(q, None, None, ClosedPipe(), True, on_output_closed=lambda: calls.append(1))
+    proc.run()
+    assert calls == [1]
+    assert proc.output_closed and proc.stats.downloaded == 2
+
+
+def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
+    class BrokenState(StateStore):
+        def flush(self):
+            raise OSError(28, "No space left on device", self.journal_path)
+
+    state = BrokenState(str(tmp_path / "s.json"))
+    state.load()
+    fatal = []
+    q = queue.Queue()
+    for m in (done(A, 1), done(B, 2), QueueMessage(MessageType.STOP)):
+        q.put(m)
+    proc = ResultProcessor(q, state, None, io.StringIO(), True, on_fatal=lambda: fatal.append(1))
+    proc.run()
+    assert fatal == [1]
+    assert "No space left on device" in proc.fatal_error
+    assert proc.stopped and q.empty()

@@ -1,0 +1,121 @@
+import json
+import os
+
+import pytest
+
+from papers.state import SCHEMA, StateError, StateStore
+
+
+def rec(n):
+    return {"id": f"p{n}", "status": "downloaded", "path": f"/x/{n}.pdf", "bytes": n}
+
+
+def test_roundtrip_through_journal_and_snapshot(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path)
+    s.lock()
+    s.load()
+    for n in range(5):
+        s.put(f"k{n}", rec(n))
+    s.flush()
+    # Before compaction the outcomes live in the journal, one line each.
+    with open(path + ".journal") as f:
+        assert len(f.read().splitlines()) == 5
+    s.close()
+    assert not os.path.exists(path + ".journal")
+    with open(path) as f:
+        data = json.load(f)
+    assert data["schema"] == SCHEMA
+    assert data["papers"]["k3"] == rec(3)
+    t = StateStore(path)
+    t.load()
+    assert t.records == {f"k{n}": rec(n) for n in range(5)}
+
+
+def test_journal_is_replayed_over_snapshot_and_torn_line_ignored(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path)
+    s.load()
+    s.put("a", rec(1))
+    s.compact()
+    s.put("a", rec(2))
+    s.put("b", rec(3))
+    s.flush()
+    # A crash in the middle of writing the next line:
+    with open(path + ".journal", "ab") as f:
+        f.write(b'{"k":"c","r":{"id":"p')
+    t = StateStore(path)
+    t.load()
+    assert t.records == {"a": rec(2), "b": rec(3)}
+    # Appending after a torn line keeps the journal readable.
+    t.put("d", rec(4))
+    t.flush()
+    u = StateStore(path)
+    u.load()
+    assert u.records == {"a": rec(2), "b": rec(3), "d": rec(4)}
+
+
+def test_recording_one_outcome_does_not_rewrite_the_snapshot(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path)
+    s.load()
+    for n in range(1000):
+        s.put(f"k{n}", rec(n))
+    s.compact()
+    before = os.stat(path).st_mtime_ns, os.path.getsize(path)
+    s.put("new", rec(5))
+    s.sync()
+    assert (os.stat(path).st_mtime_ns, os.path.getsize(path)) == before
+    assert os.path.getsize(path + ".journal") < 200
+
+
+def test_corrupt_state_is_an_error_and_left_untouched(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"schema": 1, "papers": {"a": ')
+    with pytest.raises(StateError) as e:
+        StateStore(str(path)).load()
+    assert "corrupt" in str(e.value) and str(path) in str(e.value)
+    assert path.read_text() == '{"schema": 1, "papers": {"a": '
+
+
+def test_corrupt_state_points_at_backup(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path)
+    s.load()
+    s.put("a", rec(1))
+    s.compact()
+    s.put("b", rec(2))
+    s.compact()  # the first snapshot is now the .bak
+    with open(path, "w") as f:
+        f.write("garbage")
+    with pytest.raises(StateError, match=r"mv .*state\.json\.bak"):
+        StateStore(path).load()
+    with open(path + ".bak") as f:
+        assert json.load(f)["papers"] == {"a": rec(1)}
+
+
+def test_newer_schema_refused(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"schema": SCHEMA + 1, "papers": {}}))
+    with pytest.raises(StateError, match="schema"):
+        StateStore(str(path)).load()
+
+
+def test_corrupt_journal_middle_line_is_an_error(tmp_path):
+    path = str(tmp_path / "state.json")
+    with open(path + ".journal", "w") as f:
+        f.write('{"k":"a","r":{}}\nnot json\n{"k":"b","r":{}}\n')
+    with pytest.raises(StateError, match="journal .* corrupt at line 2"):
+        StateStore(path).load()
+
+
+def test_lock_refuses_a_second_user(tmp_path):
+    path = str(tmp_path / "state.json")
+    first = StateStore(path)
+    first.lock()
+    with pytest.raises(StateError, match="in use by another papers run"):
+        StateStore(path).lock()
+    first.close()
+    again = StateStore(path)
+    again.lock()
+    again.close()
