@@ -99,3 +99,18 @@ def test_not_utf8_is_an_input_error(tmp_path):
     f.write_bytes(b"http://a/1.pdf\n\xff\xfe\x00junk\n")
     with pytest.raises(InputError, match="not UTF-8"):
         list(iter_papers([], [str(f)], io.StringIO("")))
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("http://a/1\n# c\n\nhttp://a/2\n", 2),
+    ('{"url": "http://a/1"}\n{"url": "http://a/2"}\n{"url": "http://a/3"}\n', 3),
+    ('[\n{"url": "http://a/1"}\n]\n', None),
+    ('{\n "papers": []\n}\n', None),
+])
+def test_estimate_count(tmp_path, content, expected):
+    from papers.inputs import estimate_count
+
+    f = tmp_path / "in"
+    f.write_text(content)
+    assert estimate_count(["x"], [str(f)]) == (None if expected is None else expected + 1)
+    assert estimate_count([], ["-"]) is None

@@ -103,7 +103,7 @@ def _run(settings, papers, files, stdin) -> int:
     import threading
 
     from papers.core import dry_run, run_download
-    from papers.inputs import iter_papers
+    from papers.inputs import estimate_count, iter_papers
     from papers.reporting import LineReporter, ReporterLogHandler, TqdmReporter
     from papers.state import StateError
 
@@ -134,7 +134,9 @@ def _run(settings, papers, files, stdin) -> int:
     cancel = threading.Event()
     _install_signal_handlers(cancel, reporter)
     try:
-        summary = run_download(settings, stream, out=out, reporter=reporter, cancel=cancel)
+        expected = estimate_count(papers, files) if show_bar else None
+        summary = run_download(settings, stream, out=out, reporter=reporter, cancel=cancel,
+                               expected=expected)
     except StateError as e:
         _die(str(e))
         return EXIT_USAGE

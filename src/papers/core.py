@@ -118,11 +118,13 @@ class _InFlight:
 
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
-                 clock: Callable[[], float] = time.time) -> Summary:
+                 clock: Callable[[], float] = time.time,
+                 expected: int | None = None) -> Summary:
     """Download `papers` as `settings` say; block until done or cancelled.
 
     Raises StateError when the state file is locked, unreadable or corrupt
-    (before anything is fetched). Setting `cancel` stops the run: no new
+    (before anything is fetched). `expected` is a guess of the number of
+    papers, for the progress bar. Setting `cancel` stops the run: no new
     papers start, in-flight ones are abandoned within ABANDON_SECONDS (their
     `.part` kept), the state is saved.
     """
@@ -157,6 +159,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                                 on_output_closed=on_output_closed, on_fatal=cancel.set)
     results_thread = threading.Thread(target=processor.run, name="papers-results", daemon=True)
     results_thread.start()
+    if expected:
+        q.put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
 
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
@@ -216,7 +220,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         inflight.wait_empty(None, timeout=ABANDON_SECONDS)
     executor.shutdown(wait=False, cancel_futures=True)
     q.put(QueueMessage(MessageType.STOP))
-    results_thread.join()
+    # The processor only has the queue left to drain and the state to save.
+    results_thread.join(timeout=60)
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
                    and processor.fatal_error is None,

@@ -9,6 +9,7 @@ incrementally, so a list of a million papers never sits in memory whole.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -207,3 +208,36 @@ def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO) -> Ite
         finally:
             if stream is not stdin:
                 stream.close()
+
+
+def estimate_count(args: Iterable[str], files: Iterable[str], limit_bytes: int = 256 << 20) -> int | None:
+    """A quick guess of how many papers the input holds, for the progress bar.
+
+    Counts arguments and the content lines of regular text / JSON Lines files;
+    None when a source cannot be counted cheaply (stdin, JSON documents, huge files).
+    """
+    n = len(list(args))
+    for path in files:
+        if path == "-":
+            return None
+        try:
+            if os.path.getsize(path) > limit_bytes:
+                return None
+            with open(path, "rb") as f:
+                first = b""
+                count = 0
+                for line in f:
+                    s = line.strip()
+                    if not s or s.startswith(b"#"):
+                        continue
+                    if not first:
+                        first = s
+                        # A JSON document (array, or an object over several lines) is
+                        # not one paper per line: no cheap count.
+                        if s.startswith(b"[") or (s.startswith(b"{") and not s.endswith(b"}")):
+                            return None
+                    count += 1
+        except OSError:
+            return None  # open_input reports it properly
+        n += count
+    return n

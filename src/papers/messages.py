@@ -13,6 +13,7 @@ class MessageType(enum.Enum):
     """What a QueueMessage reports."""
 
     PAPER_QUEUED = "paper_queued"            # one more paper counted into the total
+    TOTAL_ESTIMATE = "total_estimate"        # how many papers the input probably holds
     INPUT_DONE = "input_done"                # the input is exhausted: the total is final
     DOWNLOAD_STARTED = "download_started"    # a worker began fetching a paper
     PROGRESS_UPDATE = "progress_update"      # bytes received since the last update
@@ -48,4 +49,5 @@ class QueueMessage:
     type: MessageType
     paper: Paper | None = None
     outcome: Outcome | None = None
-    nbytes: int = 0
+    nbytes: int = 0                   # PROGRESS_UPDATE: bytes received since the last one
+    count: int = 0                    # TOTAL_ESTIMATE: papers expected

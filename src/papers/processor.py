@@ -112,6 +112,7 @@ class ResultProcessor:
         self.handlers: dict[MessageType, Callable[[QueueMessage], None]] = {
             MessageType.PAPER_QUEUED: self._on_queued,
             MessageType.INPUT_DONE: self._on_input_done,
+            MessageType.TOTAL_ESTIMATE: self._on_expected,
             MessageType.DOWNLOAD_STARTED: self._on_started,
             MessageType.PROGRESS_UPDATE: self._on_progress,
             MessageType.DOWNLOAD_COMPLETE: self._on_finished,
@@ -168,6 +169,9 @@ class ResultProcessor:
     def _on_queued(self, msg: QueueMessage) -> None:
         self.stats.total += 1
 
+    def _on_expected(self, msg: QueueMessage) -> None:
+        self.stats.expected = msg.count
+
     def _on_input_done(self, msg: QueueMessage) -> None:
         self.stats.input_done = True
         self.reporter.update(self.stats)
@@ -200,7 +204,8 @@ class ResultProcessor:
             stats.failed += 1
             if len(self.failures) < MAX_LISTED_FAILURES:
                 self.failures.append((paper.id, outcome.error or "failed"))
-            log.warning("failed %s: %s", paper.id, outcome.error)
+            # The closing summary (or the JSON line) says it too; as it happens only with -v.
+            log.info("failed %s: %s", paper.id, outcome.error)
         if self.state is not None:
             prior = self.state.get(paper.key)
             if self._changes_state(outcome, prior):

@@ -17,7 +17,8 @@ from typing import TextIO
 class Stats:
     """Counts of a run, updated only by the result processor."""
 
-    total: int = 0
+    total: int = 0          # papers read from the input so far
+    expected: int = 0       # estimate of the final total while the input is still being read
     input_done: bool = False
     downloaded: int = 0
     skipped: int = 0
@@ -82,12 +83,13 @@ class TqdmReporter(Reporter):
         self._last_postfix = 0.0
         self.bar = tqdm(total=0, unit="paper", desc="papers", file=self.stream,
                         dynamic_ncols=True, leave=True, mininterval=0.2,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {postfix} [{elapsed}]")
+                        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]")
 
     def update(self, stats: Stats) -> None:
         bar = self.bar
-        if bar.total != stats.total:
-            bar.total = stats.total
+        total = stats.total if stats.input_done else max(stats.total, stats.expected)
+        if bar.total != total:
+            bar.total = total
         delta = stats.done - bar.n
         now = self.clock()
         if delta or now - self._last_postfix > 0.5:
