@@ -168,3 +168,25 @@ def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
     assert fatal == [1]
     assert "No space left on device" in proc.fatal_error
     assert proc.stopped and q.empty()
+
+
+def test_log_records_from_workers_are_shown_by_the_processor():
+    import logging
+
+    shown = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            shown.append(record.getMessage())
+
+    q = queue.Queue()
+    record = logging.LogRecord("papers", logging.INFO, __file__, 1, "retrying %s", ("x",), None)
+    debug = logging.LogRecord("papers", logging.DEBUG, __file__, 1, "noise", (), None)
+    for m in (QueueMessage(MessageType.LOG, record=record), QueueMessage(MessageType.LOG, record=debug),
+              QueueMessage(MessageType.STOP)):
+        q.put(m)
+    proc = ResultProcessor(q, None)
+    handler = Collect(level=logging.INFO)
+    proc.log_handlers = [handler]
+    proc.run()
+    assert shown == ["retrying x"]

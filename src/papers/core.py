@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -116,6 +116,23 @@ class _InFlight:
             return True
 
 
+class _QueueLogHandler(logging.Handler):
+    """Sends log records from other threads through the queue, so that only the
+    processor thread writes to the display; the processor's own go straight out."""
+
+    def __init__(self, q: queue.Queue, processor: ResultProcessor, thread: threading.Thread) -> None:
+        super().__init__()
+        self.q = q
+        self.processor = processor
+        self.thread = thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if threading.current_thread() is self.thread or not self.thread.is_alive():
+            self.processor.process(QueueMessage(MessageType.LOG, record=record))
+        else:
+            self.q.put(QueueMessage(MessageType.LOG, record=record))
+
+
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
                  clock: Callable[[], float] = time.time,
@@ -158,6 +175,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                                 save_interval=settings.save_interval,
                                 on_output_closed=on_output_closed, on_fatal=cancel.set)
     results_thread = threading.Thread(target=processor.run, name="papers-results", daemon=True)
+    processor.log_handlers = log.handlers[:]
+    log.handlers[:] = [_QueueLogHandler(q, processor, results_thread)]
     results_thread.start()
     if expected:
         q.put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
@@ -185,15 +204,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
 
     inflight = _InFlight(settings.workers * 2)
     executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="papers-worker")
-    seen: set[str] = set()
     input_error = None
     try:
-        for paper in papers:
+        for paper in unique(papers):
             if cancel.is_set():
                 break
-            if paper.key in seen:
-                continue  # the same paper twice (another spelling, a repeated line)
-            seen.add(paper.key)
             q.put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
             try:
                 path = path_for(paper, output_dir)
@@ -202,7 +217,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                                    outcome=Outcome(status="failed", error=str(e), permanent=True)))
                 continue
             # Safe to read from this thread: the processor writes a paper's record only
-            # after its work was submitted below, and `seen` stops us asking again.
+            # after its work was submitted below, and unique() stops us asking again.
             prior = state.get(paper.key)
             decided = plan(paper, path, prior, settings.retry_failed)
             if decided is not None:
@@ -213,21 +228,32 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             executor.submit(work, paper, path, prior).add_done_callback(inflight.release)
     except InputError as e:
         input_error = str(e)
-    q.put(QueueMessage(MessageType.INPUT_DONE))
-
-    inflight.wait_empty(cancel)
-    if cancel.is_set():
-        inflight.wait_empty(None, timeout=ABANDON_SECONDS)
-    executor.shutdown(wait=False, cancel_futures=True)
-    q.put(QueueMessage(MessageType.STOP))
-    # The processor only has the queue left to drain and the state to save.
-    results_thread.join(timeout=60)
+    finally:
+        # Whatever happened above, in-flight papers settle and the state is saved.
+        q.put(QueueMessage(MessageType.INPUT_DONE))
+        inflight.wait_empty(cancel)
+        if cancel.is_set():
+            inflight.wait_empty(None, timeout=ABANDON_SECONDS)
+        executor.shutdown(wait=False, cancel_futures=True)
+        q.put(QueueMessage(MessageType.STOP))
+        # The processor only has the queue left to drain and the state to save.
+        results_thread.join(timeout=60)
+        log.handlers[:] = processor.log_handlers
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
                    and processor.fatal_error is None,
                    output_closed=output_closed.is_set(), input_error=input_error,
                    fatal_error=processor.fatal_error,
                    output_dir=output_dir, state_path=state.path)
+
+
+def unique(papers: Iterable[Paper]) -> Iterator[Paper]:
+    """Each paper once: later spellings of a key already seen are dropped."""
+    seen: set[str] = set()
+    for paper in papers:
+        if paper.key not in seen:
+            seen.add(paper.key)
+            yield paper
 
 
 def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summary:
@@ -238,13 +264,9 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     state = StateStore(settings.state_path)
     state.load()
     stats = Stats()
-    seen: set[str] = set()
     input_error = None
     try:
-        for paper in papers:
-            if paper.key in seen:
-                continue
-            seen.add(paper.key)
+        for paper in unique(papers):
             stats.total += 1
             path = path_for(paper, output_dir)
             decided = plan(paper, path, state.get(paper.key), settings.retry_failed)

@@ -204,7 +204,8 @@ class Fetcher:
                                started=started, finished=self.clock())
             tried.append((url, result))
             last_url_with_part = url
-            log.info("%s: %s failed: %s", paper.id, url, result.reason)
+            if len(paper.urls) > 1:
+                log.info("%s: candidate %s failed: %s", paper.id, url, result.reason)
         permanent = all(a.permanent for _, a in tried)
         last_url = tried[-1][0]
         etag, last_modified = validators.get(last_url, (None, None))

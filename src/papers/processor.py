@@ -118,8 +118,10 @@ class ResultProcessor:
             MessageType.DOWNLOAD_COMPLETE: self._on_finished,
             MessageType.DOWNLOAD_SKIPPED: self._on_finished,
             MessageType.DOWNLOAD_FAILED: self._on_finished,
+            MessageType.LOG: self._on_log,
             MessageType.STOP: self._on_stop,
         }
+        self.log_handlers: list[logging.Handler] = []
 
     # -- driving -----------------------------------------------------------
     def run(self) -> None:
@@ -225,6 +227,11 @@ class ResultProcessor:
         if outcome.status == "failed" and outcome.attempts == 0 and prior.get("status") == "failed":
             return False  # a known permanent failure, reported again without a request
         return True
+
+    def _on_log(self, msg: QueueMessage) -> None:
+        for handler in self.log_handlers:
+            if msg.record.levelno >= handler.level:
+                handler.handle(msg.record)
 
     def _on_stop(self, msg: QueueMessage) -> None:
         self.stopped = True
