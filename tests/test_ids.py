@@ -5,7 +5,25 @@ from papers.models import canonical_url, paper_from_record, paper_from_text
 
 
 @pytest.mark.parametrize("text, kind, value", [
-    ("https://arxiv.org/pdf/1706.03762", "url", "https://arxiv.org/pdf/1706.03762"),
+    ("https://example.org/paper.pdf", "url", "https://example.org/paper.pdf"),
+    ("https://arxiv.org/pdf/1706.03762", "arxiv", "1706.03762"),
+    ("https://arxiv.org/abs/1706.03762v5", "arxiv", "1706.03762v5"),
+    ("http://export.arxiv.org/abs/hep-th/9901001", "arxiv", "hep-th/9901001"),
+    ("https://arxiv.org/pdf/2101.00001v2.pdf", "arxiv", "2101.00001v2"),
+    ("https://pubmed.ncbi.nlm.nih.gov/31452104/", "pmid", "31452104"),
+    ("https://www.ncbi.nlm.nih.gov/pubmed/31452104", "pmid", "31452104"),
+    ("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC6710235/", "pmcid", "PMC6710235"),
+    ("https://pmc.ncbi.nlm.nih.gov/articles/pmc6710235", "pmcid", "PMC6710235"),
+    ("https://europepmc.org/article/PMC/PMC6710235", "pmcid", "PMC6710235"),
+    ("info:doi/10.1234/ABC", "doi", "10.1234/abc"),
+    ("https://doi.org/10.1234/abc.", "doi", "10.1234/abc"),
+    ("(see doi:10.1234/abc)", None, None),
+    ("https://doi.org/10.1002%2F%28SICI%291097-4636%28199706%2935%3A4%3C467%3A%3AAID-JBM7%3E3.0.CO%3B2-H",
+     "doi", "10.1002/(sici)1097-4636(199706)35:4<467::aid-jbm7>3.0.co;2-h"),
+    ("10.1002/(SICI)1097-4636(199706)35:4<467::AID-JBM7>3.0.CO;2-H", "doi",
+     "10.1002/(sici)1097-4636(199706)35:4<467::aid-jbm7>3.0.co;2-h"),
+    ("10.1000/xyz(123)", "doi", "10.1000/xyz(123)"),
+    ("10.1000/xyz123)", "doi", "10.1000/xyz123"),
     ("10.1234/ABC", "doi", "10.1234/abc"),
     ("doi:10.1234/abc", "doi", "10.1234/abc"),
     ("https://doi.org/10.1234/ABC", "doi", "10.1234/abc"),
@@ -13,13 +31,18 @@ from papers.models import canonical_url, paper_from_record, paper_from_text
     ("arXiv:2101.00001v2", "arxiv", "2101.00001v2"),
     ("2101.00001", "arxiv", "2101.00001"),
     ("hep-th/9901001", "arxiv", "hep-th/9901001"),
-    ("math.CA/0611800", "arxiv", "math.ca/0611800"),
+    ("math.CA/0611800", "arxiv", "math/0611800"),
+    ("arXiv:math/0611800v2", "arxiv", "math/0611800v2"),
+    ("PMID:0123", None, None),
     ("PMID:123456", "pmid", "123456"),
     ("PMC98765", "pmcid", "PMC98765"),
     ("pmcid:pmc98765", "pmcid", "PMC98765"),
 ])
 def test_classify(text, kind, value):
-    assert classify(text) == (kind, value)
+    if kind is None:
+        assert classify(text) is None
+    else:
+        assert classify(text) == (kind, value)
 
 
 @pytest.mark.parametrize("text", ["", "hello", "10.12/x", "ftp://x/y", "12345"])
@@ -56,3 +79,38 @@ def test_junk_record_is_a_problem_not_a_crash():
     p = paper_from_record({"title": "only a title"})
     assert p.problem == "record has no id, identifier or URL"
     assert paper_from_text("not-a-paper").problem.startswith("not a URL or a known identifier")
+
+
+def test_two_spellings_of_arxiv_and_pubmed_are_one_paper():
+    assert paper_from_text("https://arxiv.org/abs/1706.03762").key == paper_from_text("arXiv:1706.03762").key
+    assert paper_from_text("math.CA/0611800").key == paper_from_record({"arxiv": "math/0611800"}).key
+    assert paper_from_text("https://pubmed.ncbi.nlm.nih.gov/123/").key == paper_from_text("PMID:123").key
+
+
+@pytest.mark.parametrize("kind, value, expected", [
+    ("doi", "https://doi.org/10.1000/ABC", "10.1000/abc"),
+    ("doi", "10.1/x", None),
+    ("arxiv", "arXiv:2101.00001V2", "2101.00001v2"),
+    ("arxiv", "nonsense", None),
+    ("pmcid", "12345", "PMC12345"),
+    ("pmcid", "PMCx", None),
+    ("pmid", "PMID: 42", "42"),
+    ("pmid", "0042", None),
+])
+def test_normalise(kind, value, expected):
+    from papers.ids import normalise
+
+    assert normalise(kind, value) == expected
+
+
+def test_quote_doi_for_urls():
+    from papers.ids import quote_doi
+
+    assert quote_doi("10.1002/(sici)1097-4636(199706)35:4<467::aid-jbm7>3.0.co;2-h") == \
+        "10.1002/(sici)1097-4636(199706)35%3A4%3C467%3A%3Aaid-jbm7%3E3.0.co%3B2-h"
+    assert quote_doi("10.1000/a#b?c d") == "10.1000/a%23b%3Fc%20d"
+
+
+def test_invalid_identifier_in_a_record_is_a_clear_problem():
+    p = paper_from_record({"doi": "10.1/x"})
+    assert p.problem == "record has no id, identifier or URL: doi '10.1/x' is not a valid DOI"

@@ -16,9 +16,9 @@ def ids(text: str, name: str = "in") -> list[str]:
     ('[{"url": "http://a/1.pdf"}, "http://a/2.pdf", {"id": "x", "pdf_url": "http://a/3"}]',
      ["http://a/1.pdf", "http://a/2.pdf", "x"]),
     ('\n  [\n  ]\n', []),
-    ('{"papers": [{"doi": "10.1/A"}]}', ["10.1/a"]),
-    ('{\n  "papers": [\n    {"doi": "10.1/A"}\n  ]\n}\n', ["10.1/a"]),
-    ('{"url": "http://a/1.pdf"}\n\n{"doi": "10.1/b", "id": "b"}\n', ["http://a/1.pdf", "b"]),
+    ('{"papers": [{"doi": "10.1000/A"}]}', ["10.1000/a"]),
+    ('{\n  "papers": [\n    {"doi": "10.1000/A"}\n  ]\n}\n', ["10.1000/a"]),
+    ('{"url": "http://a/1.pdf"}\n\n{"doi": "10.1000/b", "id": "b"}\n', ["http://a/1.pdf", "b"]),
 ])
 def test_formats(text, expected):
     assert ids(text) == expected

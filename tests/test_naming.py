@@ -32,6 +32,7 @@ def test_sanitise_bounds_bytes_without_splitting_characters():
     ({"doi": "10.1234/ABC.def"}, "10.1234_abc.def.pdf"),
     ({"arxiv": "2101.00001v2"}, "arXiv_2101.00001v2.pdf"),
     ({"arxiv": "hep-th/9901001"}, "arXiv_hep-th_9901001.pdf"),
+    ({"arxiv": "math.CA/0611800"}, "arXiv_math_0611800.pdf"),
     ({"pmcid": "pmc12345"}, "PMC12345.pdf"),
     ({"pmid": "777"}, "PMID_777.pdf"),
 ])
@@ -40,13 +41,13 @@ def test_identifier_names(record, expected):
 
 
 def test_title_name_has_author_year_and_key_hash():
-    p = paper_from_record({"doi": "10.1/x", "title": "Attention Is All You Need",
+    p = paper_from_record({"doi": "10.1000/x", "title": "Attention Is All You Need",
                            "authors": ["Ashish Vaswani", "Noam Shazeer"], "year": 2017})
     name = filename_for(p)
     assert name.startswith("Vaswani_2017_Attention_Is_All_You_Need_")
     assert name.endswith(".pdf")
     # Same title, other paper: another name.
-    q = paper_from_record({"doi": "10.1/y", "title": "Attention Is All You Need",
+    q = paper_from_record({"doi": "10.1000/y", "title": "Attention Is All You Need",
                            "authors": ["Ashish Vaswani"], "year": 2017})
     assert filename_for(q) != name
 

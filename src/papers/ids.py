@@ -1,24 +1,37 @@
-"""Recognise what a PAPER string is: a URL or a scholarly identifier.
+"""Recognise and normalise scholarly identifiers: DOIs, arXiv IDs, PMIDs, PMCIDs.
 
-Pure functions only. Full normalisation and resolution of identifiers to PDF
-URLs belongs to the consolidate layer; this module only tells kinds apart and
-produces a canonical key so that two spellings of one paper are one paper.
+Pure functions only. `classify` tells what a PAPER string is, also inside
+URLs (doi.org, arxiv.org/abs|pdf, PubMed and PMC pages); `normalise` gives the
+canonical spelling used for keys, comparison and request URLs.
 """
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
+from urllib.parse import quote, unquote
 
-_DOI_URL = re.compile(r"^(?:https?://)?(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.I)
-_DOI = re.compile(r"^(?:doi:\s*)?(10\.\d{4,9}/\S+)$", re.I)
-_ARXIV_NEW = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5}(?:v\d+)?)$", re.I)
-_ARXIV_OLD = re.compile(r"^(?:arxiv:\s*)?([a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7}(?:v\d+)?)$", re.I)
+# DOI: 10.<registrant>/<suffix>; the suffix may hold almost anything (SICI DOIs: <>;()).
+_DOI_CORE = r"10\.\d{4,9}/\S+"
+_DOI_PREFIXES = re.compile(
+    r"^(?:https?://(?:dx\.|www\.)?doi\.org/|doi\.org/|dx\.doi\.org/|info:doi/|doi:\s*|urn:doi:)", re.I)
+_DOI = re.compile(rf"^({_DOI_CORE})$", re.I)
+
+_ARXIV_NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
+_ARXIV_OLD = r"[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7}(?:v\d+)?"
+_ARXIV_ID = re.compile(rf"^(?:arxiv:\s*)?({_ARXIV_NEW}|{_ARXIV_OLD})$", re.I)
 _ARXIV_URL = re.compile(
-    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(.+?)(?:\.pdf)?/?$", re.I
-)
-_PMID = re.compile(r"^(?:pmid:\s*)(\d{1,9})$", re.I)
+    rf"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/({_ARXIV_NEW}|{_ARXIV_OLD})(?:\.pdf)?/?(?:[?#].*)?$",
+    re.I)
+
+_PMID = re.compile(r"^pmid:\s*([1-9]\d{0,8})$", re.I)
+_PMID_URL = re.compile(
+    r"^https?://(?:pubmed\.ncbi\.nlm\.nih\.gov|(?:www\.)?ncbi\.nlm\.nih\.gov/pubmed)/([1-9]\d{0,8})/?(?:[?#].*)?$",
+    re.I)
 _PMCID = re.compile(r"^(?:pmcid:\s*)?(pmc\d+)$", re.I)
+_PMCID_URL = re.compile(
+    r"^https?://(?:(?:www\.)?ncbi\.nlm\.nih\.gov/pmc/articles|pmc\.ncbi\.nlm\.nih\.gov/articles"
+    r"|europepmc\.org/(?:article/PMC|articles))/(pmc\d+)/?(?:[?#].*)?$", re.I)
 
 
 class Identifier(NamedTuple):
@@ -28,26 +41,59 @@ class Identifier(NamedTuple):
     value: str
 
 
+def _clean_doi(text: str) -> str | None:
+    s = _DOI_PREFIXES.sub("", text.strip())
+    if "%" in s:
+        s = unquote(s)
+    # Trailing punctuation from prose ("see 10.1/x.") is not part of the DOI, but a
+    # closing bracket is when the DOI opened it (SICI DOIs are full of brackets).
+    while s and s[-1] in ".,;:":
+        s = s[:-1]
+    while s and s[-1] in ")]" and s.count(s[-1]) > s.count("(" if s[-1] == ")" else "["):
+        s = s[:-1]
+    m = _DOI.match(s)
+    return m.group(1).lower() if m else None
+
+
+def _clean_arxiv(value: str) -> str:
+    v = value.strip()
+    if v.lower().startswith("arxiv:"):
+        v = v[6:].strip()
+    if "/" in v:
+        # Old style: the subject class is not part of the identity (math.CA/0611800 = math/0611800).
+        archive, number = v.split("/", 1)
+        return archive.split(".")[0].lower() + "/" + number.lower()
+    return v.lower()
+
+
 def classify(text: str) -> Identifier | None:
     """Return what `text` is, or None when it is neither a URL nor a known identifier.
 
-    URLs on doi.org are DOIs; every other http(s) URL (arXiv ones included) is
-    taken as a direct URL, because the user gave us a place to fetch from.
+    URLs that name an identifier (doi.org, arxiv.org/abs|pdf, PubMed, PMC) are
+    that identifier: two spellings of one paper are one paper. Every other
+    http(s) URL is a direct URL to fetch.
     """
     s = text.strip()
     if not s:
         return None
-    m = _DOI_URL.match(s)
+    lowered = s.lower()
+    if _DOI_PREFIXES.match(s) or lowered.startswith("10."):
+        doi = _clean_doi(s)
+        return Identifier("doi", doi) if doi else None
+    m = _ARXIV_URL.match(s)
     if m:
-        return Identifier("doi", m.group(1).lower())
-    if s.lower().startswith(("http://", "https://")):
+        return Identifier("arxiv", _clean_arxiv(m.group(1)))
+    m = _PMID_URL.match(s)
+    if m:
+        return Identifier("pmid", m.group(1))
+    m = _PMCID_URL.match(s)
+    if m:
+        return Identifier("pmcid", m.group(1).upper())
+    if lowered.startswith(("http://", "https://")):
         return Identifier("url", s)
-    m = _DOI.match(s)
+    m = _ARXIV_ID.match(s)
     if m:
-        return Identifier("doi", m.group(1).lower())
-    m = _ARXIV_NEW.match(s) or _ARXIV_OLD.match(s)
-    if m:
-        return Identifier("arxiv", m.group(1).lower())
+        return Identifier("arxiv", _clean_arxiv(m.group(1)))
     m = _PMCID.match(s)
     if m:
         return Identifier("pmcid", m.group(1).upper())
@@ -57,22 +103,39 @@ def classify(text: str) -> Identifier | None:
     return None
 
 
-def normalise(kind: str, value: str) -> str:
-    """Canonical form of an identifier value of a known kind (for keys and comparison)."""
-    v = value.strip()
+def normalise(kind: str, value: str) -> str | None:
+    """Canonical form of an identifier of a known kind, or None if it is not one."""
+    v = str(value).strip()
+    if not v:
+        return None
     if kind == "doi":
-        ident = classify(v)
-        return ident.value if ident and ident.kind == "doi" else v.lower()
+        return _clean_doi(v)
     if kind == "arxiv":
-        m = _ARXIV_URL.match(v)
+        ident = classify(v)
+        if ident and ident.kind == "arxiv":
+            return ident.value
+        m = _ARXIV_ID.match(v)
+        return _clean_arxiv(m.group(1)) if m else None
+    if kind == "pmcid":
+        v = v.upper().removeprefix("PMCID:").strip()
+        if v.isdigit():
+            v = "PMC" + v
+        return v if re.fullmatch(r"PMC\d+", v) else None
+    if kind == "pmid":
+        if v.lower().startswith("pmid:"):
+            v = v[5:].strip()
+        m = _PMID_URL.match(v)
         if m:
             v = m.group(1)
-        if v.lower().startswith("arxiv:"):
-            v = v[6:].strip()
-        return v.lower()
-    if kind == "pmcid":
-        v = v.upper()
-        return v if v.startswith("PMC") else "PMC" + v
-    if kind == "pmid":
-        return v[5:].strip() if v.lower().startswith("pmid:") else v
+        return v if re.fullmatch(r"[1-9]\d{0,8}", v) else None
     return v
+
+
+def arxiv_base(arxiv_id: str) -> str:
+    """An arXiv id without its version: `2101.00001v2` -> `2101.00001`."""
+    return re.sub(r"v\d+$", "", arxiv_id)
+
+
+def quote_doi(doi: str) -> str:
+    """A DOI made safe for a URL path (SICI DOIs carry `<>;#?` and friends)."""
+    return quote(doi, safe="/()")

@@ -58,6 +58,9 @@ def canonical_url(url: str) -> str:
                        parts.query, ""))
 
 
+_KIND_NAMES = {"doi": "DOI", "arxiv": "arXiv ID", "pmid": "PMID", "pmcid": "PMCID"}
+
+
 def paper_from_text(text: str) -> Paper:
     """Build a Paper from one PAPER string (a URL or an identifier)."""
     s = text.strip()
@@ -106,10 +109,15 @@ def _year(value: Any) -> int | None:
 def paper_from_record(rec: dict[str, Any]) -> Paper:
     """Build a Paper from a JSON paper record; unknown fields are kept in `extra`."""
     ids = {}
+    invalid = []
     for kind in ("doi", "arxiv", "pmid", "pmcid"):
         v = _clean_str(rec.get(kind))
         if v:
-            ids[kind] = normalise(kind, v)
+            norm = normalise(kind, v)
+            if norm:
+                ids[kind] = norm
+            else:
+                invalid.append(f"{kind} {v!r} is not a valid {_KIND_NAMES[kind]}")
     urls: list[str] = []
     pdf_urls = rec.get("pdf_urls")
     if isinstance(pdf_urls, str):
@@ -137,6 +145,8 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
     problem = None
     if not key:
         problem = "record has no id, identifier or URL"
+        if invalid:
+            problem += ": " + "; ".join(invalid)
         key = "junk:" + repr(sorted(rec.items()))[:200]
         shown = "(record without id)"
     extra = {k: v for k, v in rec.items() if k not in KNOWN_FIELDS}
