@@ -22,6 +22,13 @@ backoff_base: 0.01
 backoff_max: 0.05
 retry_after_max: 3
 timeout: 5
+sources:
+  openalex: {enabled: false}
+  unpaywall: {enabled: false}
+  semantic_scholar: {enabled: false}
+  arxiv: {enabled: false}
+  crossref: {enabled: false}
+  europepmc: {enabled: false}
 """
 
 
@@ -51,6 +58,10 @@ def env(tmp_path):
     e["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # never read the developer's own config
     e.pop("PAPERS_CONFIG", None)
     e["PYTHONUNBUFFERED"] = "1"
+    # A safety net: anything not on 127.0.0.1 goes to a dead proxy and fails at once.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        e[var] = "http://127.0.0.1:9"
+    e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
     return e
 
 

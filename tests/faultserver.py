@@ -54,6 +54,8 @@ class FaultServer:
 
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
+        # Called for paths without a scripted route; returns a Reply or None (404).
+        self.fallback = None
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
@@ -66,6 +68,11 @@ class FaultServer:
                 pass
 
             def do_GET(self) -> None:
+                server._handle(self)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.body = self.rfile.read(length) if length else b""
                 server._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -110,10 +117,12 @@ class FaultServer:
             script = self.routes.get(path)
             n = self._counts.get(path, 0)
             self._counts[path] = n + 1
-        if not script:
+        reply = script[min(n, len(script) - 1)] if script else None
+        if reply is None and self.fallback is not None:
+            reply = self.fallback(h)
+        if reply is None:
             self._send(h, 404, b"<html><body>not found</body></html>", {"Content-Type": "text/html"})
             return
-        reply = script[min(n, len(script) - 1)]
         if reply.stall:
             time.sleep(reply.stall)
         headers = {"Content-Type": reply.content_type, **reply.headers}

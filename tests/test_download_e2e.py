@@ -283,12 +283,12 @@ def test_final_file_without_record_is_adopted_not_refetched(server, papers, tmp_
     assert server.hits("/adopt.pdf") == 1
 
 
-def test_identifiers_fail_clearly_until_resolution_exists(papers, tmp_path):
+def test_identifiers_with_every_source_disabled_fail_clearly(papers, tmp_path):
     r = papers("download", "-o", str(tmp_path / "o"), "--json", "10.1234/ABC", "arXiv:2101.00001",
                "PMID:123", "not-a-paper")
     assert r.code == 1
     recs = r.by_id()
-    assert "cannot resolve doi:10.1234/abc to a PDF URL" in recs["10.1234/abc"]["error"]
+    assert "cannot look up doi:10.1234/abc: every source is disabled" in recs["10.1234/abc"]["error"]
     assert "arxiv:2101.00001" in recs["arXiv:2101.00001"]["error"]
     assert "not a URL or a known identifier" in recs["not-a-paper"]["error"]
     assert len(recs) == 4

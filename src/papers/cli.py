@@ -35,13 +35,30 @@ def main() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
 
 
+def _input_options(f):
+    f = click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
+                     help="Read papers from FILE ('-' is stdin): text, JSON, or JSON Lines. Repeatable.")(f)
+    return click.argument("papers", nargs=-1, metavar="[PAPER]...")(f)
+
+
+def _common_options(f):
+    for opt in reversed([
+        click.option("-j", "--workers", type=int, metavar="N", help="Concurrent workers.  [default: 8]"),
+        click.option("--state", metavar="FILE", help="State file (resume checkpoint)."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Show a progress bar on stderr.  [default: when stderr is a terminal]"),
+        click.option("-c", "--config", metavar="FILE",
+                     help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]"),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+        click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debugging)."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("papers", nargs=-1, metavar="[PAPER]...")
-@click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
-              help="Read papers from FILE ('-' is stdin): text, JSON, or JSON Lines. Repeatable.")
+@_input_options
 @click.option("-o", "--output-dir", metavar="DIR", help="Where PDFs go.  [default: ./papers]")
-@click.option("--state", metavar="FILE", help="State file.  [default: DIR/.papers-state.json]")
-@click.option("-j", "--workers", type=int, metavar="N", help="Concurrent downloads.  [default: 8]")
 @click.option("--retry-failed", is_flag=True, default=None,
               help="Also retry papers that failed permanently before.")
 @click.option("--max-retries", type=int, metavar="N", help="Retries per URL on transient errors.  [default: 3]")
@@ -54,74 +71,108 @@ def main() -> None:
 @click.option("--max-size", metavar="SIZE", help="Largest file to accept, e.g. 200MB; 0 = no limit.  [default: 1GB]")
 @click.option("--json", "json_output", is_flag=True, default=None,
               help="Print one JSON object per paper on stdout as it finishes.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar on stderr.  [default: when stderr is a terminal]")
-@click.option("-c", "--config", metavar="FILE",
-              help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debugging).")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
+@_common_options
 def download(papers, inputs, output_dir, state, workers, retry_failed, max_retries, timeout,
              rate_limit, max_per_host, max_size, json_output, progress, config, quiet, verbose,
              dry_run) -> None:
-    """Download PAPERs (PDF URLs; DOIs, arXiv IDs and PMIDs once resolvable) to DIR.
+    """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
+    Papers given only as identifiers are looked up in the scholarly sources
+    (see `papers consolidate`); their PDF candidates are tried best first.
     With no PAPER and no -i, papers are read from stdin when it is not a terminal.
     Re-running the same command resumes: finished papers are skipped without a request.
     """
+    settings = _settings(config, quiet, verbose, {
+        "output_dir": output_dir, "state": state, "workers": workers,
+        "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
+        "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
+        "json": json_output, "progress": progress, "dry_run": dry_run})
+    files = _files(papers, inputs, "download")
+    sys.exit(_run_download(settings, papers, files, click.get_text_stream("stdin")))
+
+
+@main.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
+                                             "every paper consolidated (with or without a PDF)")
+              .replace("at least one paper failed (the others are on disk)",
+                       "at least one paper failed (junk input, or a source error left it incomplete)"))
+@_input_options
+@click.option("-o", "--output", "output_file", metavar="FILE",
+              help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
+@click.option("--sources", metavar="A,B", help="Sources to ask, in order.  [default: all six]")
+@_common_options
+def consolidate(papers, inputs, output_file, sources, workers, state, progress, config, quiet,
+                verbose) -> None:
+    """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
+
+    Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
+    Each paper comes out as one JSON record with merged metadata, `pdf_urls`
+    (best first: arXiv and PMC copies before publisher links), `candidates`
+    (the same, with the source that named each) and, when none was found,
+    `reason`. Feed the output to `papers download`. A re-run skips papers
+    already consolidated (state in FILE.papers-state.json, or
+    ./.papers-consolidate-state.json, or --state).
+    """
+    settings = _settings(config, quiet, verbose, {"workers": workers, "progress": progress,
+                                                  "use_sources": sources})
+    files = _files(papers, inputs, "consolidate")
+    sys.exit(_run_consolidate(settings, papers, files, click.get_text_stream("stdin"),
+                              output_file, state))
+
+
+def _settings(config, quiet, verbose, overrides):
     from papers.settings import DEFAULT_CONFIG_PATHS, ConfigError, build_settings, load_config
 
-    verbosity = -1 if quiet else verbose
     config_path = config or os.environ.get("PAPERS_CONFIG")
     if not config_path:
         config_path = next((p for p in DEFAULT_CONFIG_PATHS if os.path.exists(p)), None)
     try:
         raw = load_config(config_path) if config_path else {}
-        settings = build_settings(raw, {
-            "output_dir": output_dir, "state": state, "workers": workers,
-            "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
-            "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
-            "json": json_output, "progress": progress, "dry_run": dry_run,
-            "verbosity": verbosity if (quiet or verbose) else None,
-        })
+        return build_settings(raw, {**overrides,
+                                    "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None})
     except ConfigError as e:
         _die(str(e))
-        return
 
-    stdin = click.get_text_stream("stdin")
+
+def _files(papers, inputs, command):
     files = list(inputs)
     if not papers and not files:
-        if stdin.isatty():
+        if click.get_text_stream("stdin").isatty():
             _die("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
-                 "(see papers download --help)")
+                 f"(see papers {command} --help)")
         files = ["-"]
-    sys.exit(_run(settings, papers, files, stdin))
+    return files
 
 
-def _run(settings, papers, files, stdin) -> int:
+def _display(settings, bar_allowed=True):
+    """The reporter for this run, with the `papers` logger routed through it."""
     import logging
-    import threading
 
-    from papers.core import dry_run, run_download
-    from papers.inputs import estimate_count, iter_papers
     from papers.reporting import LineReporter, ReporterLogHandler, TqdmReporter
-    from papers.state import StateError
 
     show_bar = settings.progress if settings.progress is not None else sys.stderr.isatty()
-    if settings.dry_run or settings.verbosity < 0:
-        show_bar = False
+    show_bar = show_bar and bar_allowed and settings.verbosity >= 0
     reporter = TqdmReporter(sys.stderr) if show_bar else LineReporter(sys.stderr)
     logger = logging.getLogger("papers")
     logger.handlers[:] = [ReporterLogHandler(reporter)]
     logger.propagate = False
     logger.setLevel({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         min(settings.verbosity, 2), logging.DEBUG))
+    return reporter, show_bar
 
+
+def _run_download(settings, papers, files, stdin) -> int:
+    import threading
+
+    from papers.core import dry_run, run_download
+    from papers.inputs import estimate_count, iter_papers
+    from papers.state import StateError
+
+    reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
     stream = iter_papers(papers, files, stdin)
-    out = sys.stdout
     if settings.dry_run:
         try:
-            summary = dry_run(settings, stream, out=out)
+            summary = dry_run(settings, stream, out=sys.stdout)
         except StateError as e:
             _die(str(e))
         except BrokenPipeError:
@@ -135,18 +186,49 @@ def _run(settings, papers, files, stdin) -> int:
     _install_signal_handlers(cancel, reporter)
     try:
         expected = estimate_count(papers, files) if show_bar else None
-        summary = run_download(settings, stream, out=out, reporter=reporter, cancel=cancel,
+        summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
     except StateError as e:
         _die(str(e))
-        return EXIT_USAGE
+    if not settings.json and settings.verbosity >= 0:
+        _print_summary(summary, f"{summary.stats.downloaded} downloaded",
+                       f"{summary.stats.skipped} already there", f"files in {summary.output_dir}")
+    return _finish(summary, settings)
+
+
+def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
+    import threading
+
+    from papers.consolidate import run_consolidate
+    from papers.inputs import estimate_count, iter_papers
+    from papers.state import StateError
+
+    reporter, show_bar = _display(settings)
+    cancel = threading.Event()
+    _install_signal_handlers(cancel, reporter)
+    try:
+        expected = estimate_count(papers, files)
+        summary = run_consolidate(settings, iter_papers(papers, files, stdin), out=sys.stdout,
+                                  output_file=os.path.abspath(output_file) if output_file else None,
+                                  state_path=state, reporter=reporter, cancel=cancel,
+                                  expected=expected)
+    except StateError as e:
+        _die(str(e))
+    if settings.verbosity >= 0 and (output_file or show_bar):
+        s = summary.stats
+        where = f"written to {summary.output_dir}" if output_file else "on stdout"
+        _print_summary(summary, f"{s.downloaded} with PDF candidates", f"{s.not_found} without",
+                       f"{s.skipped} from the checkpoint", where)
+    return _finish(summary, settings)
+
+
+def _finish(summary, settings) -> int:
+    """The exit code of a finished run (may exit at once when interrupted)."""
     if summary.output_closed:
         _quiet_stdout()
         os._exit(EXIT_PIPE)
     if not summary.stats.total and summary.input_error is None and settings.verbosity >= 0:
         click.echo("papers: no papers in the input", err=True)
-    if not settings.json and settings.verbosity >= 0:
-        _print_summary(summary)
     if summary.fatal_error:
         click.echo(f"papers: error: {summary.fatal_error}", err=True)
         _exit_now(EXIT_USAGE)
@@ -161,12 +243,12 @@ def _run(settings, papers, files, stdin) -> int:
     return EXIT_FAILED if summary.stats.failed else EXIT_OK
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary, *parts) -> None:
     s = summary.stats
-    parts = [f"{s.downloaded} downloaded", f"{s.skipped} already there"]
+    counts = [*parts[:-1]]
     if s.failed:
-        parts.append(f"{s.failed} failed")
-    click.echo(f"papers: {', '.join(parts)} (of {s.total}); files in {summary.output_dir}", err=True)
+        counts.append(f"{s.failed} failed")
+    click.echo(f"papers: {', '.join(counts)} (of {s.total}); {parts[-1]}", err=True)
     for pid, error in summary.failures:
         click.echo(f"  failed: {pid}: {error}", err=True)
     if s.failed > len(summary.failures):

@@ -12,25 +12,28 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.inputs import InputError
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
 from papers.naming import path_for
+from papers.pipeline import Pipeline
 from papers.processor import ResultProcessor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.settings import Settings
 from papers.state import StateError, StateStore
 
+if TYPE_CHECKING:
+    from papers.hosts import HostLimiter
+    from papers.resolve import Resolver
+    from papers.retry import RetryPolicy
+
 log = logging.getLogger("papers")
 
-ABANDON_SECONDS = 2.0      # after a stop signal, in-flight papers get this long to notice
-QUEUE_SIZE = 10_000        # bounded, so a fast reader cannot flood memory
-UNRESOLVED = ("cannot resolve {what} to a PDF URL in this version: identifier lookup is not "
-              "available yet; give a PDF URL, or a record with pdf_url")
+UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
+              "or a record with pdf_url")
 
 
 @dataclass(slots=True)
@@ -47,7 +50,8 @@ class Summary:
     state_path: str = ""
 
 
-def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool) -> Outcome | None:
+def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
+         can_resolve: bool = True) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
     Returns the outcome to report when it does not (already downloaded, a
@@ -65,7 +69,7 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
             return Outcome(status="skipped", path=done_path, bytes=size, sha256=prior.get("sha256"),
                            url=prior.get("url"))
         # The file was deleted or changed: fetch it again.
-    if not paper.urls:
+    if not paper.urls and not can_resolve:
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status="failed", error=UNRESOLVED.format(what=what), permanent=False)
     if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
@@ -81,58 +85,6 @@ def _message_for(outcome: Outcome) -> MessageType:
     }.get(outcome.status, MessageType.DOWNLOAD_FAILED)
 
 
-class _InFlight:
-    """Counts submitted papers not yet finished; bounds how many are queued ahead."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
-        self.cond = threading.Condition()
-
-    def acquire(self, cancel: threading.Event) -> bool:
-        with self.cond:
-            while self.count >= self.limit:
-                if cancel.is_set():
-                    return False
-                self.cond.wait(0.2)
-            self.count += 1
-            return True
-
-    def release(self, _future: Any = None) -> None:
-        with self.cond:
-            self.count -= 1
-            self.cond.notify_all()
-
-    def wait_empty(self, cancel: threading.Event | None, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self.cond:
-            while self.count:
-                if cancel is not None and cancel.is_set():
-                    return False
-                left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
-                if left <= 0:
-                    return False
-                self.cond.wait(left)
-            return True
-
-
-class _QueueLogHandler(logging.Handler):
-    """Sends log records from other threads through the queue, so that only the
-    processor thread writes to the display; the processor's own go straight out."""
-
-    def __init__(self, q: queue.Queue, processor: ResultProcessor, thread: threading.Thread) -> None:
-        super().__init__()
-        self.q = q
-        self.processor = processor
-        self.thread = thread
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if threading.current_thread() is self.thread or not self.thread.is_alive():
-            self.processor.process(QueueMessage(MessageType.LOG, record=record))
-        else:
-            self.q.put(QueueMessage(MessageType.LOG, record=record))
-
-
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
                  clock: Callable[[], float] = time.time,
@@ -146,8 +98,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     `.part` kept), the state is saved.
     """
     from papers.fetch import FetchConfig, Fetcher  # requests is imported only when needed
-    from papers.hosts import HostLimiter
-    from papers.retry import RetryPolicy
+    from papers.hosts import Cancelled, HostLimiter
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -164,87 +115,110 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         state.close(compact=False)
         raise
 
-    q: queue.Queue[QueueMessage] = queue.Queue(maxsize=QUEUE_SIZE)
     output_closed = threading.Event()
 
     def on_output_closed() -> None:
         output_closed.set()
         cancel.set()
 
-    processor = ResultProcessor(q, state, reporter, out, settings.json, clock=clock,
-                                save_interval=settings.save_interval,
-                                on_output_closed=on_output_closed, on_fatal=cancel.set)
-    results_thread = threading.Thread(target=processor.run, name="papers-results", daemon=True)
-    processor.log_handlers = log.handlers[:]
-    log.handlers[:] = [_QueueLogHandler(q, processor, results_thread)]
-    results_thread.start()
-    if expected:
-        q.put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
+    def make_processor(q: queue.Queue) -> ResultProcessor:
+        return ResultProcessor(q, state, reporter, out, settings.json, clock=clock,
+                               save_interval=settings.save_interval,
+                               on_output_closed=on_output_closed, on_fatal=cancel.set)
 
+    pipeline = Pipeline(make_processor, settings.workers, cancel)
+    processor = pipeline.processor
+    put = pipeline.put
+    limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                     chunk_size=settings.chunk_size, user_agent=settings.user_agent,
-                    policy=RetryPolicy(max_retries=settings.max_retries,
-                                       backoff_base=settings.backoff_base,
-                                       backoff_max=settings.backoff_max,
-                                       retry_after_max=settings.retry_after_max)),
-        HostLimiter(settings.max_per_host, settings.rate_limit, cancel),
-        cancel, q.put, clock=clock)
+                    policy=policy_of(settings)),
+        limiter, cancel, put, clock=clock)
+    resolver = make_resolver(settings, limiter, cancel)
 
     def work(paper: Paper, path: str, prior: dict[str, Any] | None) -> None:
         if cancel.is_set():
             return
-        q.put(QueueMessage(MessageType.DOWNLOAD_STARTED, paper=paper))
+        put(QueueMessage(MessageType.DOWNLOAD_STARTED, paper=paper))
         try:
-            outcome = fetcher.fetch(paper, path, prior)
+            outcome = None
+            if not paper.urls:
+                paper, outcome = _resolve_inline(resolver, paper)
+            if outcome is None:
+                outcome = fetcher.fetch(paper, path, prior)
+        except Cancelled:
+            return
         except Exception as e:  # a bug must cost one paper, not the run
             log.debug("internal error on %s", paper.id, exc_info=True)
             outcome = Outcome(status="failed", error=f"internal error: {type(e).__name__}: {e}")
-        q.put(QueueMessage(_message_for(outcome), paper=paper, outcome=outcome))
+        put(QueueMessage(_message_for(outcome), paper=paper, outcome=outcome))
 
-    inflight = _InFlight(settings.workers * 2)
-    executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="papers-worker")
     input_error = None
-    try:
-        for paper in unique(papers):
-            if cancel.is_set():
-                break
-            q.put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
-            try:
-                path = path_for(paper, output_dir)
-            except ValueError as e:
-                q.put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
-                                   outcome=Outcome(status="failed", error=str(e), permanent=True)))
-                continue
-            # Safe to read from this thread: the processor writes a paper's record only
-            # after its work was submitted below, and unique() stops us asking again.
-            prior = state.get(paper.key)
-            decided = plan(paper, path, prior, settings.retry_failed)
-            if decided is not None:
-                q.put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
-                continue
-            if not inflight.acquire(cancel):
-                break
-            executor.submit(work, paper, path, prior).add_done_callback(inflight.release)
-    except InputError as e:
-        input_error = str(e)
-    finally:
-        # Whatever happened above, in-flight papers settle and the state is saved.
-        q.put(QueueMessage(MessageType.INPUT_DONE))
-        inflight.wait_empty(cancel)
-        if cancel.is_set():
-            inflight.wait_empty(None, timeout=ABANDON_SECONDS)
-        executor.shutdown(wait=False, cancel_futures=True)
-        q.put(QueueMessage(MessageType.STOP))
-        # The processor only has the queue left to drain and the state to save.
-        results_thread.join(timeout=60)
-        log.handlers[:] = processor.log_handlers
+    with pipeline:
+        if expected:
+            put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
+        try:
+            for paper in unique(papers):
+                if cancel.is_set():
+                    break
+                put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
+                try:
+                    path = path_for(paper, output_dir)
+                except ValueError as e:
+                    put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
+                                     outcome=Outcome(status="failed", error=str(e), permanent=True)))
+                    continue
+                # Safe to read from this thread: the processor writes a paper's record only
+                # after its work was submitted below, and unique() stops us asking again.
+                prior = state.get(paper.key)
+                decided = plan(paper, path, prior, settings.retry_failed,
+                               can_resolve=bool(resolver.sources))
+                if decided is not None:
+                    put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
+                    continue
+                if not pipeline.submit(work, paper, path, prior):
+                    break
+        except InputError as e:
+            input_error = str(e)
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
                    and processor.fatal_error is None,
                    output_closed=output_closed.is_set(), input_error=input_error,
                    fatal_error=processor.fatal_error,
                    output_dir=output_dir, state_path=state.path)
+
+
+def policy_of(settings: Settings) -> "RetryPolicy":
+    """The retry policy the settings ask for."""
+    from papers.retry import RetryPolicy
+
+    return RetryPolicy(max_retries=settings.max_retries, backoff_base=settings.backoff_base,
+                       backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
+
+
+def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event) -> "Resolver":
+    """A Resolver over the sources the settings enable."""
+    from papers.apiclient import ApiClient
+    from papers.resolve import Resolver
+    from papers.sources import build_sources
+
+    ua = settings.user_agent + (f" mailto:{settings.email}" if settings.email else "")
+    client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, ua, settings.secrets)
+    return Resolver(build_sources(settings, client), settings.secrets)
+
+
+def _resolve_inline(resolver: "Resolver", paper: Paper) -> tuple[Paper, Outcome | None]:
+    """Find PDF candidates for a paper given only by identifiers."""
+    from papers.resolve import paper_with_candidates
+
+    record = resolver.resolve([paper])[0]
+    resolved = paper_with_candidates(paper, record)
+    if resolved.urls:
+        return resolved, None
+    # Source errors are worth another try later; a clean "none found" is not.
+    return resolved, Outcome(status="failed", error=record["reason"],
+                             permanent=record["status"] == "not_found")
 
 
 def unique(papers: Iterable[Paper]) -> Iterator[Paper]:
@@ -269,8 +243,11 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
         for paper in unique(papers):
             stats.total += 1
             path = path_for(paper, output_dir)
-            decided = plan(paper, path, state.get(paper.key), settings.retry_failed)
-            if decided is None:
+            decided = plan(paper, path, state.get(paper.key), settings.retry_failed,
+                           can_resolve=any(settings.source(n).enabled for n in settings.use_sources))
+            if decided is None and not paper.urls:
+                status, url, error = "would_look_up", None, None
+            elif decided is None:
                 status, url, error = "would_download", paper.urls[0], None
             else:
                 status, url, error = decided.status, decided.url or (paper.urls[0] if paper.urls else None), decided.error

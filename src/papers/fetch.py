@@ -250,7 +250,7 @@ class Fetcher:
         while True:
             if self.cancel.is_set():
                 raise Cancelled()
-            with self.limiter.slot(url):
+            with self.limiter.slot(host_of(url)):
                 attempt = self._request(url, path, validators.get(url))
             n += 1
             if attempt.wrote_part and (attempt.etag or attempt.last_modified):
@@ -267,7 +267,7 @@ class Fetcher:
                 return attempt, n
             delay = policy.delay(retry, attempt.retry_after)
             if attempt.retry_after is not None:
-                self.limiter.pause(url, delay)
+                self.limiter.pause(host_of(url), delay)
             log.info("retrying %s in %.1fs: %s", url, delay, attempt.reason)
             retry += 1
             if self.cancel.wait(delay):

@@ -1,4 +1,5 @@
-"""Per-host politeness: a cap on concurrent connections and a spacing between requests."""
+"""Politeness per host (or per API): a cap on concurrent connections and a spacing
+between request starts."""
 
 from __future__ import annotations
 
@@ -16,16 +17,21 @@ class Cancelled(Exception):
 def host_of(url: str) -> str:
     """`scheme://host:port` of a URL: the unit that limits apply to."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if parts.scheme == "https" else 80)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 class HostLimiter:
-    """At most `max_per_host` connections per host, request starts `1/rate` seconds apart.
+    """At most `max_per_host` connections per key, request starts `1/rate` seconds apart.
 
-    The rate limit is a spacing between request starts, not a burst allowance.
-    `pause` holds a host back (after a 429 or 503 with Retry-After) without
-    touching the others.
+    A key is a host (`host_of(url)`) or any name, such as an API. The rate
+    limit is a spacing between request starts, not a burst allowance. `pause`
+    holds a key back (after a 429 or 503 with Retry-After) without touching
+    the others. `configure` gives one key its own limits.
     """
 
     def __init__(self, max_per_host: int, rate_limit: float, cancel: threading.Event,
@@ -36,13 +42,20 @@ class HostLimiter:
         self.clock = clock
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
+        self._intervals: dict[str, float] = {}
         self._next_start: dict[str, float] = {}
 
-    def _semaphore(self, host: str) -> threading.Semaphore:
+    def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
+        """Own limits for `key` (call before its first use)."""
         with self._lock:
-            sem = self._slots.get(host)
+            self._slots[key] = threading.Semaphore(max_connections)
+            self._intervals[key] = 1.0 / rate_limit if rate_limit > 0 else 0.0
+
+    def _semaphore(self, key: str) -> threading.Semaphore:
+        with self._lock:
+            sem = self._slots.get(key)
             if sem is None:
-                sem = self._slots[host] = threading.Semaphore(self.max_per_host)
+                sem = self._slots[key] = threading.Semaphore(self.max_per_host)
             return sem
 
     def _wait(self, seconds: float) -> None:
@@ -52,10 +65,9 @@ class HostLimiter:
             raise Cancelled()
 
     @contextmanager
-    def slot(self, url: str) -> Iterator[None]:
-        """Hold a connection slot for `url`'s host, starting no sooner than the rate allows."""
-        host = host_of(url)
-        sem = self._semaphore(host)
+    def slot(self, key: str) -> Iterator[None]:
+        """Hold a connection slot for `key`, starting no sooner than its rate allows."""
+        sem = self._semaphore(key)
         while not sem.acquire(timeout=0.2):
             if self.cancel.is_set():
                 raise Cancelled()
@@ -63,9 +75,9 @@ class HostLimiter:
             while True:
                 with self._lock:
                     now = self.clock()
-                    start = max(now, self._next_start.get(host, 0.0))
+                    start = max(now, self._next_start.get(key, 0.0))
                     if start <= now:
-                        self._next_start[host] = now + self.interval
+                        self._next_start[key] = now + self._intervals.get(key, self.interval)
                         break
                 # Paused or spaced out: wait, then look again (a pause may have grown).
                 self._wait(min(start - now, 0.5))
@@ -73,10 +85,9 @@ class HostLimiter:
         finally:
             sem.release()
 
-    def pause(self, url: str, seconds: float) -> None:
-        """Send no new request to `url`'s host for `seconds`."""
-        host = host_of(url)
+    def pause(self, key: str, seconds: float) -> None:
+        """Send no new request for `key` for `seconds`."""
         with self._lock:
             until = self.clock() + seconds
-            if until > self._next_start.get(host, 0.0):
-                self._next_start[host] = until
+            if until > self._next_start.get(key, 0.0):
+                self._next_start[key] = until

@@ -20,6 +20,7 @@ class MessageType(enum.Enum):
     DOWNLOAD_COMPLETE = "download_complete"  # a PDF is on disk under its final name
     DOWNLOAD_SKIPPED = "download_skipped"    # already done; nothing was fetched
     DOWNLOAD_FAILED = "download_failed"      # no candidate produced a PDF
+    PAPER_CONSOLIDATED = "paper_consolidated"  # consolidate: a paper's merged record
     LOG = "log"                              # a log record from a worker, shown by the processor
     STOP = "stop"                            # no more messages: save and finish
 
@@ -53,3 +54,5 @@ class QueueMessage:
     nbytes: int = 0                   # PROGRESS_UPDATE: bytes received since the last one
     count: int = 0                    # TOTAL_ESTIMATE: papers expected
     record: Any = None                # LOG: the logging.LogRecord
+    result: dict[str, Any] | None = None  # PAPER_CONSOLIDATED: the record
+    skipped: bool = False             # PAPER_CONSOLIDATED: taken from the state, nothing asked

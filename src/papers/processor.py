@@ -78,11 +78,11 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
     return rec
 
 
-class ResultProcessor:
+class BaseProcessor:
     """Drains the queue; alone updates the state file, the counts, the display and stdout.
 
     Run it in its own thread with `run()`, or drive it synchronously in tests
-    with `process()` on each message.
+    with `process()` on each message. Subclasses add handlers to `handlers`.
     """
 
     def __init__(self, q: queue.Queue | None, state: StateStore | None,
@@ -113,11 +113,6 @@ class ResultProcessor:
             MessageType.PAPER_QUEUED: self._on_queued,
             MessageType.INPUT_DONE: self._on_input_done,
             MessageType.TOTAL_ESTIMATE: self._on_expected,
-            MessageType.DOWNLOAD_STARTED: self._on_started,
-            MessageType.PROGRESS_UPDATE: self._on_progress,
-            MessageType.DOWNLOAD_COMPLETE: self._on_finished,
-            MessageType.DOWNLOAD_SKIPPED: self._on_finished,
-            MessageType.DOWNLOAD_FAILED: self._on_finished,
             MessageType.LOG: self._on_log,
             MessageType.STOP: self._on_stop,
         }
@@ -178,6 +173,55 @@ class ResultProcessor:
         self.stats.input_done = True
         self.reporter.update(self.stats)
 
+    def _on_log(self, msg: QueueMessage) -> None:
+        for handler in self.log_handlers:
+            if msg.record.levelno >= handler.level:
+                handler.handle(msg.record)
+
+    def _on_stop(self, msg: QueueMessage) -> None:
+        self.stopped = True
+        self._flush_output()
+        if self.state is not None:
+            self.state.close()
+        self.reporter.close(self.stats)
+
+    # -- stdout --------------------------------------------------------------
+    def _emit(self, line: str) -> None:
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.write(line + "\n")
+        except (BrokenPipeError, ValueError):
+            self._output_closed()
+
+    def _flush_output(self) -> None:
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self._output_closed()
+
+    def _output_closed(self) -> None:
+        # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
+        self.output_closed = True
+        if self.on_output_closed is not None:
+            self.on_output_closed()
+
+
+class ResultProcessor(BaseProcessor):
+    """The processor of `papers download`."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.handlers.update({
+            MessageType.DOWNLOAD_STARTED: self._on_started,
+            MessageType.PROGRESS_UPDATE: self._on_progress,
+            MessageType.DOWNLOAD_COMPLETE: self._on_finished,
+            MessageType.DOWNLOAD_SKIPPED: self._on_finished,
+            MessageType.DOWNLOAD_FAILED: self._on_finished,
+        })
+
     def _on_started(self, msg: QueueMessage) -> None:
         if msg.paper is not None:
             log.debug("fetching %s", msg.paper.id)
@@ -227,38 +271,3 @@ class ResultProcessor:
         if outcome.status == "failed" and outcome.attempts == 0 and prior.get("status") == "failed":
             return False  # a known permanent failure, reported again without a request
         return True
-
-    def _on_log(self, msg: QueueMessage) -> None:
-        for handler in self.log_handlers:
-            if msg.record.levelno >= handler.level:
-                handler.handle(msg.record)
-
-    def _on_stop(self, msg: QueueMessage) -> None:
-        self.stopped = True
-        self._flush_output()
-        if self.state is not None:
-            self.state.close()
-        self.reporter.close(self.stats)
-
-    # -- stdout --------------------------------------------------------------
-    def _emit(self, line: str) -> None:
-        if self.output_closed or self.out is None:
-            return
-        try:
-            self.out.write(line + "\n")
-        except (BrokenPipeError, ValueError):
-            self._output_closed()
-
-    def _flush_output(self) -> None:
-        if self.output_closed or self.out is None:
-            return
-        try:
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
-            self._output_closed()
-
-    def _output_closed(self) -> None:
-        # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
-        self.output_closed = True
-        if self.on_output_closed is not None:
-            self.on_output_closed()

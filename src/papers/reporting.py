@@ -23,12 +23,13 @@ class Stats:
     downloaded: int = 0
     skipped: int = 0
     failed: int = 0
+    not_found: int = 0      # consolidate: asked everywhere, no PDF exists
     bytes: int = 0          # bytes received from the network in this run
 
     @property
     def done(self) -> int:
         """Papers finished either way."""
-        return self.downloaded + self.skipped + self.failed
+        return self.downloaded + self.skipped + self.failed + self.not_found
 
 
 def human_bytes(n: float) -> str:
@@ -96,7 +97,7 @@ class TqdmReporter(Reporter):
             self._last_postfix = now
             rate = stats.bytes / max(now - self.started, 1e-6)
             bar.set_postfix_str(
-                f"ok {stats.downloaded + stats.skipped}, failed {stats.failed}, "
+                f"ok {stats.downloaded + stats.skipped + stats.not_found}, failed {stats.failed}, "
                 f"{human_bytes(stats.bytes)}, {human_bytes(rate)}/s", refresh=False)
             bar.update(delta)
 

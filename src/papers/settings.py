@@ -20,6 +20,39 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """Where and how politely to ask one scholarly API."""
+
+    name: str
+    base_url: str
+    rate_limit: float                 # requests per second, spaced evenly; 0 = unlimited
+    max_connections: int = 2          # concurrent requests to this API
+    api_key: str | None = None
+    enabled: bool = True
+    pdf_base_url: str | None = None   # arXiv only: PDFs are {pdf_base_url}/{id}
+
+
+#: The public endpoints with their published politeness rules.
+DEFAULT_SOURCES = (
+    # OpenAlex allows 100 req/s; 10 leaves room for everyone else.
+    SourceSettings("openalex", "https://api.openalex.org", 10.0, 4),
+    # Unpaywall asks for at most 100,000 calls a day.
+    SourceSettings("unpaywall", "https://api.unpaywall.org/v2", 5.0, 2),
+    # The shared pool without a key throttles often; a key gets 1 req/s.
+    SourceSettings("semantic_scholar", "https://api.semanticscholar.org/graph/v1", 1.0, 1),
+    # arXiv: one request every 3 seconds, one connection at a time.
+    SourceSettings("arxiv", "https://export.arxiv.org/api", 1 / 3, 1, pdf_base_url="https://arxiv.org/pdf"),
+    # Crossref public pool: 5 req/s, concurrency 1 (the polite pool with mailto allows more).
+    SourceSettings("crossref", "https://api.crossref.org", 5.0, 1),
+    # Europe PMC documents no limit; about 10 req/s is courteous.
+    SourceSettings("europepmc", "https://www.ebi.ac.uk/europepmc/webservices/rest", 10.0, 2),
+)
+SOURCE_NAMES = tuple(s.name for s in DEFAULT_SOURCES)
+_SOURCE_KEYS = {"base_url", "rate_limit", "api_key", "enabled", "max_connections", "pdf_base_url"}
+_KEYED_SOURCES = {"openalex", "semantic_scholar"}
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a download run needs to know. Defaults are polite to real servers."""
 
@@ -42,6 +75,24 @@ class Settings:
     user_agent: str = f"papers/{__version__} (bulk paper downloader; +https://pypi.org/project/papers-bulk/)"
     chunk_size: int = 256 * 1024
     save_interval: float = 1.0          # seconds between state checkpoints
+    email: str | None = None            # for Unpaywall (required) and Crossref's polite pool
+    sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
+    use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
+
+    def source(self, name: str) -> SourceSettings:
+        """The settings of source `name`."""
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in logs, state or output."""
+        vals = [s.api_key for s in self.sources if s.api_key]
+        if self.email:
+            vals.append(self.email)
+        return tuple(vals)
 
     @property
     def state_path(self) -> str:
@@ -73,6 +124,16 @@ def parse_size(text: str | int | float | None) -> int | None:
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "sources":
+        return parse_sources(value)
+    if name == "use_sources":
+        return parse_source_names(value)
+    if name == "email":
+        if value is None:
+            return None
+        if not isinstance(value, str) or "@" not in value:
+            raise ConfigError(f"email: expected an email address, got {value!r}")
+        return value.strip()
     kind = {
         "output_dir": str, "state": str, "user_agent": str,
         "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
@@ -110,8 +171,71 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
-# Config keys that belong to the consolidate layer; accepted so one config serves both.
-_OTHER_SECTIONS = ("email", "sources")
+
+
+def parse_sources(value: Any, base: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> tuple[SourceSettings, ...]:
+    """Apply a config `sources:` mapping ({name: {base_url, rate_limit, ...}}) to `base`."""
+    if value is None:
+        return base
+    if not isinstance(value, dict):
+        raise ConfigError("sources: expected a mapping of source names to settings")
+    out = {s.name: s for s in base}
+    for name, conf in value.items():
+        if name not in out:
+            raise ConfigError(f"sources: unknown source {name!r} (known: {', '.join(SOURCE_NAMES)})")
+        if conf is None:
+            continue
+        if not isinstance(conf, dict):
+            raise ConfigError(f"sources.{name}: expected a mapping")
+        changes: dict[str, Any] = {}
+        for key, v in conf.items():
+            where = f"sources.{name}.{key}"
+            if key not in _SOURCE_KEYS or (key == "api_key" and name not in _KEYED_SOURCES) \
+                    or (key == "pdf_base_url" and name != "arxiv"):
+                raise ConfigError(f"{where}: unknown setting")
+            if key in ("base_url", "pdf_base_url"):
+                if not isinstance(v, str) or not v.lower().startswith(("http://", "https://")):
+                    raise ConfigError(f"{where}: expected an http(s) URL, got {v!r}")
+                v = v.rstrip("/")
+            elif key == "api_key":
+                if v is not None and (not isinstance(v, str) or not v.strip()):
+                    raise ConfigError(f"{where}: expected text")
+            elif key == "enabled":
+                if not isinstance(v, bool):
+                    raise ConfigError(f"{where}: expected true or false")
+            else:
+                v = _number(where, v, int if key == "max_connections" else float)
+                if key == "max_connections" and v < 1:
+                    raise ConfigError(f"{where}: must be at least 1")
+            changes[key] = v
+        out[name] = replace(out[name], **changes)
+    return tuple(out[s.name] for s in base)
+
+
+def parse_source_names(value: Any) -> tuple[str, ...]:
+    """`openalex,arxiv` (or a list) -> a tuple of known source names."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"use_sources: expected a list of source names, got {value!r}")
+    names = tuple(str(x).strip() for x in items if str(x).strip())
+    unknown = [n for n in names if n not in SOURCE_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown source {unknown[0]!r} (known: {', '.join(SOURCE_NAMES)})")
+    if not names:
+        raise ConfigError("no sources selected")
+    return names
+
+
+def _number(where: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    try:
+        v = kind(value)
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if v < 0:
+        raise ConfigError(f"{where}: must not be negative, got {value!r}")
+    return v
 
 
 def load_config(path: str) -> dict[str, Any]:
@@ -137,8 +261,6 @@ def load_config(path: str) -> dict[str, Any]:
     out = {}
     for k, v in data.items():
         key = str(k).replace("-", "_")
-        if key in _OTHER_SECTIONS:
-            continue
         if key not in SETTING_NAMES:
             raise ConfigError(f"config file {path}: unknown setting {k!r}")
         out[key] = v

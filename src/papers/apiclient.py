@@ -1,0 +1,136 @@
+"""HTTP for scholarly APIs: per-API politeness, retries, no secrets in messages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import requests
+
+from papers.hosts import Cancelled, HostLimiter
+from papers.redact import redact
+from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.settings import SourceSettings
+
+log = logging.getLogger("papers")
+
+
+class ApiError(Exception):
+    """An API did not answer usefully; the message is one safe line."""
+
+
+class ApiResponse:
+    """What an API answered: status, headers, body."""
+
+    __slots__ = ("status", "headers", "content")
+
+    def __init__(self, status: int, headers: Any, content: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        import json
+
+        try:
+            return json.loads(self.content)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(f"answer is not JSON (HTTP {self.status})") from None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class ApiClient:
+    """Requests to the scholarly APIs, shared by all workers (sessions are per thread)."""
+
+    def __init__(self, limiter: HostLimiter, cancel: threading.Event, policy: RetryPolicy,
+                 timeout: float, user_agent: str, secrets: tuple[str, ...] = ()) -> None:
+        self.limiter = limiter
+        self.cancel = cancel
+        self.policy = policy
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.secrets = secrets
+        self._local = threading.local()
+        self._configured: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            s.headers["User-Agent"] = self.user_agent
+            self._local.session = s
+        return s
+
+    def _key(self, source: SourceSettings) -> str:
+        key = "api:" + source.name
+        with self._lock:
+            if key not in self._configured:
+                self.limiter.configure(key, source.max_connections, source.rate_limit)
+                self._configured.add(key)
+        return key
+
+    def request(self, source: SourceSettings, url: str, *, method: str = "GET",
+                params: dict[str, Any] | None = None, json_body: Any = None,
+                headers: dict[str, str] | None = None,
+                not_found: tuple[int, ...] = (404,)) -> ApiResponse | None:
+        """Ask `source`; None when it says the thing is not there (404 by default).
+
+        429/5xx and connection errors are retried with backoff (Retry-After
+        honoured, also as a pause for the whole API); other errors raise ApiError.
+        """
+        key = self._key(source)
+        retry = 0
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled()
+            retry_after = None
+            try:
+                with self.limiter.slot(key):
+                    resp = self._session().request(method, url, params=params, json=json_body,
+                                                   headers=headers, timeout=(self.timeout, self.timeout))
+                    content = resp.content
+                status = resp.status_code
+                if status in not_found:
+                    return None
+                if 200 <= status < 300:
+                    return ApiResponse(status, resp.headers, content)
+                reason = f"HTTP {status} {resp.reason or ''}".rstrip()
+                if status not in TRANSIENT_STATUS:
+                    detail = _error_detail(content)
+                    raise ApiError(redact(reason + (f": {detail}" if detail else ""), self.secrets))
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            except requests.exceptions.Timeout:
+                reason = f"timed out after {self.timeout:g}s"
+            except requests.exceptions.RequestException as e:
+                reason = "connection failed: " + type(e).__name__
+            if retry >= self.policy.max_retries:
+                suffix = f" (after {retry + 1} attempts)" if retry else ""
+                raise ApiError(redact(reason + suffix, self.secrets))
+            delay = self.policy.delay(retry, retry_after)
+            if retry_after is not None:
+                self.limiter.pause(key, delay)
+            log.info("%s: %s; retrying in %.1fs", source.name, reason, delay)
+            retry += 1
+            if self.cancel.wait(delay):
+                raise Cancelled()
+
+
+def _error_detail(content: bytes) -> str:
+    """A short, safe hint from an error body (JSON `message`/`error`), if any."""
+    import json
+
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if isinstance(data, dict):
+        for k in ("message", "error", "errMsg", "detail"):
+            v = data.get(k)
+            if isinstance(v, str) and v:
+                return " ".join(v.split())[:160]
+    return ""

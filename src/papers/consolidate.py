@@ -1,0 +1,168 @@
+"""The library API of `papers consolidate`: enrich papers and find every PDF candidate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from papers.core import Summary, make_resolver, unique
+from papers.inputs import InputError
+from papers.messages import MessageType, QueueMessage
+from papers.models import Paper
+from papers.pipeline import Pipeline
+from papers.processor import BaseProcessor
+from papers.reporting import NullReporter, Reporter
+from papers.settings import Settings
+from papers.state import StateError, StateStore, write_atomic
+
+log = logging.getLogger("papers")
+
+CHUNK = 25  # papers per work unit: sources with batch endpoints ask for them in one request
+
+
+def default_state_path(output_file: str | None) -> str:
+    """Where consolidate keeps its checkpoint when --state is not given."""
+    if output_file:
+        return output_file + ".papers-state.json"
+    return os.path.abspath(".papers-consolidate-state.json")
+
+
+class ConsolidateProcessor(BaseProcessor):
+    """Owns the checkpoint, the counts, the display and the output of consolidate."""
+
+    def __init__(self, *args: Any, output_file: str | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.output_file = output_file
+        self.order: list[str] = []
+        self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
+        if output_file:
+            self.handlers[MessageType.PAPER_QUEUED] = self._on_queued_in_order
+
+    def _on_queued_in_order(self, msg: QueueMessage) -> None:
+        self.stats.total += 1
+        self.order.append(msg.paper.key)
+
+    def _on_consolidated(self, msg: QueueMessage) -> None:
+        rec = msg.result
+        assert rec is not None and msg.paper is not None
+        stats = self.stats
+        if msg.skipped:
+            stats.skipped += 1
+        elif rec["status"] == "found":
+            stats.downloaded += 1
+        elif rec["status"] == "not_found":
+            stats.not_found += 1
+        else:
+            stats.failed += 1
+            if len(self.failures) < 20:
+                self.failures.append((msg.paper.id, rec.get("reason") or "failed"))
+        if self.state is not None and not msg.skipped:
+            self.state.put(msg.paper.key, rec)
+        if self.output_file is None:
+            self._emit(json.dumps(rec, ensure_ascii=False))
+        self.reporter.update(stats)
+
+    def _on_stop(self, msg: QueueMessage) -> None:
+        if self.output_file and self.state is not None:
+            # One JSON array in input order, replaced atomically.
+            records = [self.state.get(k) for k in self.order]
+            data = json.dumps([r for r in records if r is not None], ensure_ascii=False, indent=1)
+            write_atomic(self.output_file, data.encode("utf-8") + b"\n")
+        super()._on_stop(msg)
+
+
+def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
+                    output_file: str | None = None, state_path: str | None = None,
+                    reporter: Reporter | None = None, cancel: threading.Event | None = None,
+                    clock: Callable[[], float] = time.time, expected: int | None = None) -> Summary:
+    """Consolidate `papers`: JSON Lines on `out`, or a JSON array in `output_file`.
+
+    Papers already consolidated completely (per the state file) are output
+    again without asking anyone. Raises StateError like `run_download`.
+    """
+    from papers.hosts import Cancelled, HostLimiter
+
+    reporter = reporter or NullReporter()
+    cancel = cancel or threading.Event()
+    path = state_path or default_state_path(output_file)
+    state = StateStore(path)
+    state.lock()
+    try:
+        state.load()
+    except StateError:
+        state.close(compact=False)
+        raise
+    output_closed = threading.Event()
+
+    def on_output_closed() -> None:
+        output_closed.set()
+        cancel.set()
+
+    def make_processor(q: queue.Queue) -> ConsolidateProcessor:
+        return ConsolidateProcessor(q, state, reporter, out, True, clock=clock,
+                                    save_interval=settings.save_interval, output_file=output_file,
+                                    on_output_closed=on_output_closed, on_fatal=cancel.set)
+
+    pipeline = Pipeline(make_processor, settings.workers, cancel)
+    processor = pipeline.processor
+    resolver = make_resolver(settings, HostLimiter(settings.max_per_host, settings.rate_limit, cancel),
+                             cancel)
+    if not resolver.sources:
+        state.close(compact=False)
+        raise StateError("no source is enabled: check use_sources and sources.<name>.enabled")
+
+    def work(chunk: list[Paper]) -> None:
+        if cancel.is_set():
+            return
+        try:
+            records = resolver.resolve(chunk)
+        except Cancelled:
+            return
+        except Exception as e:  # a bug must cost these papers, not the run
+            log.debug("internal error", exc_info=True)
+            records = [{"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
+                        "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
+                       for p in chunk]
+        for paper, rec in zip(chunk, records):
+            pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=paper, result=rec))
+
+    chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
+    input_error = None
+    with pipeline:
+        if expected:
+            pipeline.put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
+        chunk: list[Paper] = []
+        try:
+            for paper in unique(papers):
+                if cancel.is_set():
+                    break
+                pipeline.put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
+                prior = state.get(paper.key)  # read before any work on this key exists
+                if prior is not None and prior.get("complete") and prior.get("status") != "failed":
+                    pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=paper,
+                                              result=prior, skipped=True))
+                    continue
+                chunk.append(paper)
+                if len(chunk) >= chunk_size:
+                    if not pipeline.submit(work, chunk):
+                        break
+                    chunk = []
+            else:
+                if chunk:
+                    pipeline.submit(work, chunk)
+        except InputError as e:
+            input_error = str(e)
+            if chunk:
+                pipeline.submit(work, chunk)
+    return Summary(stats=processor.stats, failures=processor.failures,
+                   interrupted=cancel.is_set() and not output_closed.is_set()
+                   and processor.fatal_error is None,
+                   output_closed=output_closed.is_set(), input_error=input_error,
+                   fatal_error=processor.fatal_error, output_dir=output_file or "",
+                   state_path=state.path)

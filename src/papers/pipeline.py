@@ -1,0 +1,119 @@
+"""The shape shared by download and consolidate: a worker pool feeding one processor thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from papers.messages import MessageType, QueueMessage
+from papers.processor import BaseProcessor
+
+log = logging.getLogger("papers")
+
+ABANDON_SECONDS = 2.0      # after a stop signal, in-flight work gets this long to notice
+QUEUE_SIZE = 10_000        # bounded, so a fast reader cannot flood memory
+
+
+class _InFlight:
+    """Counts submitted work not yet finished; bounds how much is queued ahead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.cond = threading.Condition()
+
+    def acquire(self, cancel: threading.Event) -> bool:
+        with self.cond:
+            while self.count >= self.limit:
+                if cancel.is_set():
+                    return False
+                self.cond.wait(0.2)
+            self.count += 1
+            return True
+
+    def release(self, _future: Any = None) -> None:
+        with self.cond:
+            self.count -= 1
+            self.cond.notify_all()
+
+    def wait_empty(self, cancel: threading.Event | None, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.cond:
+            while self.count:
+                if cancel is not None and cancel.is_set():
+                    return False
+                left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
+
+class _QueueLogHandler(logging.Handler):
+    """Sends log records from other threads through the queue, so that only the
+    processor thread writes to the display; the processor's own go straight out."""
+
+    def __init__(self, q: queue.Queue, processor: BaseProcessor, thread: threading.Thread) -> None:
+        super().__init__()
+        self.q = q
+        self.processor = processor
+        self.thread = thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if threading.current_thread() is self.thread or not self.thread.is_alive():
+            self.processor.process(QueueMessage(MessageType.LOG, record=record))
+        else:
+            self.q.put(QueueMessage(MessageType.LOG, record=record))
+
+
+class Pipeline:
+    """Starts the processor thread and a ThreadPoolExecutor; `close` shuts both down.
+
+    Use as a context manager: whatever happens inside, in-flight work settles
+    (or is abandoned after a stop signal), STOP is sent and the processor
+    saves the state.
+    """
+
+    def __init__(self, make_processor: Callable[[queue.Queue], BaseProcessor], workers: int,
+                 cancel: threading.Event) -> None:
+        self.q: queue.Queue[QueueMessage] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.processor = make_processor(self.q)
+        self.cancel = cancel
+        self.thread = threading.Thread(target=self.processor.run, name="papers-results", daemon=True)
+        self.inflight = _InFlight(workers * 2)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="papers-worker")
+        self._saved_handlers: list[logging.Handler] = []
+
+    def __enter__(self) -> "Pipeline":
+        self.processor.log_handlers = log.handlers[:]
+        self._saved_handlers = log.handlers[:]
+        log.handlers[:] = [_QueueLogHandler(self.q, self.processor, self.thread)]
+        self.thread.start()
+        return self
+
+    def put(self, msg: QueueMessage) -> None:
+        """Send a message to the processor."""
+        self.q.put(msg)
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Run `fn(*args)` on a worker; blocks while enough work is queued. False if stopping."""
+        if not self.inflight.acquire(self.cancel):
+            return False
+        self.executor.submit(fn, *args).add_done_callback(self.inflight.release)
+        return True
+
+    def __exit__(self, *exc: Any) -> None:
+        self.put(QueueMessage(MessageType.INPUT_DONE))
+        self.inflight.wait_empty(self.cancel)
+        if self.cancel.is_set():
+            self.inflight.wait_empty(None, timeout=ABANDON_SECONDS)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.put(QueueMessage(MessageType.STOP))
+        # The processor only has the queue left to drain and the state to save.
+        self.thread.join(timeout=60)
+        log.handlers[:] = self._saved_handlers

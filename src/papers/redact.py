@@ -1,0 +1,23 @@
+"""Keep secrets (API keys, email addresses) out of logs, state and output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_SECRET_PARAMS = re.compile(r"(?i)\b(api[_-]?key|apikey|key|token|access_token|email|mailto)=([^&#\s\"']+)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with known secret values and secret-looking query parameters masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=***", text)
+    return text
+
+
+def redact_emails(text: str) -> str:
+    """Also mask anything that looks like an email address (for free text)."""
+    return _EMAIL.sub("***", text)

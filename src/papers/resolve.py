@@ -1,0 +1,198 @@
+"""Find PDF candidates for papers by asking the scholarly sources, and merge what they say.
+
+`Resolver.resolve` is used by `papers consolidate` and, inline, by `papers
+download` for papers given only as identifiers. Ranking and merging are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from papers.apiclient import ApiError
+from papers.ids import arxiv_base
+from papers.models import Paper
+from papers.redact import redact
+from papers.sources import Candidate, Found, Ids, Source
+
+log = logging.getLogger("papers")
+
+#: Ties within a rank class go to the source that is most often right about PDFs.
+SOURCE_PREFERENCE = {name: i for i, name in enumerate(
+    ("input", "arxiv", "europepmc", "unpaywall", "openalex", "semantic_scholar", "crossref"))}
+#: Whose metadata wins when sources disagree (the input's own always wins).
+METADATA_PREFERENCE = ("crossref", "openalex", "semantic_scholar", "europepmc", "arxiv", "unpaywall")
+_PMC_HOSTS = ("europepmc.org", "pmc.ncbi.nlm.nih.gov")
+_ARXIV_PDF = re.compile(r"^https?://(?:www\.|export\.)?arxiv\.org/(?:pdf|abs)/(.+?)(?:v\d+)?(?:\.pdf)?/?$", re.I)
+
+
+def rank(c: Candidate) -> tuple[int, int]:
+    """Sort key of a candidate: repository copies (arXiv, PMC) before publisher links."""
+    host = (urlsplit(c.url).hostname or "").lower()
+    path = urlsplit(c.url).path.lower()
+    if c.source == "input":
+        cls = 0  # the user knows best
+    elif c.source == "arxiv" or host.endswith("arxiv.org"):
+        cls = 1
+    elif host.endswith(_PMC_HOSTS) or (host.endswith("ncbi.nlm.nih.gov") and "/pmc/" in path):
+        cls = 2
+    elif c.host_type == "repository":
+        cls = 3
+    elif c.source == "crossref":
+        cls = 5  # often text-mining or subscription links
+    else:
+        cls = 4
+    return cls, SOURCE_PREFERENCE.get(c.source, 9)
+
+
+def url_identity(url: str) -> str:
+    """Two URLs with one identity serve the same file (scheme, host case, arXiv versions)."""
+    m = _ARXIV_PDF.match(url.strip())
+    if m:
+        return "arxiv:" + m.group(1).lower()
+    parts = urlsplit(url.strip())
+    return (parts.netloc.lower() + parts.path + ("?" + parts.query if parts.query else ""))
+
+
+def order_candidates(cands: list[Candidate]) -> list[Candidate]:
+    """Best first, one per identity."""
+    out, seen = [], set()
+    for c in sorted(cands, key=rank):
+        ident = url_identity(c.url)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(c)
+    return out
+
+
+def merge(paper: Paper, ids: Ids, found: dict[str, Found], status: dict[str, str],
+          extra_candidates: list[Candidate] = ()) -> dict[str, Any]:
+    """One consolidated record from the input paper and what each source said."""
+    ordered = [found[s] for s in METADATA_PREFERENCE if s in found]
+
+    def first(attr: str) -> Any:
+        for f in ordered:
+            v = getattr(f, attr)
+            if v:
+                return v
+        return None
+
+    cands = [Candidate(u, "input") for u in paper.urls]
+    cands += list(extra_candidates)
+    for f in found.values():
+        cands.extend(f.candidates)
+    best = order_candidates(cands)
+    oa_from = [found[s] for s in ("unpaywall", "openalex", "semantic_scholar", "europepmc", "arxiv") if s in found]
+    is_oa = next((f.is_oa for f in oa_from if f.is_oa is not None), None)
+    oa_status = next((f.oa_status for f in oa_from if f.oa_status), None)
+    licence = next((c.license for c in best if c.license), None) or first("license")
+    errors = {s: v for s, v in status.items() if v.startswith("error")}
+    asked = [s for s, v in status.items() if v in ("found", "not found") or v.startswith("error")]
+    if paper.problem:
+        state, reason = "failed", paper.problem
+    elif best:
+        state, reason = "found", None
+    elif errors:
+        state = "failed"
+        reason = "no PDF found yet; " + "; ".join(f"{s} {v}" for s, v in errors.items())
+    else:
+        skipped = [f"{s} {v}" for s, v in status.items() if v.startswith("skipped")]
+        reason = f"no open-access PDF found (asked: {', '.join(asked) or 'no source could be asked'})"
+        if skipped:
+            reason += "; " + "; ".join(skipped)
+        state = "not_found"
+    record: dict[str, Any] = {
+        "id": paper.id,
+        "status": state,
+        "doi": ids.doi, "arxiv": ids.arxiv, "pmid": ids.pmid, "pmcid": ids.pmcid,
+        "title": paper.title or first("title"),
+        "authors": list(paper.authors or first("authors") or ()),
+        "year": paper.year or first("year"),
+        "is_oa": is_oa,
+        "oa_status": oa_status,
+        "license": licence,
+        "pdf_urls": [c.url for c in best],
+        "candidates": [c.as_dict() for c in best],
+        "sources": dict(status),
+        "reason": reason,
+        "complete": not errors,
+    }
+    for k, v in paper.extra.items():
+        record.setdefault(k, v)
+    return record
+
+
+class Resolver:
+    """Asks the sources about papers, in batches, and merges the answers."""
+
+    def __init__(self, sources: list[Source], secrets: tuple[str, ...] = ()) -> None:
+        self.sources = sources
+        self.secrets = secrets
+        self.arxiv = next((s for s in sources if s.name == "arxiv"), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    def resolve(self, papers: list[Paper]) -> list[dict[str, Any]]:
+        """Consolidated records for `papers`, in order. Raises Cancelled when stopping."""
+        ids = [Ids(p.doi, p.arxiv, p.pmid, p.pmcid) for p in papers]
+        found: list[dict[str, Found]] = [{} for _ in papers]
+        status: list[dict[str, str]] = [{} for _ in papers]
+        # Round two asks again with identifiers learned in round one (a DOI from
+        # arXiv or Europe PMC opens Unpaywall and Crossref).
+        for _round in range(2):
+            learned = False
+            for src in self.sources:
+                why = src.unavailable()
+                todo = [i for i, p in enumerate(papers)
+                        if p.problem is None and src.name not in status[i] and src.query(ids[i])]
+                if why:
+                    for i in todo:
+                        status[i][src.name] = why
+                    continue
+                for start in range(0, len(todo), src.batch_size):
+                    chunk = todo[start:start + src.batch_size]
+                    try:
+                        answers = src.lookup([ids[i] for i in chunk])
+                    except ApiError as e:
+                        msg = redact(str(e), self.secrets)
+                        log.info("%s failed for %d paper(s): %s", src.name, len(chunk), msg)
+                        for i in chunk:
+                            status[i][src.name] = f"error: {msg}"
+                        continue
+                    for i, f in zip(chunk, answers):
+                        status[i][src.name] = "found" if f else "not found"
+                        if f:
+                            found[i][src.name] = f
+                            learned |= ids[i].learn(f)
+            if not learned:
+                break
+        records = []
+        for i, paper in enumerate(papers):
+            extra = []
+            # An arXiv PDF URL can be built without asking; only arXiv's own
+            # "no such paper" stops it.
+            if self.arxiv and ids[i].arxiv and status[i].get("arxiv") != "not found" \
+                    and "arxiv" not in found[i] and paper.problem is None:
+                extra.append(Candidate(self.arxiv.pdf_url(ids[i].arxiv), "arxiv",
+                                       host_type="repository", version="submittedVersion"))
+            records.append(merge(paper, ids[i], found[i], status[i], extra))
+        return records
+
+
+def paper_with_candidates(paper: Paper, record: dict[str, Any]) -> Paper:
+    """The paper with the record's identifiers, metadata and PDF candidates filled in."""
+    from dataclasses import replace
+
+    return replace(paper, urls=tuple(record["pdf_urls"]), title=paper.title or record.get("title"),
+                   authors=paper.authors or tuple(record.get("authors") or ()),
+                   year=paper.year or record.get("year"),
+                   doi=record.get("doi"), arxiv=record.get("arxiv"), pmid=record.get("pmid"),
+                   pmcid=record.get("pmcid"))
+
+
+__all__ = ["Resolver", "merge", "rank", "order_candidates", "url_identity", "paper_with_candidates",
+           "arxiv_base"]

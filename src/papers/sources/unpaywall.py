@@ -1,0 +1,52 @@
+"""Unpaywall: `GET /{doi}?email=…`; Crossref DOIs only, no batch endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from papers.ids import quote_doi
+from papers.sources.base import Found, Ids, Source, text, year_of
+
+
+class Unpaywall(Source):
+    name = "unpaywall"
+
+    def unavailable(self) -> str | None:
+        if not self.email:
+            return "skipped: Unpaywall needs `email` in the config"
+        return None
+
+    def query(self, ids: Ids) -> str | None:
+        # Unpaywall covers Crossref DOIs only: arXiv's DataCite DOIs are always 404.
+        if ids.doi and not ids.doi.startswith("10.48550/"):
+            return ids.doi
+        return None
+
+    def lookup_one(self, ids: Ids) -> Found | None:
+        doi = self.query(ids)
+        if doi is None:
+            return None
+        resp = self.client.request(self.conf, f"{self.base}/{quote_doi(doi)}",
+                                   params={"email": self.email})
+        return self.parse(resp.json()) if resp else None
+
+    def parse(self, d: dict[str, Any]) -> Found:
+        f = Found(self.name, title=text(d.get("title")), year=year_of(d.get("year")))
+        f.set_ids(doi=d.get("doi"))
+        authors = []
+        for a in d.get("z_authors") or []:
+            if isinstance(a, dict):
+                name = " ".join(p for p in (a.get("given"), a.get("family")) if isinstance(p, str) and p)
+                if name or a.get("raw_author_name"):
+                    authors.append(name or a["raw_author_name"])
+        f.authors = tuple(authors)
+        f.is_oa = d.get("is_oa") if isinstance(d.get("is_oa"), bool) else None
+        f.oa_status = text(d.get("oa_status"))
+        best = d.get("best_oa_location") or {}
+        f.license = text(best.get("license"))
+        # url_for_pdf only: `url` may be a landing page.
+        for loc in [best, *(d.get("oa_locations") or [])]:
+            if isinstance(loc, dict):
+                f.add(loc.get("url_for_pdf"), host_type=text(loc.get("host_type")),
+                      version=text(loc.get("version")), license=text(loc.get("license")))
+        return f

@@ -1,0 +1,327 @@
+"""Local fakes of the six scholarly APIs, answering in their documented formats.
+
+One FaultServer serves every API under its own prefix (so each base URL is
+configurable) plus the PDF files. Quirks reproduced, from the APIs' docs and
+../shared/reference/scholarly-apis.md:
+- OpenAlex: `pdf_url: null` for arXiv works, DOIs as https://doi.org/… URLs, batches by `filter=doi:a|b`.
+- Unpaywall: 422 JSON without email, 404 JSON for unknown DOIs.
+- Semantic Scholar: 429 JSON without Retry-After, `openAccessPdf.url == ""`, batch answers `null`.
+- arXiv: Atom feeds, old-style ids, an entry titled "Error" for a malformed id.
+- Crossref: `message.link[]`, `title` as a list, 404 plain text.
+- Europe PMC: errCode inside HTTP 200.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from faultserver import FaultServer, Reply, make_pdf
+
+
+@dataclass
+class Work:
+    """One paper as the fake world knows it, and what each API says about it."""
+
+    doi: str | None = None
+    arxiv: str | None = None
+    pmid: str | None = None
+    pmcid: str | None = None
+    title: str = "Untitled"
+    authors: tuple[str, ...] = ("Ada Lovelace",)
+    year: int = 2020
+    in_apis: tuple[str, ...] = ("openalex", "unpaywall", "semantic_scholar", "arxiv", "crossref", "europepmc")
+    openalex_pdf: str | None = None            # best_oa_location.pdf_url
+    openalex_repo_pdf: str | None = None       # a locations[] entry in a repository
+    unpaywall_pdf: str | None = None           # best_oa_location.url_for_pdf
+    unpaywall_host: str = "publisher"
+    s2_pdf: str = ""                           # openAccessPdf.url ("" = none, as S2 does)
+    crossref_pdf: str | None = None            # link[] application/pdf
+    europepmc_pdf: str | None = None           # fullTextUrlList pdf, OA
+    europepmc_pdf_subscription: str | None = None
+
+
+@dataclass
+class FakeScholar:
+    """The APIs, mounted on a FaultServer. `config()` gives the matching YAML sources block."""
+
+    server: FaultServer
+    works: list[Work] = field(default_factory=list)
+    s2_throttle: int = 0          # answer this many S2 requests with 429 first
+    europepmc_error_for: str | None = None  # a query substring that gets errCode in HTTP 200
+    down: set[str] = field(default_factory=set)  # APIs answering 503
+
+    def __post_init__(self) -> None:
+        self.server.fallback = self._dispatch
+
+    # -- set-up ---------------------------------------------------------------
+    def add(self, **kw) -> Work:
+        w = Work(**kw)
+        self.works.append(w)
+        return w
+
+    def pdf(self, name: str, seed: int, size: int = 3000) -> tuple[str, bytes]:
+        body = make_pdf(size, seed)
+        return self.server.pdf(f"/files/{name}", body), body
+
+    def html(self, name: str) -> str:
+        return self.server.route(f"/files/{name}", Reply(
+            body=b"<!DOCTYPE html><html><body>Please log in</body></html>", content_type="application/pdf"))
+
+    def base(self, api: str) -> str:
+        return self.server.url({"openalex": "/openalex", "unpaywall": "/unpaywall/v2",
+                                "semantic_scholar": "/s2/graph/v1", "arxiv": "/arxiv/api",
+                                "crossref": "/crossref",
+                                "europepmc": "/europepmc/webservices/rest"}[api])
+
+    def config(self, email: str | None = "me@example.org", extra: str = "") -> str:
+        lines = ["rate_limit: 0", "max_per_host: 16", "backoff_base: 0.01", "backoff_max: 0.05",
+                 "retry_after_max: 2", "timeout: 5"]
+        if email:
+            lines.append(f"email: {email}")
+        lines.append("sources:")
+        for api in ("openalex", "unpaywall", "semantic_scholar", "arxiv", "crossref", "europepmc"):
+            lines.append(f"  {api}:")
+            lines.append(f"    base_url: {self.base(api)}")
+            lines.append("    rate_limit: 0")
+            if api == "arxiv":
+                lines.append(f"    pdf_base_url: {self.server.url('/arxiv-pdf')}")
+        return "\n".join(lines) + "\n" + extra
+
+    def requests_to(self, api_prefix: str):
+        return [r for r in self.server.requests if r.path.startswith(api_prefix)]
+
+    # -- lookups ----------------------------------------------------------------
+    def _find(self, api: str, **kw) -> Work | None:
+        for w in self.works:
+            if api not in w.in_apis:
+                continue
+            for k, v in kw.items():
+                have = getattr(w, k)
+                if have is not None and v is not None and have.lower() == v.lower():
+                    return w
+        return None
+
+    def _dispatch(self, h) -> Reply | None:
+        parts = urlsplit(h.path)
+        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        path = parts.path
+        for prefix, api, fn in (("/openalex", "openalex", self._openalex),
+                                ("/unpaywall/v2/", "unpaywall", self._unpaywall),
+                                ("/s2/graph/v1/", "semantic_scholar", self._s2),
+                                ("/arxiv/api/", "arxiv", self._arxiv),
+                                ("/crossref/", "crossref", self._crossref),
+                                ("/europepmc/webservices/rest/", "europepmc", self._europepmc)):
+            if path.startswith(prefix):
+                if api in self.down:
+                    return Reply(status=503, body=b"down", content_type="text/plain")
+                return fn(h, path[len(prefix):], q)
+        return None
+
+    @staticmethod
+    def _json(obj, status: int = 200) -> Reply:
+        return Reply(status=status, body=json.dumps(obj).encode(), content_type="application/json")
+
+    # OpenAlex -----------------------------------------------------------------
+    def _oa_work(self, w: Work) -> dict:
+        doi = w.doi or (f"10.48550/arxiv.{w.arxiv}" if w.arxiv else None)
+        locations = []
+        if w.arxiv:
+            # For arXiv works pdf_url is often null and the location is the abs page.
+            locations.append({"is_oa": True, "landing_page_url": f"https://arxiv.org/abs/{w.arxiv}",
+                              "pdf_url": None, "source": {"display_name": "arXiv", "type": "repository"},
+                              "version": "submittedVersion", "license": None})
+        best = None
+        if w.openalex_pdf:
+            best = {"is_oa": True, "pdf_url": w.openalex_pdf, "landing_page_url": "https://pub.example/x",
+                    "source": {"display_name": "Journal", "type": "journal"},
+                    "license": "cc-by", "version": "publishedVersion"}
+            locations.append(best)
+        if w.openalex_repo_pdf:
+            locations.append({"is_oa": True, "pdf_url": w.openalex_repo_pdf,
+                              "source": {"display_name": "Repo", "type": "repository"},
+                              "license": "cc-by", "version": "acceptedVersion"})
+        return {
+            "id": "https://openalex.org/W1", "doi": f"https://doi.org/{doi}" if doi else None,
+            "title": w.title, "display_name": w.title, "publication_year": w.year,
+            "ids": {"openalex": "https://openalex.org/W1",
+                    "doi": f"https://doi.org/{doi}" if doi else None,
+                    **({"pmid": f"https://pubmed.ncbi.nlm.nih.gov/{w.pmid}"} if w.pmid else {}),
+                    **({"pmcid": f"https://www.ncbi.nlm.nih.gov/pmc/articles/{w.pmcid[3:]}"} if w.pmcid else {})},
+            "authorships": [{"author": {"display_name": a}} for a in w.authors],
+            "open_access": {"is_oa": bool(locations), "oa_status": "green" if w.arxiv else "gold",
+                            "oa_url": f"https://arxiv.org/abs/{w.arxiv}" if w.arxiv else w.openalex_pdf},
+            "best_oa_location": best or (locations[0] if locations else None),
+            "primary_location": locations[0] if locations else None,
+            "locations": locations,
+        }
+
+    def _oa_find(self, ident: str) -> Work | None:
+        kind, _, value = ident.partition(":")
+        value = unquote(value).lower().removeprefix("https://doi.org/")
+        if kind == "doi":
+            if value.startswith("10.48550/arxiv."):
+                return self._find("openalex", arxiv=value.split("10.48550/arxiv.", 1)[1])
+            return self._find("openalex", doi=value)
+        if kind == "pmid":
+            return self._find("openalex", pmid=value)
+        if kind == "pmcid":
+            return self._find("openalex", pmcid=value)
+        return None
+
+    def _openalex(self, h, rest: str, q: dict) -> Reply:
+        if rest.startswith("/works/"):
+            w = self._oa_find(unquote(rest[len("/works/"):]))
+            if w is None:
+                return self._json({"error": "Not Found", "message": "not found"}, 404)
+            return self._json(self._oa_work(w))
+        if rest == "/works" and q.get("filter", "").startswith("doi:"):
+            values = q["filter"][4:].split("|")
+            if len(values) > 100:
+                return self._json({"error": "Invalid query", "message": "max 100 values"}, 400)
+            found = [self._oa_find("doi:" + v) for v in values]
+            results = [self._oa_work(w) for w in found if w]
+            return self._json({"meta": {"count": len(results), "page": 1,
+                                        "per_page": int(q.get("per_page", 25))},
+                               "results": results})
+        return self._json({"error": "Invalid query"}, 400)
+
+    # Unpaywall ------------------------------------------------------------------
+    def _unpaywall(self, h, rest: str, q: dict) -> Reply:
+        if "email" not in q:
+            return self._json({"HTTP_status_code": 422, "error": True,
+                               "message": "Please provide a valid email"}, 422)
+        doi = unquote(rest)
+        w = self._find("unpaywall", doi=doi)
+        if w is None:
+            return self._json({"HTTP_status_code": 404, "error": True,
+                               "message": f"'{doi}' is an invalid doi"}, 404)
+        loc = None
+        if w.unpaywall_pdf:
+            loc = {"url": w.unpaywall_pdf, "url_for_pdf": w.unpaywall_pdf,
+                   "url_for_landing_page": "https://pub.example/landing",
+                   "host_type": w.unpaywall_host, "license": "cc-by", "version": "publishedVersion"}
+        return self._json({"doi": w.doi, "title": w.title, "year": w.year, "is_oa": loc is not None,
+                           "oa_status": "gold" if loc else "closed",
+                           "z_authors": [{"given": a.split()[0], "family": a.split()[-1]} for a in w.authors],
+                           "best_oa_location": loc, "oa_locations": [loc] if loc else []})
+
+    # Semantic Scholar -----------------------------------------------------------
+    def _s2_find(self, ident: str) -> Work | None:
+        kind, _, value = ident.partition(":")
+        value = unquote(value)
+        key = {"DOI": "doi", "ARXIV": "arxiv", "PMID": "pmid", "PMCID": "pmcid"}.get(kind.upper())
+        if key == "pmcid":
+            value = "PMC" + value
+        return self._find("semantic_scholar", **{key: value}) if key else None
+
+    def _s2_paper(self, w: Work) -> dict:
+        return {"paperId": "abc123", "title": w.title, "year": w.year,
+                "authors": [{"authorId": "1", "name": a} for a in w.authors],
+                "externalIds": {k: v for k, v in (("DOI", w.doi), ("ArXiv", w.arxiv), ("PubMed", w.pmid),
+                                                  ("PubMedCentral", w.pmcid[3:] if w.pmcid else None)) if v},
+                "isOpenAccess": bool(w.s2_pdf),
+                "openAccessPdf": {"url": w.s2_pdf, "status": "GREEN" if w.s2_pdf else None,
+                                  "license": None}}
+
+    def _s2(self, h, rest: str, q: dict) -> Reply:
+        if self.s2_throttle > 0:
+            self.s2_throttle -= 1
+            return self._json({"message": "Too Many Requests. Please wait and try again or apply "
+                                          "for a key for higher rate limits.", "code": "429"}, 429)
+        if "fields" not in q:
+            return self._json({"error": "fields missing in this fake"}, 400)
+        if rest == "paper/batch" and h.command == "POST":
+            ids = json.loads(h.body)["ids"]
+            return self._json([self._s2_paper(w) if (w := self._s2_find(i)) else None for i in ids])
+        if rest.startswith("paper/"):
+            w = self._s2_find(unquote(rest[len("paper/"):]))
+            if w is None:
+                return self._json({"error": "Paper with id not found"}, 404)
+            return self._json(self._s2_paper(w))
+        return self._json({"error": "no such endpoint"}, 404)
+
+    # arXiv ------------------------------------------------------------------------
+    def _arxiv(self, h, rest: str, q: dict) -> Reply:
+        ids = [i for i in q.get("id_list", "").split(",") if i]
+        entries = []
+        for ident in ids:
+            if not re.fullmatch(r"(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?", ident, re.I):
+                entries.append("<entry><id>http://arxiv.org/api/errors#incorrect_id_format_for_"
+                               f"{escape(ident)}</id><title>Error</title><summary>incorrect id format"
+                               "</summary></entry>")
+                continue
+            base = re.sub(r"v\d+$", "", ident)
+            w = self._find("arxiv", arxiv=base)
+            if w is None:
+                continue  # unknown well-formed id: zero entries
+            doi = f"<arxiv:doi>{escape(w.doi)}</arxiv:doi>" if w.doi else ""
+            authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in w.authors)
+            entries.append(
+                f"<entry><id>http://arxiv.org/abs/{base}v2</id><updated>{w.year}-02-01T00:00:00Z</updated>"
+                f"<published>{w.year}-01-01T00:00:00Z</published><title>{escape(w.title)}</title>"
+                f"<summary>...</summary>{authors}{doi}"
+                f'<link href="http://arxiv.org/abs/{base}v2" rel="alternate" type="text/html"/>'
+                f'<link title="pdf" href="http://arxiv.org/pdf/{base}v2" rel="related" type="application/pdf"/>'
+                "</entry>")
+        feed = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom" '
+                'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+                f"<title>arXiv Query</title><opensearch:totalResults>{len(entries)}</opensearch:totalResults>"
+                + "".join(entries) + "</feed>")
+        return Reply(body=feed.encode(), content_type="application/atom+xml; charset=utf-8")
+
+    # Crossref ---------------------------------------------------------------------
+    def _crossref(self, h, rest: str, q: dict) -> Reply:
+        if not rest.startswith("works/"):
+            return Reply(status=404, body=b"Resource not found.", content_type="text/plain")
+        doi = unquote(rest[len("works/"):])
+        w = self._find("crossref", doi=doi)
+        if w is None:
+            return Reply(status=404, body=b"Resource not found.", content_type="text/plain")
+        links = []
+        if w.crossref_pdf:
+            links.append({"URL": w.crossref_pdf, "content-type": "application/pdf",
+                          "content-version": "vor", "intended-application": "text-mining"})
+        links.append({"URL": "https://pub.example/full.xml", "content-type": "text/xml",
+                      "content-version": "vor", "intended-application": "text-mining"})
+        return self._json({"status": "ok", "message-type": "work", "message-version": "1.0.0", "message": {
+            "DOI": w.doi.upper(), "title": [w.title],
+            "author": [{"given": a.split()[0], "family": a.split()[-1], "sequence": "first"} for a in w.authors],
+            "issued": {"date-parts": [[w.year, 3]]}, "link": links,
+            "license": [{"URL": "http://creativecommons.org/licenses/by/4.0/", "content-version": "vor"}]}})
+
+    # Europe PMC -------------------------------------------------------------------
+    def _europepmc(self, h, rest: str, q: dict) -> Reply:
+        if rest != "search" or q.get("format") != "json":
+            return Reply(body=b"<responseWrapper/>", content_type="application/xml")
+        query = q.get("query", "")
+        if self.europepmc_error_for and self.europepmc_error_for in query:
+            return self._json({"errCode": 400, "errMsg": "Syntax error in query"})
+        w = None
+        if m := re.fullmatch(r'DOI:"(.+)"', query):
+            w = self._find("europepmc", doi=m.group(1))
+        elif m := re.fullmatch(r"EXT_ID:(\d+) AND SRC:MED", query):
+            w = self._find("europepmc", pmid=m.group(1))
+        elif m := re.fullmatch(r"PMCID:(PMC\d+)", query):
+            w = self._find("europepmc", pmcid=m.group(1))
+        results = []
+        if w:
+            urls = []
+            if w.europepmc_pdf:
+                urls.append({"availability": "Open access", "availabilityCode": "OA",
+                             "documentStyle": "pdf", "site": "Europe_PMC", "url": w.europepmc_pdf})
+            if w.europepmc_pdf_subscription:
+                urls.append({"availability": "Subscription required", "availabilityCode": "S",
+                             "documentStyle": "pdf", "site": "DOI", "url": w.europepmc_pdf_subscription})
+            urls.append({"availability": "Open access", "availabilityCode": "OA", "documentStyle": "html",
+                         "site": "Europe_PMC", "url": "https://europepmc.org/articles/PMC1"})
+            results.append({"id": w.pmid or "X", "source": "MED", "pmid": w.pmid, "pmcid": w.pmcid,
+                            "doi": w.doi, "title": w.title, "authorString": ", ".join(w.authors) + ".",
+                            "pubYear": str(w.year), "isOpenAccess": "Y" if w.europepmc_pdf else "N",
+                            "fullTextUrlList": {"fullTextUrl": urls}})
+        return self._json({"version": "6.9", "hitCount": len(results), "request": {"queryString": query},
+                           "resultList": {"result": results}})

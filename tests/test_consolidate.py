@@ -1,0 +1,225 @@
+"""`papers consolidate` and inline resolution in `papers download`, against local fake APIs."""
+
+import json
+import os
+import sys
+import subprocess
+
+import pytest
+
+from conftest import pdfs_in
+from fakeapis import FakeScholar
+
+
+@pytest.fixture
+def fake(server):
+    return FakeScholar(server)
+
+
+@pytest.fixture
+def cfg(fake, tmp_path):
+    def make(**kw):
+        path = tmp_path / f"apis{len(os.listdir(tmp_path))}.yaml"
+        path.write_text(fake.config(**kw))
+        return str(path)
+    return make
+
+
+def consolidate(papers, cfg_path, *args, input=None):
+    return papers("consolidate", "-c", cfg_path, *args, input=input, fast=False)
+
+
+def test_mixed_reference_list_finds_every_oa_pdf_and_explains_the_rest(fake, cfg, papers, tmp_path):
+    arxiv_pdf, arxiv_body = fake.pdf("arx.pdf", 1)
+    fake.server.pdf("/arxiv-pdf/2101.00001", arxiv_body)
+    fake.add(arxiv="2101.00001", doi="10.1000/published.one", title="Arxiv Paper")
+    pmc_pdf, _ = fake.pdf("pmc.pdf", 2)
+    fake.add(pmid="31452104", pmcid="PMC6710235", doi="10.1000/med.two", title="Medical Paper",
+             europepmc_pdf=pmc_pdf, in_apis=("europepmc", "openalex", "crossref"))
+    pub_pdf, _ = fake.pdf("pub.pdf", 3)
+    fake.add(doi="10.1000/gold.three", title="Gold Paper", unpaywall_pdf=pub_pdf, openalex_pdf=pub_pdf)
+    fake.add(doi="10.1000/closed.four", title="Closed Paper")
+    fake.add(arxiv="hep-th/9901001", title="Old Style")
+    r = consolidate(papers, cfg(), "arXiv:2101.00001", "PMID:31452104", "https://doi.org/10.1000/GOLD.three",
+                    "10.1000/closed.four", "hep-th/9901001", "junk-thing")
+    assert r.code == 1, r.stderr  # the junk line
+    recs = r.by_id()
+    assert len(recs) == 6
+    a = recs["arXiv:2101.00001"]
+    assert a["status"] == "found" and a["doi"] == "10.1000/published.one"
+    assert a["pdf_urls"][0] == fake.server.url("/arxiv-pdf/2101.00001")
+    assert a["title"] == "Arxiv Paper" and a["candidates"][0]["source"] == "arxiv"
+    m = recs["PMID:31452104"]
+    assert m["status"] == "found" and m["pmcid"] == "PMC6710235" and m["pdf_urls"] == [pmc_pdf]
+    assert m["doi"] == "10.1000/med.two"
+    g = recs["10.1000/gold.three"]
+    assert g["pdf_urls"] == [pub_pdf]  # the same URL from two sources is one candidate
+    assert {c["source"] for c in g["candidates"]} <= {"unpaywall", "openalex"}
+    c = recs["10.1000/closed.four"]
+    assert c["status"] == "not_found" and c["pdf_urls"] == []
+    assert c["reason"].startswith("no open-access PDF found (asked: openalex, unpaywall, semantic_scholar, crossref")
+    o = recs["arXiv:hep-th/9901001"]
+    assert o["status"] == "found" and o["pdf_urls"][0].endswith("/arxiv-pdf/hep-th/9901001")
+    assert recs["junk-thing"]["status"] == "failed"
+    assert "not a URL or a known identifier" in recs["junk-thing"]["reason"]
+
+
+def test_ranking_prefers_repository_copies(fake, cfg, papers):
+    pub, _ = fake.pdf("p.pdf", 1)
+    repo, _ = fake.pdf("r.pdf", 2)
+    epmc, _ = fake.pdf("e.pdf", 3)
+    cr, _ = fake.pdf("c.pdf", 4)
+    fake.add(doi="10.1000/rank", pmcid="PMC1", openalex_pdf=pub, openalex_repo_pdf=repo,
+             europepmc_pdf=epmc, crossref_pdf=cr, arxiv="2202.00002")
+    r = consolidate(papers, cfg(), "10.1000/rank")
+    rec = r.lines[0]
+    assert rec["pdf_urls"] == [fake.server.url("/arxiv-pdf/2202.00002"), epmc, repo, pub, cr]
+    assert [c["source"] for c in rec["candidates"]] == ["arxiv", "europepmc", "openalex", "openalex", "crossref"]
+    assert rec["candidates"][2]["host_type"] == "repository"
+
+
+def test_openalex_batches_and_s2_batch(fake, cfg, papers):
+    dois = [f"10.1000/batch.{i}" for i in range(30)]
+    for d in dois:
+        fake.add(doi=d, title=d)
+    r = consolidate(papers, cfg(), "--sources", "openalex,semantic_scholar", "-j", "1", *dois)
+    assert r.code == 0, r.stderr
+    assert len(r.lines) == 30 and all(x["title"] == x["doi"] for x in r.lines)
+    oa = fake.requests_to("/openalex/works")
+    assert len(oa) == 2 and "filter=doi" in oa[0].path  # two chunks of 25 and 5, one request each
+    s2 = fake.requests_to("/s2/graph/v1/paper/batch")
+    assert len(s2) == 2
+
+
+def test_s2_429_without_retry_after_is_retried(fake, cfg, papers):
+    fake.add(doi="10.1000/s2", s2_pdf="")
+    fake.s2_throttle = 2
+    r = consolidate(papers, cfg(), "--sources", "semantic_scholar", "10.1000/s2")
+    assert r.code == 0, r.stderr
+    assert r.lines[0]["sources"]["semantic_scholar"] == "found"
+    assert r.lines[0]["pdf_urls"] == []  # "url": "" is no PDF
+    assert len(fake.requests_to("/s2/")) == 3
+
+
+def test_unpaywall_without_email_is_skipped_with_a_reason(fake, cfg, papers):
+    fake.add(doi="10.1000/upw", unpaywall_pdf="http://127.0.0.1:9/x.pdf", in_apis=("unpaywall",))
+    r = consolidate(papers, cfg(email=None), "--sources", "unpaywall", "10.1000/upw")
+    rec = r.lines[0]
+    assert rec["status"] == "not_found"
+    assert "unpaywall skipped: Unpaywall needs `email` in the config" in rec["reason"]
+    assert fake.requests_to("/unpaywall") == []
+
+
+def test_source_errors_make_the_paper_incomplete_and_retried_next_run(fake, cfg, papers, tmp_path):
+    fake.add(doi="10.1000/err", pmid="123")
+    fake.europepmc_error_for = "10.1000/err"
+    fake.down.add("crossref")
+    c = cfg()
+    r = consolidate(papers, c, "--sources", "europepmc,crossref", "10.1000/err")
+    rec = r.lines[0]
+    assert r.code == 1
+    assert rec["status"] == "failed" and rec["complete"] is False
+    assert rec["sources"]["europepmc"] == "error: error 400: Syntax error in query"
+    assert rec["sources"]["crossref"].startswith("error: HTTP 503")
+    assert "(after 4 attempts)" in rec["sources"]["crossref"]
+    fake.europepmc_error_for = None
+    fake.down.clear()
+    r2 = consolidate(papers, c, "--sources", "europepmc,crossref", "10.1000/err")
+    assert r2.code == 0 and r2.lines[0]["complete"] is True
+
+
+def test_rerun_skips_consolidated_papers_without_requests(fake, cfg, papers, tmp_path):
+    fake.add(doi="10.1000/once", title="Once")
+    c = cfg()
+    r = consolidate(papers, c, "10.1000/once")
+    assert r.code == 0
+    n = len(fake.server.requests)
+    r2 = consolidate(papers, c, "10.1000/once")
+    assert r2.code == 0 and r2.lines == r.lines
+    assert len(fake.server.requests) == n
+
+
+def test_output_file_is_a_json_array_in_input_order(fake, cfg, papers, tmp_path):
+    for i in range(5):
+        fake.add(doi=f"10.1000/ord.{i}", title=f"T{i}")
+    out = tmp_path / "out.json"
+    r = consolidate(papers, cfg(), "-o", str(out), "-j", "3", *[f"10.1000/ord.{i}" for i in range(5)])
+    assert r.code == 0, r.stderr
+    assert r.stdout == ""
+    data = json.loads(out.read_text())
+    assert [d["title"] for d in data] == [f"T{i}" for i in range(5)]
+    assert os.path.exists(str(out) + ".papers-state.json")
+
+
+def test_secrets_never_appear_in_output_state_or_logs(fake, cfg, papers, tmp_path):
+    fake.add(doi="10.1000/sec", in_apis=())
+    fake.down.add("openalex")
+    c = cfg(email="secret.person@example.org", extra="")
+    text = open(c).read().replace("  openalex:\n", "  openalex:\n    api_key: SECRETKEY123\n")
+    open(c, "w").write(text)
+    r = consolidate(papers, c, "-vv", "--sources", "openalex,unpaywall,crossref", "10.1000/sec",
+                    "--state", str(tmp_path / "st.json"))
+    blob = r.stdout + r.stderr + (tmp_path / "st.json").read_text()
+    assert "SECRETKEY123" not in blob and "secret.person@example.org" not in blob
+    # ... but they were sent.
+    assert any("api_key=SECRETKEY123" in x.path for x in fake.requests_to("/openalex"))
+    assert any("email=secret.person" in x.path for x in fake.requests_to("/unpaywall"))
+
+
+def test_download_resolves_identifiers_and_falls_through_html(fake, cfg, papers, tmp_path):
+    html = fake.html("login.pdf")
+    good, body = fake.pdf("good.pdf", 7)
+    fake.add(doi="10.1000/dl", title="Downloadable", unpaywall_pdf=html, openalex_repo_pdf=good)
+    fake.add(doi="10.1000/none", title="Nothing Open")
+    arx_body = fake.server.pdf("/arxiv-pdf/2303.00003", b"\n\n%PDF-1.5 arxiv")  # leading junk
+    fake.add(arxiv="2303.00003", title="On arXiv")
+    out = tmp_path / "o"
+    r = papers("download", "-c", cfg(), "-o", str(out), "--json", "10.1000/dl", "10.1000/none",
+               "arXiv:2303.00003", fast=False)
+    assert r.code == 1
+    recs = r.by_id()
+    d = recs["10.1000/dl"]
+    assert d["status"] == "downloaded" and d["url"] == good and d["title"] == "Downloadable"
+    assert open(d["path"], "rb").read() == body
+    assert os.path.basename(d["path"]) == "10.1000_dl.pdf"
+    assert recs["arXiv:2303.00003"]["status"] == "downloaded"
+    n = recs["10.1000/none"]
+    assert n["status"] == "failed"
+    assert n["error"].startswith("no open-access PDF found (asked: openalex, unpaywall, semantic_scholar")
+    # A re-run asks nobody about the finished ones.
+    before = len(fake.server.requests)
+    r2 = papers("download", "-c", cfg(), "-o", str(out), "--json", "10.1000/dl", "arXiv:2303.00003",
+                fast=False)
+    assert r2.code == 0 and len(fake.server.requests) == before
+
+
+def test_download_lists_each_failed_candidate(fake, cfg, papers, tmp_path):
+    html = fake.html("l2.pdf")
+    gone = fake.server.url("/files/gone.pdf")
+    fake.add(doi="10.1000/bad", unpaywall_pdf=html, openalex_pdf=gone)
+    r = papers("download", "-c", cfg(), "-o", str(tmp_path / "o"), "--json", "10.1000/bad", fast=False)
+    err = r.lines[0]["error"]
+    assert err.startswith("all 2 candidate URLs failed:")
+    assert "not a PDF" in err and "HTTP 404" in err
+
+
+def test_consolidate_then_download_pipeline(fake, cfg, papers, tmp_path, env):
+    bodies = {}
+    for i in range(4):
+        url, body = fake.pdf(f"pipe{i}.pdf", 20 + i)
+        fake.add(doi=f"10.1000/pipe.{i}", title=f"Pipe {i}", openalex_pdf=url)
+        bodies[url] = body
+    c = cfg()
+    cons = subprocess.run([sys.executable, "-m", "papers", "consolidate", "-c", c,
+                           *[f"10.1000/pipe.{i}" for i in range(4)]],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    n = len(fake.requests_to("/openalex"))
+    dl = subprocess.run([sys.executable, "-m", "papers", "download", "-c", c, "-o", str(tmp_path / "o"),
+                         "--json"], input=cons.stdout, capture_output=True, text=True, env=env,
+                        cwd=tmp_path, timeout=60)
+    assert dl.returncode == 0, dl.stderr
+    assert sorted(pdfs_in(tmp_path / "o").values()) == sorted(bodies.values())
+    # Records that already carry pdf_urls are not resolved again.
+    assert len(fake.requests_to("/openalex")) == n
+    names = sorted(pdfs_in(tmp_path / "o"))
+    assert names[0].startswith("Lovelace_2020_Pipe_0_")
