@@ -223,3 +223,45 @@ def test_consolidate_then_download_pipeline(fake, cfg, papers, tmp_path, env):
     assert len(fake.requests_to("/openalex")) == n
     names = sorted(pdfs_in(tmp_path / "o"))
     assert names[0].startswith("Lovelace_2020_Pipe_0_")
+
+
+def test_sici_doi_survives_every_request_url(fake, cfg, papers):
+    sici = "10.1002/(SICI)1097-4636(199706)35:4<467::AID-JBM7>3.0.CO;2-H"
+    pdf, _ = fake.pdf("sici.pdf", 5)
+    fake.add(doi=sici.lower(), title="SICI", unpaywall_pdf=pdf, crossref_pdf=pdf, openalex_pdf=pdf)
+    fake.add(doi="10.1000/other", title="Other")
+    r = consolidate(papers, cfg(), "--sources", "openalex,unpaywall,crossref,semantic_scholar",
+                    sici, "10.1000/other")
+    recs = r.by_id()
+    rec = recs[sici.lower()]
+    assert rec["sources"] == {"openalex": "found", "unpaywall": "found", "crossref": "found",
+                              "semantic_scholar": "found"}
+    assert rec["pdf_urls"] == [pdf]
+    # '#', '?', ';' and '<>' never reach a server unencoded.
+    for req in fake.server.requests:
+        if "sici" in req.path.lower():
+            assert "<" not in req.path and ";" not in req.path.split("?")[0]
+
+
+def test_consolidate_sigint_saves_checkpoint(fake, cfg, papers, tmp_path, env):
+    import signal
+    import time
+
+    for i in range(40):
+        fake.add(doi=f"10.1000/slow.{i}")
+    c = cfg(extra="")
+    # Crossref one request per 0.2 s: slow enough to interrupt.
+    text = open(c).read().replace("base_url: " + fake.base("crossref") + "\n    rate_limit: 0",
+                                  "base_url: " + fake.base("crossref") + "\n    rate_limit: 5")
+    open(c, "w").write(text)
+    p = subprocess.Popen([sys.executable, "-m", "papers", "consolidate", "-c", c, "--sources", "crossref",
+                          "-j", "2", *[f"10.1000/slow.{i}" for i in range(40)], "--state",
+                          str(tmp_path / "st.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env, cwd=tmp_path)
+    deadline = time.time() + 20
+    while len(fake.requests_to("/crossref")) < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=10) == 130
+    state = json.load(open(tmp_path / "st.json"))
+    assert 0 < len(state["papers"]) < 40

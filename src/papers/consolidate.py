@@ -120,17 +120,20 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     def work(chunk: list[Paper]) -> None:
         if cancel.is_set():
             return
+        done = set()
         try:
-            records = resolver.resolve(chunk)
+            for i, rec in resolver.resolve_iter(chunk):
+                done.add(i)
+                pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=chunk[i], result=rec))
         except Cancelled:
             return
         except Exception as e:  # a bug must cost these papers, not the run
             log.debug("internal error", exc_info=True)
-            records = [{"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
-                        "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
-                       for p in chunk]
-        for paper, rec in zip(chunk, records):
-            pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=paper, result=rec))
+            for i, p in enumerate(chunk):
+                if i not in done:
+                    rec = {"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
+                           "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
+                    pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=p, result=rec))
 
     chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
     input_error = None

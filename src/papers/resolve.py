@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -138,49 +139,74 @@ class Resolver:
 
     def resolve(self, papers: list[Paper]) -> list[dict[str, Any]]:
         """Consolidated records for `papers`, in order. Raises Cancelled when stopping."""
+        out: list[dict[str, Any] | None] = [None] * len(papers)
+        for i, rec in self.resolve_iter(papers):
+            out[i] = rec
+        return out  # type: ignore[return-value]
+
+    def resolve_iter(self, papers: list[Paper]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield (index, record) for each paper as soon as it is complete.
+
+        Sources with batch endpoints are asked for the whole list first, one
+        request per batch; then each paper in turn goes to the one-at-a-time
+        sources and, with identifiers it learned, to anyone not yet asked (a
+        DOI from arXiv or Europe PMC opens Unpaywall and Crossref). So a stop
+        loses at most the paper in progress.
+        """
         ids = [Ids(p.doi, p.arxiv, p.pmid, p.pmcid) for p in papers]
         found: list[dict[str, Found]] = [{} for _ in papers]
         status: list[dict[str, str]] = [{} for _ in papers]
-        # Round two asks again with identifiers learned in round one (a DOI from
-        # arXiv or Europe PMC opens Unpaywall and Crossref).
-        for _round in range(2):
-            learned = False
-            for src in self.sources:
-                why = src.unavailable()
-                todo = [i for i, p in enumerate(papers)
-                        if p.problem is None and src.name not in status[i] and src.query(ids[i])]
-                if why:
-                    for i in todo:
-                        status[i][src.name] = why
-                    continue
-                for start in range(0, len(todo), src.batch_size):
-                    chunk = todo[start:start + src.batch_size]
-                    try:
-                        answers = src.lookup([ids[i] for i in chunk])
-                    except ApiError as e:
-                        msg = redact(str(e), self.secrets)
-                        log.info("%s failed for %d paper(s): %s", src.name, len(chunk), msg)
-                        for i in chunk:
-                            status[i][src.name] = f"error: {msg}"
-                        continue
-                    for i, f in zip(chunk, answers):
-                        status[i][src.name] = "found" if f else "not found"
-                        if f:
-                            found[i][src.name] = f
-                            learned |= ids[i].learn(f)
-            if not learned:
-                break
-        records = []
+        live = [i for i, p in enumerate(papers) if p.problem is None]
+        for src in self.sources:
+            if src.batch_size > 1:
+                self._ask(src, live, ids, found, status)
         for i, paper in enumerate(papers):
-            extra = []
-            # An arXiv PDF URL can be built without asking; only arXiv's own
-            # "no such paper" stops it.
-            if self.arxiv and ids[i].arxiv and status[i].get("arxiv") != "not found" \
-                    and "arxiv" not in found[i] and paper.problem is None:
-                extra.append(Candidate(self.arxiv.pdf_url(ids[i].arxiv), "arxiv",
-                                       host_type="repository", version="submittedVersion"))
-            records.append(merge(paper, ids[i], found[i], status[i], extra))
-        return records
+            if paper.problem is None:
+                for _round in range(2):
+                    before = ids[i].as_tuple()
+                    for src in self.sources:
+                        self._ask(src, [i], ids, found, status)
+                    if ids[i].as_tuple() == before:
+                        break
+            yield i, self._record(paper, ids[i], found[i], status[i])
+
+    def _ask(self, src: Source, todo: list[int], ids: list[Ids], found: list[dict[str, Found]],
+             status: list[dict[str, str]]) -> None:
+        todo = [i for i in todo if src.name not in status[i] and src.query(ids[i])]
+        if not todo:
+            return
+        why = src.unavailable()
+        if why:
+            for i in todo:
+                status[i][src.name] = why
+            return
+        for start in range(0, len(todo), src.batch_size):
+            chunk = todo[start:start + src.batch_size]
+            try:
+                answers = src.lookup([ids[i] for i in chunk])
+            except ApiError as e:
+                msg = redact(str(e), self.secrets)
+                log.info("%s failed for %d paper(s): %s", src.name, len(chunk), msg)
+                for i in chunk:
+                    status[i][src.name] = f"error: {msg}"
+                continue
+            for i, f in zip(chunk, answers):
+                status[i][src.name] = "found" if f else "not found"
+                if f:
+                    found[i][src.name] = f
+                    ids[i].learn(f)
+
+    def _record(self, paper: Paper, ids: Ids, found: dict[str, Found], status: dict[str, str]) -> dict[str, Any]:
+        extra = []
+        # An arXiv PDF URL can be built without asking; only arXiv's own
+        # "no such paper" stops it.
+        if self.arxiv and ids.arxiv and status.get("arxiv") != "not found" \
+                and "arxiv" not in found and paper.problem is None:
+            extra.append(Candidate(self.arxiv.pdf_url(ids.arxiv), "arxiv",
+                                   host_type="repository", version="submittedVersion"))
+        # Report sources in the configured order, not in the order they were asked.
+        ordered = {n: status[n] for n in self.names if n in status}
+        return merge(paper, ids, found, ordered, extra)
 
 
 def paper_with_candidates(paper: Paper, record: dict[str, Any]) -> Paper:
