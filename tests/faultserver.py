@@ -52,7 +52,8 @@ class Seen:
 class FaultServer:
     """Start with `with FaultServer() as srv:`; `srv.url(path)` gives a URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls=None) -> None:
+        self.tls = tls  # an ssl.SSLContext for HTTPS
         self.routes: dict[str, list[Reply]] = {}
         # Called for paths without a scripted route; returns a Reply or None (404).
         self.fallback = None
@@ -77,6 +78,8 @@ class FaultServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -88,8 +91,9 @@ class FaultServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def route(self, path: str, *replies: Reply) -> str:
         """Script the replies for `path`; returns its URL."""

@@ -235,6 +235,10 @@ def _finish(summary, settings) -> int:
     if summary.input_error:
         click.echo(f"papers: error: {summary.input_error}", err=True)
         _exit_now(EXIT_USAGE)
+    if summary.stop_reason:
+        click.echo(f"papers: stopped: {summary.stop_reason}; finished files are safe, free space "
+                   "or fix permissions and run the same command again to resume", err=True)
+        _exit_now(EXIT_FAILED)
     if summary.interrupted:
         click.echo(f"papers: interrupted; state saved in {summary.state_path}: run the same "
                    "command again to resume", err=True)

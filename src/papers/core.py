@@ -46,6 +46,7 @@ class Summary:
     output_closed: bool = False
     input_error: str | None = None
     fatal_error: str | None = None
+    stop_reason: str | None = None
     output_dir: str = ""
     state_path: str = ""
 
@@ -133,6 +134,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                     chunk_size=settings.chunk_size, user_agent=settings.user_agent,
+                    min_speed=settings.min_speed, min_speed_window=settings.min_speed_window,
                     policy=policy_of(settings)),
         limiter, cancel, put, clock=clock)
     resolver = make_resolver(settings, limiter, cancel)
@@ -183,9 +185,9 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             input_error = str(e)
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
-                   and processor.fatal_error is None,
+                   and processor.fatal_error is None and processor.stop_reason is None,
                    output_closed=output_closed.is_set(), input_error=input_error,
-                   fatal_error=processor.fatal_error,
+                   fatal_error=processor.fatal_error, stop_reason=processor.stop_reason,
                    output_dir=output_dir, state_path=state.path)
 
 

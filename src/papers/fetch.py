@@ -7,10 +7,12 @@ touches no shared state: only the paper's own `.part` and final file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +44,8 @@ class FetchConfig:
     timeout: float = 30.0
     max_size: int | None = None
     chunk_size: int = 256 * 1024
+    min_speed: int | None = None      # bytes/s over min_speed_window, else abort (drip-feeders)
+    min_speed_window: float = 30.0
     user_agent: str = "papers"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -56,6 +60,7 @@ class Attempt:
     retry_after: float | None = None
     retry_now: bool = False           # e.g. a resume was refused: restart at once
     wrote_part: bool = False          # this response's bytes are in the .part (validators apply)
+    fatal: bool = False               # our disk cannot take writes: stop the run
     nbytes: int = 0
     sha256: str | None = None
     etag: str | None = None
@@ -98,6 +103,16 @@ def _open_part(part: str, append: bool) -> int:
         pass
     # O_EXCL|O_NOFOLLOW: a symlink planted at the .part name cannot redirect the write.
     return os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o644)
+
+
+def _write_all(f: Any, data: bytes) -> None:
+    """Write all of `data`: a raw write may take only part of it (a filling disk)."""
+    view = memoryview(data)
+    while view:
+        n = f.write(view)
+        if not n:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        view = view[n:]
 
 
 def _remove(path: str) -> None:
@@ -198,6 +213,9 @@ class Fetcher:
                                finished=self.clock(), error="interrupted",
                                etag=etag, last_modified=last_modified)
             attempts += n
+            if result.fatal:
+                return Outcome(status="failed", url=url, attempts=attempts, started=started,
+                               finished=self.clock(), error=result.reason, fatal=True)
             if result.ok:
                 return Outcome(status="downloaded", path=path, bytes=result.nbytes,
                                sha256=result.sha256, url=url, attempts=attempts,
@@ -257,7 +275,7 @@ class Fetcher:
                 validators[url] = (attempt.etag, attempt.last_modified)
             elif attempt.wrote_part or attempt.retry_now:
                 validators.pop(url, None)
-            if attempt.ok or attempt.permanent:
+            if attempt.ok or attempt.permanent or attempt.fatal:
                 return attempt, n
             if attempt.retry_now and n <= policy.max_retries + 2:
                 continue  # a refused resume is not the server's fault: restart at once
@@ -278,10 +296,15 @@ class Fetcher:
         """One GET: stream the body into `path`.part and, if all is well, rename it."""
         cfg = self.config
         part = path + ".part"
+        have = 0
         try:
-            have = os.path.getsize(part) if validators else 0
+            st = os.lstat(part)
         except OSError:
-            have = 0
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            _remove(part)  # a planted symlink (or anything odd) is never written through
+        elif st is not None and validators:
+            have = st.st_size
         headers = {}
         if have:
             etag, last_modified = validators or (None, None)
@@ -348,7 +371,8 @@ class Fetcher:
                 total: int | None, base: Attempt) -> Attempt:
         cfg = self.config
         pending = 0
-        last_emit = self.monotonic()
+        last_emit = window_start = self.monotonic()
+        window_bytes = 0
         try:
             if append:
                 h, head = _hash_file(part, limit=have)
@@ -378,7 +402,7 @@ class Fetcher:
                             elif len(head) >= SNIFF_BYTES:
                                 return self._reject(part, describe_not_pdf(head, resp.headers.get("Content-Type")))
                         try:
-                            f.write(chunk)
+                            _write_all(f, chunk)
                         except OSError as e:
                             raise _DiskError(e) from e
                         h.update(chunk)
@@ -387,6 +411,15 @@ class Fetcher:
                         if cfg.max_size and written > cfg.max_size:
                             return self._reject(part, f"too large: over --max-size {cfg.max_size} bytes")
                         now = self.monotonic()
+                        window_bytes += len(chunk)
+                        if cfg.min_speed and now - window_start >= cfg.min_speed_window:
+                            rate = window_bytes / (now - window_start)
+                            if rate < cfg.min_speed:
+                                os.fsync(f.fileno())
+                                base.reason = (f"too slow: {rate:.0f} B/s over {now - window_start:.0f}s "
+                                               f"(minimum {cfg.min_speed} B/s), at {written} bytes")
+                                return base
+                            window_start, window_bytes = now, 0
                         if pending >= PROGRESS_BYTES or now - last_emit >= PROGRESS_SECONDS:
                             self.emit(QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=pending))
                             pending, last_emit = 0, now
@@ -418,6 +451,7 @@ class Fetcher:
             # Our side cannot write: the paper stays resumable, nothing is half-renamed.
             err = e.__cause__ if isinstance(e, _DiskError) else e
             base.reason = f"cannot write {part}: {getattr(err, 'strerror', None) or err}"
+            base.fatal = getattr(err, "errno", None) in _DISK_ERRNOS
             return base
         finally:
             if pending:
@@ -434,6 +468,10 @@ class Fetcher:
     def _reject(part: str, reason: str) -> Attempt:
         _remove(part)
         return Attempt(permanent=True, reason=reason)
+
+
+# Errors that will hit every other paper too: stop the run instead of failing them all.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
 
 
 class _DiskError(Exception):

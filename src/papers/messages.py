@@ -37,6 +37,7 @@ class Outcome:
     attempts: int = 0
     error: str | None = None
     permanent: bool = False           # a failure that retrying will not fix
+    fatal: bool = False               # the output cannot be written: the run must stop
     started: float | None = None
     finished: float | None = None
     etag: str | None = None           # validators of a kept .part, for a later Range resume

@@ -61,6 +61,19 @@ def canonical_url(url: str) -> str:
 _KIND_NAMES = {"doi": "DOI", "arxiv": "arXiv ID", "pmid": "PMID", "pmcid": "PMCID"}
 
 
+def url_key(url: str) -> str:
+    """The identity of a paper given by URL; secrets in the query are hashed, not kept."""
+    from papers.redact import redact
+
+    canon = canonical_url(url)
+    shown = redact(canon)
+    if shown != canon:
+        import hashlib
+
+        return f"url:{shown}#sha256:{hashlib.sha256(canon.encode()).hexdigest()}"
+    return "url:" + canon
+
+
 def paper_from_text(text: str) -> Paper:
     """Build a Paper from one PAPER string (a URL or an identifier)."""
     s = text.strip()
@@ -69,7 +82,7 @@ def paper_from_text(text: str) -> Paper:
         return Paper(key="junk:" + s, id=s,
                      problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {s!r}")
     if ident.kind == "url":
-        return Paper(key="url:" + canonical_url(s), id=s, urls=(s,))
+        return Paper(key=url_key(s), id=s, urls=(s,))
     return paper_from_record({ident.kind: ident.value})
 
 
@@ -139,7 +152,7 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
     elif given_id:
         key, shown = "id:" + given_id, given_id
     elif urls:
-        key, shown = "url:" + canonical_url(urls[0]), urls[0]
+        key, shown = url_key(urls[0]), urls[0]
     else:
         key = shown = ""
     problem = None

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
+from papers.redact import redact
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.state import StateStore
 
@@ -26,16 +27,20 @@ def iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def _safe(text: str | None) -> str | None:
+    return redact(text) if text else text
+
+
 def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
-    """The JSON object printed on stdout for one finished paper."""
+    """The JSON object printed on stdout for one finished paper (secrets in URLs masked)."""
     line = {
-        "id": paper.id,
+        "id": _safe(paper.id),
         "status": outcome.status,
         "path": outcome.path,
         "bytes": outcome.bytes,
         "sha256": outcome.sha256,
-        "url": outcome.url,
-        "error": outcome.error,
+        "url": _safe(outcome.url),
+        "error": _safe(outcome.error),
     }
     if paper.title:
         line["title"] = paper.title
@@ -54,14 +59,14 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
     prior = prior or {}
     status = "downloaded" if outcome.status in ("downloaded", "skipped") else "failed"
     rec: dict[str, Any] = {
-        "id": paper.id,
+        "id": _safe(paper.id),
         "status": status,
         "path": outcome.path,
         "bytes": outcome.bytes,
         "sha256": outcome.sha256,
-        "url": outcome.url,
+        "url": _safe(outcome.url),
         "attempts": int(prior.get("attempts") or 0) + outcome.attempts,
-        "error": outcome.error,
+        "error": _safe(outcome.error),
         "first_seen": prior.get("first_seen") or iso(outcome.started or now),
         "updated": iso(now),
     }
@@ -106,7 +111,8 @@ class BaseProcessor:
         self.failures: list[tuple[str, str]] = []
         self.output_closed = False
         self.stopped = False
-        self.fatal_error: str | None = None
+        self.fatal_error: str | None = None   # the state cannot be written
+        self.stop_reason: str | None = None   # a worker found the output cannot be written
         self.on_fatal = on_fatal or (lambda: None)
         self._last_sync = monotonic()
         self.handlers: dict[MessageType, Callable[[QueueMessage], None]] = {
@@ -242,16 +248,20 @@ class ResultProcessor(BaseProcessor):
         stats = self.stats
         if outcome.status == "downloaded":
             stats.downloaded += 1
-            log.info("downloaded %s -> %s", paper.id, outcome.path)
+            log.info("downloaded %s -> %s", _safe(paper.id), outcome.path)
         elif outcome.status == "skipped":
             stats.skipped += 1
             log.debug("already there: %s -> %s", paper.id, outcome.path)
         else:
             stats.failed += 1
+            if outcome.fatal and self.stop_reason is None:
+                self.stop_reason = outcome.error
+                log.error("stopping: %s; finished files are safe, re-run to resume", outcome.error)
+                self.on_fatal()
             if len(self.failures) < MAX_LISTED_FAILURES:
-                self.failures.append((paper.id, outcome.error or "failed"))
+                self.failures.append((_safe(paper.id), _safe(outcome.error) or "failed"))
             # The closing summary (or the JSON line) says it too; as it happens only with -v.
-            log.info("failed %s: %s", paper.id, outcome.error)
+            log.info("failed %s: %s", _safe(paper.id), _safe(outcome.error))
         if self.state is not None:
             prior = self.state.get(paper.key)
             if self._changes_state(outcome, prior):

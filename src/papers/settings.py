@@ -74,6 +74,8 @@ class Settings:
     retry_after_max: float = 120.0
     user_agent: str = f"papers/{__version__} (bulk paper downloader; +https://pypi.org/project/papers-bulk/)"
     chunk_size: int = 256 * 1024
+    min_speed: int | None = 1000        # bytes/s; slower over min_speed_window aborts (None = off)
+    min_speed_window: float = 30.0      # seconds
     save_interval: float = 1.0          # seconds between state checkpoints
     email: str | None = None            # for Unpaywall (required) and Crossref's polite pool
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
@@ -138,10 +140,10 @@ def _coerce(name: str, value: Any) -> Any:
         "output_dir": str, "state": str, "user_agent": str,
         "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
         "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
-        "retry_after_max": float, "save_interval": float,
+        "retry_after_max": float, "save_interval": float, "min_speed_window": float,
         "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool,
     }.get(name)
-    if name == "max_size":
+    if name in ("max_size", "min_speed"):
         return parse_size(value)
     if value is None and name in ("state", "progress"):
         return None
