@@ -174,3 +174,18 @@ def test_progress_bar_goes_to_stderr_when_forced(server, papers, tmp_path):
     assert r.code == 0
     assert "3/3" in r.stderr
     assert len(r.lines) == 3
+
+
+def test_readme_promises_name_real_tests():
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    section = readme.split("## What papers promises", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    assert len(named) >= 20
+    defined = set()
+    for name in os.listdir(os.path.dirname(__file__)):
+        if name.startswith("test_") and name.endswith(".py"):
+            defined |= set(re.findall(r"^def (test_\w+)", open(os.path.join(os.path.dirname(__file__), name)).read(), re.M))
+    assert named <= defined, named - defined
