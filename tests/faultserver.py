@@ -34,7 +34,7 @@ class Reply:
     drip_chunk: int = 1024
     honor_range: bool = True
     etag: str | None = None
-    retry_after: str | None = None
+    retry_after: str | None = None      # or a callable returning it, evaluated when sent
     location: str | None = None
     gzip: bool = False
     chunked: bool = False
@@ -133,7 +133,8 @@ class FaultServer:
         if reply.etag:
             headers["ETag"] = reply.etag
         if reply.retry_after is not None:
-            headers["Retry-After"] = reply.retry_after
+            ra = reply.retry_after
+            headers["Retry-After"] = ra() if callable(ra) else ra
         if reply.location is not None:
             headers["Location"] = reply.location
         body = reply.body

@@ -99,7 +99,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     `.part` kept), the state is saved.
     """
     from papers.fetch import FetchConfig, Fetcher  # requests is imported only when needed
-    from papers.hosts import Cancelled, HostLimiter
+    from papers.hosts import Cancelled, HostLimiter, HostScheduler, Reservation, host_of
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -127,10 +127,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                                save_interval=settings.save_interval,
                                on_output_closed=on_output_closed, on_fatal=cancel.set)
 
-    pipeline = Pipeline(make_processor, settings.workers, cancel)
+    limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
+    scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
+    pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
     processor = pipeline.processor
     put = pipeline.put
-    limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                     chunk_size=settings.chunk_size, user_agent=settings.user_agent,
@@ -139,7 +140,19 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         limiter, cancel, put, clock=clock)
     resolver = make_resolver(settings, limiter, cancel)
 
-    def work(paper: Paper, path: str, prior: dict[str, Any] | None) -> None:
+    def worker_loop() -> None:
+        while True:
+            got = scheduler.get()
+            if got is None:
+                return
+            reservation, (paper, path, prior) = got
+            try:
+                work(paper, path, prior, reservation)
+            finally:
+                if not reservation.taken:
+                    limiter.release(reservation.key)
+
+    def work(paper: Paper, path: str, prior: dict[str, Any] | None, reservation: Reservation) -> None:
         if cancel.is_set():
             return
         put(QueueMessage(MessageType.DOWNLOAD_STARTED, paper=paper))
@@ -148,7 +161,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             if not paper.urls:
                 paper, outcome = _resolve_inline(resolver, paper)
             if outcome is None:
-                outcome = fetcher.fetch(paper, path, prior)
+                outcome = fetcher.fetch(paper, path, prior, reservation)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run
@@ -158,6 +171,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
 
     input_error = None
     with pipeline:
+        pipeline.start_loops(worker_loop)
         if expected:
             put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
         try:
@@ -179,7 +193,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                 if decided is not None:
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
                     continue
-                if not pipeline.submit(work, paper, path, prior):
+                host = host_of(paper.urls[0]) if paper.urls else None
+                if not scheduler.put(host, (paper, path, prior)):
                     break
         except InputError as e:
             input_error = str(e)

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 import urllib3
 
-from papers.hosts import Cancelled, HostLimiter, host_of
+from papers.hosts import Cancelled, HostLimiter, Reservation, host_of
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
@@ -179,11 +179,13 @@ class Fetcher:
         return s
 
     # -- one paper -------------------------------------------------------------
-    def fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None = None) -> Outcome:
+    def fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None = None,
+              reservation: Reservation | None = None) -> Outcome:
         """Get `paper` to `path`, trying its candidate URLs in order.
 
         Returns an Outcome with status downloaded, skipped (a complete file was
         already there), failed, or interrupted (the run is stopping).
+        `reservation` is a connection slot the scheduler took for the first host.
         """
         started = self.clock()
         if not paper.urls:
@@ -204,7 +206,7 @@ class Fetcher:
                 # The .part (if any) came from another URL: its bytes cannot be resumed here.
                 _remove(part)
             try:
-                result, n = self._fetch_url(url, path, validators)
+                result, n = self._fetch_url(url, path, validators, reservation)
             except Cancelled as stop:
                 # Abandoned mid-way: keep the .part and say how to resume it.
                 etag, last_modified = (stop.args[0] if stop.args and stop.args[0]
@@ -255,8 +257,8 @@ class Fetcher:
         return Outcome(status="skipped", path=path, bytes=size, sha256=h.hexdigest(),
                        url=paper.urls[0], attempts=0, started=started, finished=self.clock())
 
-    def _fetch_url(self, url: str, path: str,
-                   validators: dict[str, tuple[str | None, str | None]]) -> tuple[Attempt, int]:
+    def _fetch_url(self, url: str, path: str, validators: dict[str, tuple[str | None, str | None]],
+                   reservation: Reservation | None = None) -> tuple[Attempt, int]:
         """Try one URL with retries; return the last attempt and the number of requests."""
         if not url.lower().startswith(("http://", "https://")):
             scheme = url.split(":", 1)[0] if ":" in url else url
@@ -268,9 +270,13 @@ class Fetcher:
         while True:
             if self.cancel.is_set():
                 raise Cancelled()
-            with self.limiter.slot(host_of(url)):
+            host = host_of(url)
+            held = reservation is not None and reservation.take(host)
+            with self.limiter.slot(host, held=held):
                 attempt = self._request(url, path, validators.get(url))
             n += 1
+            # Only the server's own trouble counts against it (not a 404, not our disk).
+            self.limiter.report(host, ok=attempt.ok or attempt.permanent or attempt.fatal)
             if attempt.wrote_part and (attempt.etag or attempt.last_modified):
                 validators[url] = (attempt.etag, attempt.last_modified)
             elif attempt.wrote_part or attempt.retry_now:

@@ -1,12 +1,22 @@
-"""Politeness per host (or per API): a cap on concurrent connections and a spacing
-between request starts."""
+"""Politeness per host (or per API) and a scheduler that never waits on a busy host.
+
+`HostLimiter` caps concurrent connections per key and spaces request starts
+1/rate apart (a spacing, not a burst allowance); it pauses a key on
+Retry-After and backs off a key that keeps failing (a circuit breaker).
+`HostScheduler` holds queued papers per host and hands a worker the next
+paper whose host has both a free connection and a rate token, so a list
+sorted by host does not stall behind its first host.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -25,14 +35,12 @@ def host_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-class HostLimiter:
-    """At most `max_per_host` connections per key, request starts `1/rate` seconds apart.
+BREAKER_THRESHOLD = 5      # consecutive failures before a host is backed off
+BREAKER_MAX_PAUSE = 300.0  # seconds
 
-    A key is a host (`host_of(url)`) or any name, such as an API. The rate
-    limit is a spacing between request starts, not a burst allowance. `pause`
-    holds a key back (after a 429 or 503 with Retry-After) without touching
-    the others. `configure` gives one key its own limits.
-    """
+
+class HostLimiter:
+    """At most N connections per key, request starts 1/rate seconds apart."""
 
     def __init__(self, max_per_host: int, rate_limit: float, cancel: threading.Event,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -40,54 +48,162 @@ class HostLimiter:
         self.interval = 1.0 / rate_limit if rate_limit > 0 else 0.0
         self.cancel = cancel
         self.clock = clock
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.Semaphore] = {}
+        self.cond = threading.Condition()
+        self._max: dict[str, int] = {}
         self._intervals: dict[str, float] = {}
+        self._active: dict[str, int] = {}
         self._next_start: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
 
     def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
-        """Own limits for `key` (call before its first use)."""
-        with self._lock:
-            self._slots[key] = threading.Semaphore(max_connections)
+        """Own limits for `key`."""
+        with self.cond:
+            self._max[key] = max_connections
             self._intervals[key] = 1.0 / rate_limit if rate_limit > 0 else 0.0
 
-    def _semaphore(self, key: str) -> threading.Semaphore:
-        with self._lock:
-            sem = self._slots.get(key)
-            if sem is None:
-                sem = self._slots[key] = threading.Semaphore(self.max_per_host)
-            return sem
+    def try_acquire(self, key: str) -> float:
+        """Take a slot for `key` now if allowed: 0.0. Otherwise seconds to wait (inf: no slot).
 
-    def _wait(self, seconds: float) -> None:
-        if seconds > 0 and self.cancel.wait(seconds):
-            raise Cancelled()
-        if self.cancel.is_set():
-            raise Cancelled()
+        Call with `cond` held.
+        """
+        if self._active.get(key, 0) >= self._max.get(key, self.max_per_host):
+            return math.inf
+        now = self.clock()
+        start = self._next_start.get(key, 0.0)
+        if start > now:
+            return start - now
+        self._active[key] = self._active.get(key, 0) + 1
+        self._next_start[key] = now + self._intervals.get(key, self.interval)
+        return 0.0
+
+    def release(self, key: str) -> None:
+        """Give back a slot taken by `try_acquire` or `slot`."""
+        with self.cond:
+            self._active[key] -= 1
+            self.cond.notify_all()
 
     @contextmanager
-    def slot(self, key: str) -> Iterator[None]:
-        """Hold a connection slot for `key`, starting no sooner than its rate allows."""
-        sem = self._semaphore(key)
-        while not sem.acquire(timeout=0.2):
-            if self.cancel.is_set():
-                raise Cancelled()
-        try:
-            while True:
-                with self._lock:
-                    now = self.clock()
-                    start = max(now, self._next_start.get(key, 0.0))
-                    if start <= now:
-                        self._next_start[key] = now + self._intervals.get(key, self.interval)
+    def slot(self, key: str, held: bool = False) -> Iterator[None]:
+        """Hold a connection slot for `key` (already `held` from the scheduler, or wait for one)."""
+        if not held:
+            with self.cond:
+                while True:
+                    if self.cancel.is_set():
+                        raise Cancelled()
+                    wait = self.try_acquire(key)
+                    if wait == 0.0:
                         break
-                # Paused or spaced out: wait, then look again (a pause may have grown).
-                self._wait(min(start - now, 0.5))
+                    # Paused, spaced out or full: wait, then look again.
+                    self.cond.wait(min(wait, 0.2))
+        try:
             yield
         finally:
-            sem.release()
+            self.release(key)
 
     def pause(self, key: str, seconds: float) -> None:
         """Send no new request for `key` for `seconds`."""
-        with self._lock:
+        with self.cond:
             until = self.clock() + seconds
             if until > self._next_start.get(key, 0.0):
                 self._next_start[key] = until
+
+    def report(self, key: str, ok: bool) -> None:
+        """Feed the circuit breaker: a host that keeps failing is backed off, doubling."""
+        with self.cond:
+            if ok:
+                self._failures.pop(key, None)
+                return
+            n = self._failures.get(key, 0) + 1
+            self._failures[key] = n
+        if n >= BREAKER_THRESHOLD:
+            self.pause(key, min(BREAKER_MAX_PAUSE, 2.0 ** (n - BREAKER_THRESHOLD + 1)))
+
+
+class Reservation:
+    """A connection slot the scheduler took for a worker; the fetcher uses it for its
+    first request to that host, or the worker gives it back."""
+
+    __slots__ = ("key", "taken")
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.taken = key is None
+
+    def take(self, key: str) -> bool:
+        """True (once) if this reservation is for `key`."""
+        if not self.taken and key == self.key:
+            self.taken = True
+            return True
+        return False
+
+
+class HostScheduler:
+    """Per-host queues; `get` returns work whose host can take a request now.
+
+    Items with host None (papers still to be looked up) are always ready.
+    `put` blocks while `capacity` items are queued, so the input is read
+    only that far ahead.
+    """
+
+    def __init__(self, limiter: HostLimiter, capacity: int, cancel: threading.Event) -> None:
+        self.limiter = limiter
+        self.capacity = capacity
+        self.cancel = cancel
+        self.cond = limiter.cond  # slot releases wake waiting workers
+        self._queues: dict[str | None, deque[Any]] = {}
+        self._hosts: deque[str | None] = deque()  # hosts with queued work, round robin
+        self._size = 0
+        self._closed = False
+
+    def put(self, host: str | None, item: Any) -> bool:
+        """Queue `item` for `host`; False if the run is stopping."""
+        with self.cond:
+            while self._size >= self.capacity:
+                if self.cancel.is_set():
+                    return False
+                self.cond.wait(0.2)
+            q = self._queues.get(host)
+            if q is None:
+                q = self._queues[host] = deque()
+            if not q:
+                self._hosts.append(host)
+            q.append(item)
+            self._size += 1
+            self.cond.notify_all()
+            return True
+
+    def close(self) -> None:
+        """No more items will come; idle workers may leave."""
+        with self.cond:
+            self._closed = True
+            self.cond.notify_all()
+
+    def get(self) -> tuple[Reservation, Any] | None:
+        """The next item whose host is ready, with its slot reserved; None when all is done."""
+        with self.cond:
+            while True:
+                if self.cancel.is_set():
+                    return None
+                best = math.inf
+                for _ in range(len(self._hosts)):
+                    host = self._hosts[0]
+                    wait = 0.0 if host is None else self.limiter.try_acquire(host)
+                    if wait == 0.0:
+                        q = self._queues[host]
+                        item = q.popleft()
+                        self._size -= 1
+                        self._hosts.popleft()
+                        if q:
+                            self._hosts.append(host)  # its turn again after the others
+                        self.cond.notify_all()
+                        return Reservation(host), item
+                    best = min(best, wait)
+                    self._hosts.rotate(-1)
+                if self._closed and not self._size:
+                    return None
+                self.cond.wait(min(best, 0.2))
+
+    @property
+    def queued(self) -> int:
+        with self.cond:
+            return self._size

@@ -80,7 +80,7 @@ class Pipeline:
     """
 
     def __init__(self, make_processor: Callable[[queue.Queue], BaseProcessor], workers: int,
-                 cancel: threading.Event) -> None:
+                 cancel: threading.Event, on_input_end: Callable[[], None] | None = None) -> None:
         self.q: queue.Queue[QueueMessage] = queue.Queue(maxsize=QUEUE_SIZE)
         self.processor = make_processor(self.q)
         self.cancel = cancel
@@ -88,6 +88,8 @@ class Pipeline:
         self.inflight = _InFlight(workers * 2)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="papers-worker")
         self._saved_handlers: list[logging.Handler] = []
+        self.workers = workers
+        self.on_input_end = on_input_end
 
     def __enter__(self) -> "Pipeline":
         self.processor.log_handlers = log.handlers[:]
@@ -107,7 +109,16 @@ class Pipeline:
         self.executor.submit(fn, *args).add_done_callback(self.inflight.release)
         return True
 
+    def start_loops(self, loop: Callable[[], None]) -> None:
+        """Run `loop` on every worker (each pulls its own work until there is none)."""
+        for _ in range(self.workers):
+            with self.inflight.cond:
+                self.inflight.count += 1
+            self.executor.submit(loop).add_done_callback(self.inflight.release)
+
     def __exit__(self, *exc: Any) -> None:
+        if self.on_input_end is not None:
+            self.on_input_end()
         self.put(QueueMessage(MessageType.INPUT_DONE))
         self.inflight.wait_empty(self.cancel)
         if self.cancel.is_set():
