@@ -189,3 +189,9 @@ def test_readme_promises_name_real_tests():
         if name.startswith("test_") and name.endswith(".py"):
             defined |= set(re.findall(r"^def (test_\w+)", open(os.path.join(os.path.dirname(__file__), name)).read(), re.M))
     assert named <= defined, named - defined
+
+
+def test_quiet_prints_only_errors(server, papers, tmp_path):
+    ok = server.pdf("/q1.pdf", make_pdf(1000, 1))
+    r = papers("download", "-q", "-o", str(tmp_path / "o"), ok, server.url("/q404.pdf"))
+    assert r.code == 1 and r.stderr == "" and r.stdout == ""

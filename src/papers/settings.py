@@ -158,8 +158,10 @@ def _coerce(name: str, value: Any) -> Any:
             v = kind(value)
         except ValueError:
             raise ConfigError(f"{name}: expected a number, got {value!r}") from None
-        if v < 0:
+        if v < 0 and name != "verbosity":
             raise ConfigError(f"{name}: must not be negative, got {value!r}")
+        if name == "verbosity" and v < -1:
+            raise ConfigError(f"{name}: -1 (quiet) is the least, got {value!r}")
         if name in ("workers", "max_per_host", "chunk_size") and v < 1:
             raise ConfigError(f"{name}: must be at least 1, got {value!r}")
         if name == "timeout" and v <= 0:

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Benchmark `papers download` against aria2c and curl, all fed by a local nginx.
+
+    python bench/run.py [--rounds 3] [--quick] [--only NAME ...]
+
+Needs nginx (Debian: `apt-get install nginx-light`), aria2c (`apt-get install aria2`)
+and curl; the script installs the Debian packages itself when it can (root, apt-get)
+and otherwise says what to install. Tools run alternately (A B C A B C ...), each
+result is the median of the rounds, and every figure is reported as a ratio to a
+peer measured in the same run: these machines are shared and noisy, so absolute
+times are not claims. Writes bench/RESULTS.md and bench/workers.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, ".work")          # on disk, like a user's output dir
+SHM = "/dev/shm/papers-bench"
+PAPERS = [sys.executable, "-m", "papers"]
+
+
+def need(tool: str, package: str) -> str:
+    path = shutil.which(tool) or (f"/usr/sbin/{tool}" if os.path.exists(f"/usr/sbin/{tool}") else None)
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"bench: installing {package} (apt-get)", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=False,
+                       stdout=subprocess.DEVNULL)
+        if subprocess.run(["dpkg", "-s", package], capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(["apt-get", "install", "-y", "-q", package], stdout=subprocess.DEVNULL, check=False)
+        path = shutil.which(tool) or (f"/usr/sbin/{tool}" if os.path.exists(f"/usr/sbin/{tool}") else None)
+    if not path:
+        sys.exit(f"bench: {tool} not found: install the Debian package {package} "
+                 f"(sudo apt-get install {package}) and run again")
+    return path
+
+
+class Nginx:
+    """nginx serving `root` on `ports`, `limit_rate` per connection (0 = none)."""
+
+    def __init__(self, nginx: str, root: str, ports: list[int], limit_rate: str = "0") -> None:
+        self.dir = tempfile.mkdtemp(prefix="papers-nginx-")
+        servers = "".join(f"""
+    server {{
+        listen 127.0.0.1:{p};
+        root {root};
+        limit_rate {limit_rate};
+        location / {{ }}
+    }}""" for p in ports)
+        conf = f"""
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    keepalive_timeout 60;
+    default_type application/pdf;
+    client_body_temp_path {self.dir};
+    proxy_temp_path {self.dir};
+    fastcgi_temp_path {self.dir};
+    uwsgi_temp_path {self.dir};
+    scgi_temp_path {self.dir};
+{servers}
+}}
+"""
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen([nginx, "-c", self.conf, "-p", self.dir, "-e", f"{self.dir}/error.log"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            sys.exit("bench: nginx failed to start: " + self.proc.stderr.read().decode()[-500:])
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGQUIT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def make_files(root: str, n: int, size: int, prefix: str = "f") -> list[str]:
+    os.makedirs(root, exist_ok=True)
+    names = []
+    block = os.urandom(min(size, 1 << 20))
+    for i in range(n):
+        name = f"{prefix}{i:05d}.pdf"
+        path = os.path.join(root, name)
+        if not os.path.exists(path) or os.path.getsize(path) != size:
+            head = b"%PDF-1.7\n%" + str(i).encode() + b"\n"
+            body = head + (block * (size // len(block) + 1))[: size - len(head)]
+            with open(path, "wb") as f:
+                f.write(body)
+        names.append(name)
+    return names
+
+
+def timed(cmd: list[str], env=None) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    elapsed = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {p.returncode}: {p.stderr.decode()[-800:]}")
+    return elapsed
+
+
+def fresh(out: str) -> str:
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    return out
+
+
+def tool_commands(urls: list[str], out: str, workers: int, lists: str) -> dict[str, list[str]]:
+    os.makedirs(lists, exist_ok=True)
+    url_file = os.path.join(lists, "urls.txt")
+    with open(url_file, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    curl_cfg = os.path.join(lists, "curl.cfg")
+    with open(curl_cfg, "w") as f:
+        for i, u in enumerate(urls):
+            f.write(f'url = "{u}"\noutput = "{out}/c{i:05d}.pdf"\n')
+    return {
+        "papers": [*PAPERS, "download", "-i", url_file, "-o", out, "-j", str(workers), "--rate-limit", "0",
+                   "--max-per-host", str(workers), "--no-progress", "-q"],
+        "aria2c": [ARIA2C, "-i", url_file, "-d", out, "-j", str(workers), "-x", "1",
+                   "--max-connection-per-server=1", "--file-allocation=none", "--allow-overwrite=true",
+                   "--auto-file-renaming=false", "--console-log-level=error", "--summary-interval=0",
+                   "--quiet=true"],
+        "curl": [CURL, "--parallel", "--parallel-max", str(workers), "--fail", "--silent", "-K", curl_cfg],
+    }
+
+
+@dataclass
+class Result:
+    name: str
+    note: str
+    times: dict[str, list[float]] = field(default_factory=dict)
+
+    def median(self, tool: str) -> float:
+        return statistics.median(self.times[tool])
+
+
+def compare(name: str, note: str, urls: list[str], out: str, workers: int, rounds: int,
+            tools=("papers", "aria2c", "curl")) -> Result:
+    res = Result(name, note)
+    cmds = tool_commands(urls, out, workers, os.path.join(WORK, "lists"))
+    for r in range(rounds):
+        order = tools if r % 2 == 0 else tuple(reversed(tools))  # A B C, then C B A
+        for tool in order:
+            fresh(out)
+            res.times.setdefault(tool, []).append(timed(cmds[tool]))
+    print(f"bench: {name}: " + ", ".join(f"{t} {res.median(t):.2f}s" for t in tools), file=sys.stderr)
+    return res
+
+
+def startup(rounds: int) -> dict[str, float]:
+    def med(cmd):
+        xs = [timed(cmd) for _ in range(max(rounds, 5))]
+        return statistics.median(xs)
+    base = med([sys.executable, "-c", "pass"])
+    return {"python -c pass": base, "papers --help": med([*PAPERS, "--help"]),
+            "papers download --help": med([*PAPERS, "download", "--help"])}
+
+
+def chart(sweep: dict[str, dict[int, float]], path: str) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: matplotlib not installed (pip install -e '.[bench]'): no chart", file=sys.stderr)
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for tool, pts in sweep.items():
+        xs = sorted(pts)
+        ax.plot(xs, [pts[x] for x in xs], marker="o", label=tool)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("workers (concurrent downloads)")
+    ax.set_ylabel("files per second")
+    ax.set_title("1500 x 8 KB from local nginx, written to disk")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main() -> None:
+    global ARIA2C, CURL
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smaller workloads, for trying the script")
+    ap.add_argument("--only", nargs="*", default=None)
+    args = ap.parse_args()
+    nginx = need("nginx", "nginx-light")
+    ARIA2C = need("aria2c", "aria2")
+    CURL = need("curl", "curl")
+    os.makedirs(WORK, exist_ok=True)
+    q = args.quick
+    want = lambda n: args.only is None or n in args.only  # noqa: E731
+    results: list[Result] = []
+    extra: dict[str, object] = {}
+    base_port = 18480
+
+    if want("typical"):
+        names = make_files(os.path.join(WORK, "srv-typical"), 16 if q else 64, 1_500_000)
+        ng = Nginx(nginx, os.path.join(WORK, "srv-typical"), [base_port], "1m")
+        try:
+            urls = [f"http://127.0.0.1:{base_port}/{n}" for n in names]
+            results.append(compare("typical", f"{len(urls)} x 1.5 MB, limit_rate 1m, 16 workers, to disk",
+                                   urls, os.path.join(WORK, "out"), 16, args.rounds))
+        finally:
+            ng.stop()
+
+    small_root = os.path.join(WORK, "srv-small")
+    names = make_files(small_root, 300 if q else 1500, 8192)
+    urls = [f"http://127.0.0.1:{base_port + 1}/{n}" for n in names]
+    ng = Nginx(nginx, small_root, [base_port + 1])
+    try:
+        if want("small"):
+            results.append(compare("small", f"{len(urls)} x 8 KB, 8 workers, unthrottled, to disk",
+                                   urls, os.path.join(WORK, "out"), 8, args.rounds))
+        if want("shm"):
+            results.append(compare("shm", f"{len(urls)} x 8 KB, 8 workers, to /dev/shm (CPU cost)",
+                                   urls, SHM, 8, args.rounds))
+            shutil.rmtree(SHM, ignore_errors=True)
+        if want("sweep"):
+            sweep: dict[str, dict[int, float]] = {}
+            for w in (1, 2, 4, 8, 16):
+                r = compare(f"sweep-{w}", "", urls, os.path.join(WORK, "out"), w, args.rounds)
+                for tool in r.times:
+                    sweep.setdefault(tool, {})[w] = len(urls) / r.median(tool)
+            extra["sweep"] = sweep
+            extra["chart"] = chart(sweep, os.path.join(HERE, "workers.png"))
+    finally:
+        ng.stop()
+
+    if want("hosts"):
+        ports = [base_port + 10 + i for i in range(8)]
+        root = os.path.join(WORK, "srv-hosts")
+        names = make_files(root, 40, 20_000, prefix="h")
+        ng = Nginx(nginx, root, ports)
+        try:
+            urls = [f"http://127.0.0.1:{p}/{n}" for p in ports for n in names]  # sorted by host
+            lists = os.path.join(WORK, "lists")
+            os.makedirs(lists, exist_ok=True)
+            with open(os.path.join(lists, "hosts.txt"), "w") as f:
+                f.write("\n".join(urls) + "\n")
+            cmd = [*PAPERS, "download", "-i", os.path.join(lists, "hosts.txt"), "-o", os.path.join(WORK, "out"),
+                   "--rate-limit", "10", "--max-per-host", "2", "-j", "16", "--no-progress", "-q"]
+            times = []
+            for _ in range(args.rounds):
+                fresh(os.path.join(WORK, "out"))
+                times.append(timed(cmd))
+            bound = len(urls) / (10 * len(ports))
+            extra["hosts"] = {"median": statistics.median(times), "bound": bound, "times": times}
+            print(f"bench: hosts: {statistics.median(times):.2f}s, bound {bound:.1f}s", file=sys.stderr)
+        finally:
+            ng.stop()
+
+    if want("startup"):
+        extra["startup"] = startup(args.rounds)
+
+    write_results(results, extra, args)
+
+
+def write_results(results: list[Result], extra: dict, args) -> None:
+    targets = {"typical": ("aria2c", 1.02), "small": ("aria2c", 0.8), "shm": ("aria2c", 3.0)}
+    lines = ["# Benchmark results", "",
+             f"`python bench/run.py --rounds {args.rounds}{' --quick' if args.quick else ''}` on "
+             f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs. Median of {args.rounds} alternating "
+             "rounds; ratios are papers' wall time over the peer's in the same run (lower is better).", "",
+             "| workload | papers / aria2c | papers / curl | target | met |", "|---|---|---|---|---|"]
+    for r in results:
+        pa = r.median("papers") / r.median("aria2c")
+        pc = r.median("papers") / r.median("curl")
+        peer, goal = targets.get(r.name, ("aria2c", None))
+        met = "yes" if goal and pa <= goal else ("no" if goal else "")
+        lines.append(f"| {r.name}: {r.note} | {pa:.2f} | {pc:.2f} | "
+                     f"{'≤ ' + format(goal, 'g') + ' × ' + peer if goal else ''} | {met} |")
+    if "hosts" in extra:
+        h = extra["hosts"]
+        ratio = h["median"] / h["bound"]
+        lines.append(f"| hosts: 8 hosts × 40 files sorted by host, --rate-limit 10 --max-per-host 2 -j 16 | "
+                     f"{ratio:.2f} × the physical bound ({h['bound']:.0f} s) | | ≤ 1.1 × bound, never below | "
+                     f"{'yes' if 1.0 <= ratio <= 1.1 else 'no'} |")
+    if "startup" in extra:
+        s = extra["startup"]
+        base = s["python -c pass"]
+        for k in ("papers --help", "papers download --help"):
+            lines.append(f"| start-up: `{k}` | {s[k] / base:.2f} × `python -c pass` ({s[k] * 1000:.0f} ms) | | "
+                         f"≤ 150 ms | {'yes' if s[k] <= 0.150 else 'no'} |")
+    if "sweep" in extra:
+        lines += ["", "Files per second against workers (1500 × 8 KB, to disk):", "",
+                  "| workers | " + " | ".join(extra["sweep"]) + " |",
+                  "|---|" + "---|" * len(extra["sweep"])]
+        for w in sorted(next(iter(extra["sweep"].values()))):
+            lines.append(f"| {w} | " + " | ".join(f"{extra['sweep'][t][w]:.0f}" for t in extra["sweep"]) + " |")
+        if extra.get("chart"):
+            lines += ["", "![files/s against workers](workers.png)"]
+    lines += ["", "Raw times (seconds):", "", "```",
+              json.dumps({r.name: r.times for r in results} | {k: v for k, v in extra.items()
+                                                                if k in ("hosts", "startup")}, indent=1),
+              "```", ""]
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
