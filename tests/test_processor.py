@@ -58,7 +58,6 @@ def test_counts_output_and_state(tmp_path):
         QueueMessage(MessageType.PAPER_QUEUED, paper=B),
         QueueMessage(MessageType.PAPER_QUEUED, paper=C),
         QueueMessage(MessageType.INPUT_DONE),
-        QueueMessage(MessageType.DOWNLOAD_STARTED, paper=A),
         QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=600),
         QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=400),
         done(A, 1000),

@@ -108,6 +108,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         os.makedirs(output_dir, exist_ok=True)
     except OSError as e:
         raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
+    real_dir = os.path.realpath(output_dir)
     state = StateStore(settings.state_path)
     state.lock()
     try:
@@ -123,9 +124,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         cancel.set()
 
     def make_processor(q: queue.Queue) -> ResultProcessor:
-        return ResultProcessor(q, state, reporter, out, settings.json, clock=clock,
+        proc = ResultProcessor(q, state, reporter, out, settings.json, clock=clock,
                                save_interval=settings.save_interval,
                                on_output_closed=on_output_closed, on_fatal=cancel.set)
+        proc.sync_dir = real_dir
+        return proc
 
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
@@ -138,7 +141,17 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                     min_speed=settings.min_speed, min_speed_window=settings.min_speed_window,
                     policy=policy_of(settings)),
         limiter, cancel, put, clock=clock)
-    resolver = make_resolver(settings, limiter, cancel)
+    resolver_lock = threading.Lock()
+    resolver_box: list[Resolver] = []
+
+    def resolver() -> "Resolver":
+        # Made on first use: a run of plain URLs never imports the API clients.
+        with resolver_lock:
+            if not resolver_box:
+                resolver_box.append(make_resolver(settings, limiter, cancel))
+            return resolver_box[0]
+
+    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
 
     def worker_loop() -> None:
         while True:
@@ -155,11 +168,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     def work(paper: Paper, path: str, prior: dict[str, Any] | None, reservation: Reservation) -> None:
         if cancel.is_set():
             return
-        put(QueueMessage(MessageType.DOWNLOAD_STARTED, paper=paper))
+        log.debug("fetching %s", paper.id)
         try:
             outcome = None
             if not paper.urls:
-                paper, outcome = _resolve_inline(resolver, paper)
+                paper, outcome = _resolve_inline(resolver(), paper)
             if outcome is None:
                 outcome = fetcher.fetch(paper, path, prior, reservation)
         except Cancelled:
@@ -175,12 +188,17 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         if expected:
             put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
         try:
+            queued = 0
             for paper in unique(papers):
                 if cancel.is_set():
                     break
-                put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
+                # Counted in batches: one message per paper would cost more than the paper.
+                queued += 1
+                if queued == 64:
+                    put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
+                    queued = 0
                 try:
-                    path = path_for(paper, output_dir)
+                    path = path_for(paper, real_dir, resolved=True)
                 except ValueError as e:
                     put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
                                      outcome=Outcome(status="failed", error=str(e), permanent=True)))
@@ -188,8 +206,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                 # Safe to read from this thread: the processor writes a paper's record only
                 # after its work was submitted below, and unique() stops us asking again.
                 prior = state.get(paper.key)
-                decided = plan(paper, path, prior, settings.retry_failed,
-                               can_resolve=bool(resolver.sources))
+                decided = plan(paper, path, prior, settings.retry_failed, can_resolve=can_resolve)
                 if decided is not None:
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
                     continue
@@ -198,6 +215,9 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                     break
         except InputError as e:
             input_error = str(e)
+        finally:
+            if queued:
+                put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
                    and processor.fatal_error is None and processor.stop_reason is None,

@@ -16,17 +16,16 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import requests
 import urllib3
 
 from papers.hosts import Cancelled, HostLimiter, Reservation, host_of
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
-from papers.state import fsync_dir
+from papers.transport import Transport, TransportError, _short
 
 log = logging.getLogger("papers")
 
@@ -156,31 +155,34 @@ class Fetcher:
         self.emit = emit
         self.clock = clock
         self.monotonic = monotonic
-        self._local = threading.local()
+        self._transport: Transport | None = None
+        self._tl = threading.local()
 
-    # -- sessions ------------------------------------------------------------
-    def session(self) -> requests.Session:
-        """This worker thread's own Session (connection pool and keep-alive)."""
-        s = getattr(self._local, "session", None)
-        if s is None:
-            s = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
-            s.mount("http://", adapter)
-            s.mount("https://", adapter)
-            s.max_redirects = 10
-            s.headers.update({
+    @property
+    def transport(self) -> Transport:
+        """The HTTP transport (one urllib3 pool per worker thread), made on first use."""
+        if self._transport is None:
+            self._transport = Transport(self.config.timeout, {
                 "User-Agent": self.config.user_agent,
                 "Accept": "application/pdf,*/*;q=0.8",
                 # Byte ranges and length checks need the bytes as stored; PDFs
                 # are compressed already.
                 "Accept-Encoding": "identity",
             })
-            self._local.session = s
-        return s
+        return self._transport
 
     # -- one paper -------------------------------------------------------------
     def fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None = None,
               reservation: Reservation | None = None) -> Outcome:
+        """Get `paper` to `path`; see `_fetch`. Bytes not yet reported ride on the outcome."""
+        self._tl.unreported = 0
+        outcome = self._fetch(paper, path, prior, reservation)
+        if self._tl.unreported:
+            outcome = replace(outcome, unreported=self._tl.unreported)
+        return outcome
+
+    def _fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None,
+               reservation: Reservation | None) -> Outcome:
         """Get `paper` to `path`, trying its candidate URLs in order.
 
         Returns an Outcome with status downloaded, skipped (a complete file was
@@ -318,25 +320,19 @@ class Fetcher:
             # If-Range: the server sends the whole new file (200) if it changed.
             headers["If-Range"] = etag or last_modified  # type: ignore[assignment]
         try:
-            resp = self.session().get(url, headers=headers, stream=True,
-                                      timeout=(cfg.timeout, cfg.timeout))
-        except requests.exceptions.TooManyRedirects:
-            return Attempt(permanent=True, reason="too many redirects (a loop?)")
-        except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
-                requests.exceptions.MissingSchema) as e:
-            return Attempt(permanent=True, reason=f"cannot fetch this URL or its redirect: {_short(e)}")
-        except requests.exceptions.SSLError as e:
-            return Attempt(permanent=True, reason=f"TLS error: {_short(e)}")
-        except requests.exceptions.Timeout:
-            return Attempt(reason=f"timed out after {cfg.timeout:g}s waiting for the server")
-        except requests.exceptions.RequestException as e:
-            return Attempt(reason=f"connection failed: {_short(e)}")
-        with resp:
+            resp = self.transport.get(url, headers)
+        except TransportError as e:
+            if e.timeout:
+                return Attempt(reason=f"timed out after {cfg.timeout:g}s waiting for the server")
+            return Attempt(permanent=e.permanent, reason=str(e))
+        try:
             return self._receive(resp, url, path, part, have)
+        finally:
+            _done_with(resp)
 
-    def _receive(self, resp: requests.Response, url: str, path: str, part: str, have: int) -> Attempt:
+    def _receive(self, resp: Any, url: str, path: str, part: str, have: int) -> Attempt:
         cfg = self.config
-        status = resp.status_code
+        status = resp.status
         etag = resp.headers.get("ETag")
         last_modified = resp.headers.get("Last-Modified")
         base = Attempt(etag=etag, last_modified=last_modified)
@@ -373,7 +369,7 @@ class Fetcher:
             return Attempt(permanent=True, reason=f"too large: {total} bytes is over --max-size {cfg.max_size}")
         return self._stream(resp, path, part, append, have, total, base)
 
-    def _stream(self, resp: requests.Response, path: str, part: str, append: bool, have: int,
+    def _stream(self, resp: Any, path: str, part: str, append: bool, have: int,
                 total: int | None, base: Attempt) -> Attempt:
         cfg = self.config
         pending = 0
@@ -392,7 +388,7 @@ class Fetcher:
                 try:
                     # read1: one socket read per call, so a body cut short still hands
                     # over what arrived (a buffered read would drop it with the error).
-                    read1 = resp.raw.read1
+                    read1 = resp.read1
                     size = cfg.chunk_size
                     while True:
                         chunk = read1(size, decode_content=True)
@@ -460,14 +456,15 @@ class Fetcher:
             base.fatal = getattr(err, "errno", None) in _DISK_ERRNOS
             return base
         finally:
-            if pending:
-                self.emit(QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=pending))
+            # What was not reported yet travels with the outcome: no message per small file.
+            self._tl.unreported = getattr(self._tl, "unreported", 0) + pending
         try:
             os.replace(part, path)
         except OSError as e:
             base.reason = f"cannot rename {part} to its final name: {e.strerror}"
             return base
-        fsync_dir(os.path.dirname(path))
+        # The directory fsync that makes the rename durable is grouped: the result
+        # processor does one before the state records a batch of downloads.
         return Attempt(ok=True, nbytes=written, sha256=h.hexdigest())
 
     @staticmethod
@@ -484,17 +481,19 @@ class _DiskError(Exception):
     """Writing the .part failed (disk full, permissions): our fault, not the server's."""
 
 
-def _short(e: BaseException) -> str:
-    """An exception as one short line (requests nests urllib3's long reprs)."""
-    text = str(e) or type(e).__name__
-    for marker in ("Caused by ", "(Caused by"):
-        if marker in text:
-            text = text.split(marker, 1)[1].strip("() ")
-    text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", text)
-    text = re.sub(r"HTTPConnectionPool\([^)]*\):\s*", "", text)
-    text = re.sub(r"HTTPSConnectionPool\([^)]*\):\s*", "", text)
-    text = " ".join(text.split())
-    return text[:200]
+def _done_with(resp: Any) -> None:
+    """Give the connection back for reuse if its body was read, else close it."""
+    try:
+        if resp.isclosed() or resp.length_remaining == 0:
+            resp.release_conn()
+        elif (resp.length_remaining or 0) <= 64 * 1024 and resp.status >= 300:
+            resp.drain_conn()  # a short error page: cheaper to read than to reconnect
+            resp.release_conn()
+        else:
+            resp.close()
+            resp.release_conn()
+    except (urllib3.exceptions.HTTPError, OSError):
+        resp.close()
 
 
 __all__ = ["Fetcher", "FetchConfig", "Cancelled", "host_of", "parse_content_range", "describe_not_pdf"]

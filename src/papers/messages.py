@@ -12,10 +12,9 @@ from papers.models import Paper
 class MessageType(enum.Enum):
     """What a QueueMessage reports."""
 
-    PAPER_QUEUED = "paper_queued"            # one more paper counted into the total
+    PAPER_QUEUED = "paper_queued"            # `count` more papers (default 1) counted into the total
     TOTAL_ESTIMATE = "total_estimate"        # how many papers the input probably holds
     INPUT_DONE = "input_done"                # the input is exhausted: the total is final
-    DOWNLOAD_STARTED = "download_started"    # a worker began fetching a paper
     PROGRESS_UPDATE = "progress_update"      # bytes received since the last update
     DOWNLOAD_COMPLETE = "download_complete"  # a PDF is on disk under its final name
     DOWNLOAD_SKIPPED = "download_skipped"    # already done; nothing was fetched
@@ -42,6 +41,7 @@ class Outcome:
     finished: float | None = None
     etag: str | None = None           # validators of a kept .part, for a later Range resume
     last_modified: str | None = None
+    unreported: int = 0               # bytes received but not yet sent as PROGRESS_UPDATE
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,7 +53,7 @@ class QueueMessage:
     paper: Paper | None = None
     outcome: Outcome | None = None
     nbytes: int = 0                   # PROGRESS_UPDATE: bytes received since the last one
-    count: int = 0                    # TOTAL_ESTIMATE: papers expected
+    count: int = 1                    # PAPER_QUEUED: papers; TOTAL_ESTIMATE: papers expected
     record: Any = None                # LOG: the logging.LogRecord
     result: dict[str, Any] | None = None  # PAPER_CONSOLIDATED: the record
     skipped: bool = False             # PAPER_CONSOLIDATED: taken from the state, nothing asked

@@ -85,9 +85,13 @@ def filename_for(paper: Paper) -> str:
     return stem + ".pdf"
 
 
-def path_for(paper: Paper, output_dir: str) -> str:
-    """Absolute path of `paper`'s PDF, guaranteed to lie directly inside `output_dir`."""
-    base = os.path.realpath(output_dir)
+def path_for(paper: Paper, output_dir: str, resolved: bool = False) -> str:
+    """Absolute path of `paper`'s PDF, guaranteed to lie directly inside `output_dir`.
+
+    Pass `resolved=True` when `output_dir` is already a realpath (saves the
+    lookups per paper in a long run).
+    """
+    base = output_dir if resolved else os.path.realpath(output_dir)
     name = filename_for(paper)
     path = os.path.join(base, name)
     if os.path.dirname(path) != base or name in (".", ".."):

@@ -88,7 +88,8 @@ class TqdmReporter(Reporter):
 
     def update(self, stats: Stats) -> None:
         bar = self.bar
-        total = stats.total if stats.input_done else max(stats.total, stats.expected)
+        # The total is counted in batches: never show fewer than are done.
+        total = max(stats.total, stats.done) if stats.input_done else max(stats.total, stats.expected, stats.done)
         if bar.total != total:
             bar.total = total
         delta = stats.done - bar.n
