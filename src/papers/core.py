@@ -109,6 +109,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     except OSError as e:
         raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
     real_dir = os.path.realpath(output_dir)
+    # What is in the output dir now: papers whose files are absent skip those checks.
+    try:
+        on_disk = {e.name for e in os.scandir(real_dir) if e.name.endswith((".pdf", ".part"))}
+    except OSError:
+        on_disk = None
     state = StateStore(settings.state_path)
     state.lock()
     try:
@@ -158,14 +163,15 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             got = scheduler.get()
             if got is None:
                 return
-            reservation, (paper, path, prior) = got
+            reservation, (paper, path, prior, hints) = got
             try:
-                work(paper, path, prior, reservation)
+                work(paper, path, prior, reservation, hints)
             finally:
                 if not reservation.taken:
                     limiter.release(reservation.key)
 
-    def work(paper: Paper, path: str, prior: dict[str, Any] | None, reservation: Reservation) -> None:
+    def work(paper: Paper, path: str, prior: dict[str, Any] | None, reservation: Reservation,
+             hints: tuple[bool, bool]) -> None:
         if cancel.is_set():
             return
         log.debug("fetching %s", paper.id)
@@ -174,7 +180,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             if not paper.urls:
                 paper, outcome = _resolve_inline(resolver(), paper)
             if outcome is None:
-                outcome = fetcher.fetch(paper, path, prior, reservation)
+                outcome = fetcher.fetch(paper, path, prior, reservation, hints)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run
@@ -211,7 +217,9 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
                     continue
                 host = host_of(paper.urls[0]) if paper.urls else None
-                if not scheduler.put(host, (paper, path, prior)):
+                name = os.path.basename(path)
+                hints = (True, True) if on_disk is None else (name in on_disk, name + ".part" in on_disk)
+                if not scheduler.put(host, (paper, path, prior, hints)):
                     break
         except InputError as e:
             input_error = str(e)

@@ -92,14 +92,15 @@ def describe_not_pdf(head: bytes, content_type: str | None) -> str:
     return f"not a PDF: the body starts with {snippet!r} ({ct})"
 
 
-def _open_part(part: str, append: bool) -> int:
+def _open_part(part: str, append: bool, absent: bool = False) -> int:
     nofollow = getattr(os, "O_NOFOLLOW", 0)
     if append:
         return os.open(part, os.O_WRONLY | os.O_APPEND | nofollow)
-    try:
-        os.unlink(part)
-    except FileNotFoundError:
-        pass
+    if not absent:
+        try:
+            os.unlink(part)
+        except FileNotFoundError:
+            pass
     # O_EXCL|O_NOFOLLOW: a symlink planted at the .part name cannot redirect the write.
     return os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o644)
 
@@ -173,9 +174,14 @@ class Fetcher:
 
     # -- one paper -------------------------------------------------------------
     def fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None = None,
-              reservation: Reservation | None = None) -> Outcome:
-        """Get `paper` to `path`; see `_fetch`. Bytes not yet reported ride on the outcome."""
+              reservation: Reservation | None = None, on_disk: tuple[bool, bool] = (True, True)) -> Outcome:
+        """Get `paper` to `path`; see `_fetch`. Bytes not yet reported ride on the outcome.
+
+        `on_disk` says whether the final file and its `.part` may exist (False:
+        known absent at the start of the run), which saves syscalls per paper.
+        """
         self._tl.unreported = 0
+        self._tl.final_may_exist, self._tl.part_may_exist = on_disk
         outcome = self._fetch(paper, path, prior, reservation)
         if self._tl.unreported:
             outcome = replace(outcome, unreported=self._tl.unreported)
@@ -193,7 +199,7 @@ class Fetcher:
         if not paper.urls:
             return Outcome(status="failed", error=paper.problem or "no PDF URL to try",
                            started=started, finished=self.clock())
-        existing = self._adopt_existing(path, paper, started)
+        existing = self._adopt_existing(path, paper, started) if self._tl.final_may_exist else None
         if existing is not None:
             return existing
         tried: list[tuple[str, Attempt]] = []
@@ -204,7 +210,7 @@ class Fetcher:
         part = path + ".part"
         last_url_with_part: str | None = prior.get("url") if prior else None
         for url in paper.urls:
-            if last_url_with_part != url and url not in validators:
+            if last_url_with_part != url and url not in validators and self._tl.part_may_exist:
                 # The .part (if any) came from another URL: its bytes cannot be resumed here.
                 _remove(part)
             try:
@@ -306,7 +312,7 @@ class Fetcher:
         part = path + ".part"
         have = 0
         try:
-            st = os.lstat(part)
+            st = os.lstat(part) if self._tl.part_may_exist else None
         except OSError:
             st = None
         if st is not None and not stat.S_ISREG(st.st_mode):
@@ -382,7 +388,8 @@ class Fetcher:
             else:
                 h, head, written = hashlib.sha256(), b"", 0
             is_pdf = PDF_MAGIC in head
-            fd = _open_part(part, append)
+            fd = _open_part(part, append, absent=not self._tl.part_may_exist)
+            self._tl.part_may_exist = True
             base.wrote_part = True
             with os.fdopen(fd, "wb", buffering=0) as f:
                 try:

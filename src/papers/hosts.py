@@ -10,6 +10,7 @@ sorted by host does not stall behind its first host.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -26,13 +27,27 @@ class Cancelled(Exception):
 
 def host_of(url: str) -> str:
     """`scheme://host:port` of a URL: the unit that limits apply to."""
-    parts = urlsplit(url)
+    # Called several times per paper: parse only the scheme://authority prefix, once.
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _host_key(url)
+    end = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch)
+        if i != -1 and i < end:
+            end = i
+    return _host_key(scheme + "://" + rest[:end])
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_key(prefix: str) -> str:
+    parts = urlsplit(prefix)
     try:
         port = parts.port
     except ValueError:
         port = None
     port = port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
 BREAKER_THRESHOLD = 5      # consecutive failures before a host is backed off
@@ -169,7 +184,8 @@ class HostScheduler:
                 self._hosts.append(host)
             q.append(item)
             self._size += 1
-            self.cond.notify_all()
+            # One waiting worker is enough for one item (waking all makes a futex storm).
+            self.cond.notify()
             return True
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ only, at most `max_redirects` hops, loops detected.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import urllib.request
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+
+from papers.hosts import host_of
 
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -61,10 +64,7 @@ class Transport:
         managers = getattr(self._local, "managers", None)
         if managers is None:
             managers = self._local.managers = {}
-        parts = urlsplit(url)
-        proxy = self.proxies.get(parts.scheme) or self.proxies.get("all")
-        if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
-            proxy = None
+        proxy = self._proxy_for(host_of(url))
         mgr = managers.get(proxy)
         if mgr is None:
             kw: dict[str, Any] = {"num_pools": 16, "maxsize": self.pool_size, "cert_reqs": "CERT_REQUIRED"}
@@ -73,6 +73,14 @@ class Transport:
             mgr = urllib3.ProxyManager(proxy, **kw) if proxy else urllib3.PoolManager(**kw)
             managers[proxy] = mgr
         return mgr
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one Transport per run)
+    def _proxy_for(self, host_key: str) -> str | None:
+        scheme, _, rest = host_key.partition("://")
+        proxy = self.proxies.get(scheme) or self.proxies.get("all")
+        if proxy and urllib.request.proxy_bypass(rest.rsplit(":", 1)[0]):
+            return None
+        return proxy
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
         """GET `url` following redirects; the response body is not read yet (call release_conn)."""
