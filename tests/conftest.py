@@ -96,3 +96,13 @@ def pdfs_in(directory) -> dict[str, bytes]:
             with open(os.path.join(directory, name), "rb") as f:
                 out[name] = f.read()
     return out
+
+
+def read_state(path) -> dict[str, dict]:
+    """The snapshot at `path`, parsed as plain JSON, records as dicts (schema 2 stores arrays)."""
+    import json as _json
+
+    with open(path) as f:
+        data = _json.load(f)
+    fields = data.get("fields")
+    return {k: dict(zip(fields, v)) if fields else v for k, v in data["papers"].items()}

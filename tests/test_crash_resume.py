@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from conftest import pdfs_in
+from conftest import pdfs_in, read_state
 from faultserver import Reply, make_pdf
 from papers.naming import path_for
 from papers.models import paper_from_text
+from papers.processor import STATE_FIELDS
 from papers.state import StateStore
 
 
@@ -45,7 +46,7 @@ def test_kill_9_at_any_moment_then_resume(server, env, fast_config, tmp_path, ki
     proc.wait()
 
     # The state parses, and every final-named file is complete and exact.
-    state = StateStore(str(out / ".papers-state.json"))
+    state = StateStore(str(out / ".papers-state.json"), STATE_FIELDS)
     state.load()
     finished_at_kill = pdfs_in(out)
     expected = {os.path.basename(path_for(paper_from_text(u), str(out))): bodies[p]
@@ -85,8 +86,8 @@ def test_sigint_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_c
     assert "interrupted" in err and "Traceback" not in err
     parts = [n for n in os.listdir(out) if n.endswith(".part")]
     assert parts
-    state = json.load(open(out / ".papers-state.json"))  # saved, compacted snapshot
-    assert any(r.get("etag") for r in state["papers"].values())
+    state = read_state(out / ".papers-state.json")  # saved, compacted snapshot
+    assert any(r.get("etag") for r in state.values())
 
     for p in bodies:  # serve fast now
         server.route(p, Reply(body=bodies[p], etag=f'"{p}"'))
@@ -107,7 +108,7 @@ def test_second_sigint_exits_at_once_with_valid_state(server, env, fast_config, 
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=5) == 130
-    state = StateStore(str(out / ".papers-state.json"))
+    state = StateStore(str(out / ".papers-state.json"), STATE_FIELDS)
     state.load()  # parses (or is absent), never half-written
 
 
@@ -130,7 +131,7 @@ def test_stress_many_workers_no_update_lost_or_doubled(server, env, fast_config,
     for p in bodies:
         assert server.hits(p) == 1
     assert sorted(pdfs_in(out).values()) == sorted(bodies.values())
-    state = json.load(open(out / ".papers-state.json"))
-    assert len(state["papers"]) == n
-    assert all(rec["status"] == "downloaded" for rec in state["papers"].values())
-    assert sum(rec["bytes"] for rec in state["papers"].values()) == sum(map(len, bodies.values()))
+    state = read_state(out / ".papers-state.json")
+    assert len(state) == n
+    assert all(rec["status"] == "downloaded" for rec in state.values())
+    assert sum(rec["bytes"] for rec in state.values()) == sum(map(len, bodies.values()))

@@ -6,7 +6,7 @@ import queue
 
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import paper_from_text
-from papers.processor import ResultProcessor
+from papers.processor import STATE_FIELDS, ResultProcessor
 from papers.reporting import Reporter
 from papers.state import StateStore
 
@@ -51,7 +51,7 @@ def done(p, n):
 
 
 def test_counts_output_and_state(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     msgs = [
         QueueMessage(MessageType.PAPER_QUEUED, paper=A),
@@ -79,7 +79,7 @@ def test_counts_output_and_state(tmp_path):
     assert reporter.closed == (1, 1, 1)
     assert proc.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]
     # STOP saved a snapshot that a new run reads back.
-    again = StateStore(str(tmp_path / "s.json"))
+    again = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     again.load()
     ra, rb = again.get(A.key), again.get(B.key)
     assert ra["status"] == "downloaded" and ra["sha256"] == "ab" * 32 and ra["bytes"] == 1000
@@ -89,25 +89,25 @@ def test_counts_output_and_state(tmp_path):
 
 
 def test_attempts_accumulate_across_runs(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     fail = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
         status="failed", url=A.urls[0], attempts=2, error="x"))
     drive([fail], state)
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     drive([done(A, 5)], state)
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     assert state.get(A.key)["attempts"] == 3
     assert state.get(A.key)["status"] == "downloaded"
 
 
 def test_skipped_papers_do_not_rewrite_state(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     drive([done(A, 10)], state)
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     skip = QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=A, outcome=Outcome(
         status="skipped", path="/o/10.pdf", bytes=10, url=A.urls[0]))
@@ -117,14 +117,14 @@ def test_skipped_papers_do_not_rewrite_state(tmp_path):
 
 
 def test_interrupted_outcome_is_remembered_but_not_counted(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"))
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     msg = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
         status="interrupted", url=A.urls[0], error="interrupted", etag='"e1"'))
     proc, out, _ = drive([msg], state)
     assert out == ""
     assert proc.stats.failed == 0
-    rec = StateStore(str(tmp_path / "s.json"))
+    rec = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     rec.load()
     assert rec.get(A.key)["etag"] == '"e1"' and rec.get(A.key)["permanent"] is False
 
@@ -156,7 +156,7 @@ def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
         def flush(self):
             raise OSError(28, "No space left on device", self.journal_path)
 
-    state = BrokenState(str(tmp_path / "s.json"))
+    state = BrokenState(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     fatal = []
     q = queue.Queue()

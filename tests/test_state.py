@@ -119,3 +119,38 @@ def test_lock_refuses_a_second_user(tmp_path):
     again = StateStore(path)
     again.lock()
     again.close()
+
+
+FIELDS = ("id", "status", "path", "bytes")
+
+
+def test_compact_records_roundtrip_as_arrays(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path, FIELDS)
+    s.load()
+    s.put("a", {"id": "a", "status": "downloaded", "path": "/x", "bytes": 3, "ignored": 1})
+    s.close()
+    with open(path) as f:
+        data = json.load(f)
+    assert data["fields"] == list(FIELDS) and data["papers"]["a"] == ["a", "downloaded", "/x", 3]
+    t = StateStore(path, FIELDS)
+    t.load()
+    rec = t.get("a")
+    assert rec["status"] == "downloaded" and rec.get("bytes") == 3 and rec.get("nope", 7) == 7
+    assert rec.as_dict() == {"id": "a", "status": "downloaded", "path": "/x", "bytes": 3}
+
+
+def test_schema_1_object_records_still_load(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"schema": 1, "papers": {"a": {"status": "failed", "bytes": 0, "id": "a"}}}))
+    s = StateStore(str(path), FIELDS)
+    s.load()
+    assert s.get("a")["status"] == "failed" and s.get("a").get("path") is None
+
+
+def test_records_follow_the_fields_the_file_was_written_with(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"schema": 2, "fields": ["status", "id"], "papers": {"a": ["downloaded", "a"]}}))
+    s = StateStore(str(path), FIELDS)
+    s.load()
+    assert s.get("a")["status"] == "downloaded" and s.get("a")["id"] == "a"

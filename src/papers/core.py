@@ -20,7 +20,7 @@ from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
 from papers.naming import path_for
 from papers.pipeline import Pipeline
-from papers.processor import ResultProcessor
+from papers.processor import STATE_FIELDS, ResultProcessor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.settings import Settings
 from papers.state import StateError, StateStore
@@ -114,7 +114,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         on_disk = {e.name for e in os.scandir(real_dir) if e.name.endswith((".pdf", ".part"))}
     except OSError:
         on_disk = None
-    state = StateStore(settings.state_path)
+    state = StateStore(settings.state_path, STATE_FIELDS)
     state.lock()
     try:
         state.load()
@@ -280,7 +280,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     import json
 
     output_dir = os.path.abspath(settings.output_dir)
-    state = StateStore(settings.state_path)
+    state = StateStore(settings.state_path, STATE_FIELDS)
     state.load()
     stats = Stats()
     input_error = None

@@ -53,6 +53,11 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     return line
 
 
+#: The fields of a download state record, in their stored order.
+STATE_FIELDS = ("id", "status", "path", "bytes", "sha256", "url", "attempts", "error", "permanent",
+                "first_seen", "updated", "finished", "title", "etag", "last_modified")
+
+
 def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
                  now: float) -> dict[str, Any]:
     """The state-file record for a paper after `outcome`, carrying history from `prior`."""

@@ -1,6 +1,8 @@
 """The JSON state file: every paper's outcome, safe against crashes.
 
-Layout: `<state>` is a JSON snapshot `{"schema": 1, "papers": {key: record}}`,
+Layout: `<state>` is a JSON snapshot `{"schema": 2, "fields": [...], "papers":
+{key: [values...]}}` (records as arrays in `fields` order: a million of them
+load in seconds and fit in memory; schema 1, records as objects, still loads),
 `<state>.journal` holds one JSON line per outcome recorded since the snapshot.
 Recording an outcome appends one line (O(1), no rewrite of the whole file);
 the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
@@ -15,7 +17,50 @@ import json
 import os
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
+
+
+class Record(tuple):
+    """A compact state record: a tuple of values in its class's FIELDS order.
+
+    Reads like a mapping (`rec.get("status")`, `rec["url"]`) so callers need
+    not know the layout; a million of them cost a fraction of dicts.
+    """
+
+    __slots__ = ()
+    FIELDS: tuple[str, ...] = ()
+    INDEX: dict[str, int] = {}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Record":
+        return cls(d.get(f) for f in cls.FIELDS)
+
+    @classmethod
+    def from_list(cls, values: list[Any]) -> "Record":
+        n = len(cls.FIELDS)
+        return cls(values[:n] if len(values) >= n else [*values, *([None] * (n - len(values)))])
+
+    def get(self, name: str, default: Any = None) -> Any:
+        i = self.INDEX.get(name)
+        v = tuple.__getitem__(self, i) if i is not None else None
+        return default if v is None else v
+
+    def __getitem__(self, name):  # type: ignore[override]
+        if isinstance(name, str):
+            i = self.INDEX.get(name)
+            if i is None:
+                raise KeyError(name)
+            return tuple.__getitem__(self, i)
+        return tuple.__getitem__(self, name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: v for f, v in zip(self.FIELDS, self) if v is not None}
+
+
+def record_type(fields: tuple[str, ...]) -> type[Record]:
+    """A Record class for `fields`."""
+    return type("Record", (Record,), {"__slots__": (), "FIELDS": tuple(fields),
+                                      "INDEX": {f: i for i, f in enumerate(fields)}})
 
 
 class StateError(Exception):
@@ -51,8 +96,10 @@ def write_atomic(path: str, data: bytes) -> None:
 class StateStore:
     """Load, update and persist per-paper records. Used by one thread only."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fields: tuple[str, ...] | None = None) -> None:
+        """`fields`: keep records as compact Records with these fields (None: plain dicts)."""
         self.path = os.path.abspath(path)
+        self.rtype = record_type(fields) if fields else None
         self.journal_path = self.path + ".journal"
         self.lock_path = self.path + ".lock"
         self.backup_path = self.path + ".bak"
@@ -98,12 +145,16 @@ class StateStore:
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise self._corrupt(f"not valid JSON ({e})") from None
             if not isinstance(data, dict) or not isinstance(data.get("papers"), dict):
-                raise self._corrupt('expected {"schema": 1, "papers": {...}}')
+                raise self._corrupt('expected {"schema": 2, "papers": {...}}')
             schema = data.get("schema")
             if not isinstance(schema, int) or schema > SCHEMA:
                 raise StateError(f"state file {self.path} has schema {schema!r}; this papers "
                                  f"understands schema {SCHEMA}: upgrade papers or use another --state")
+            fields = data.get("fields") if isinstance(data.get("fields"), list) else None
             self.records = data["papers"]
+            del data, raw
+            if self.rtype is not None:
+                self.records = {k: self._convert(v, fields) for k, v in self.records.items()}
         self._replay_journal()
 
     def _corrupt(self, why: str) -> StateError:
@@ -128,7 +179,8 @@ class StateStore:
                 continue
             try:
                 entry = json.loads(line)
-                self.records[entry["k"]] = entry["r"]
+                rec = entry["r"]
+                self.records[entry["k"]] = self._convert(rec, None) if self.rtype is not None else rec
             except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 raise StateError(f"state journal {self.journal_path} is corrupt at line {n}; "
                                  "it was left untouched: move it away to drop the outcomes "
@@ -145,9 +197,19 @@ class StateStore:
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Record an outcome; it reaches disk at the next `flush`."""
+        if self.rtype is not None:
+            record = self.rtype.from_dict(record)  # type: ignore[assignment]
         self.records[key] = record
         self._pending.append(json.dumps({"k": key, "r": record}, ensure_ascii=False,
                                         separators=(",", ":")))
+
+    def _convert(self, value: Any, fields: list[str] | None) -> Record:
+        assert self.rtype is not None
+        if isinstance(value, dict):
+            return self.rtype.from_dict(value)  # schema 1
+        if fields is None or tuple(fields) == self.rtype.FIELDS:
+            return self.rtype.from_list(value)
+        return self.rtype.from_dict(dict(zip(fields, value)))
 
     def flush(self) -> None:
         """Append pending records to the journal (the OS has them: they survive kill -9)."""
@@ -205,8 +267,11 @@ class StateStore:
     def compact(self) -> None:
         """Write a full snapshot atomically, then empty the journal."""
         self.flush()
-        data = json.dumps({"schema": SCHEMA, "papers": self.records}, ensure_ascii=False,
-                          separators=(",", ":")).encode("utf-8")
+        head: dict[str, Any] = {"schema": SCHEMA}
+        if self.rtype is not None:
+            head["fields"] = list(self.rtype.FIELDS)
+        head["papers"] = self.records
+        data = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if os.path.exists(self.path):
             # Keep the last good snapshot for recovery; link+replace is atomic.
             bak_tmp = self.backup_path + ".tmp"
