@@ -175,6 +175,55 @@ def compare(name: str, note: str, urls: list[str], out: str, workers: int, round
     return res
 
 
+def timed_rss(cmd: list[str]) -> tuple[float, float]:
+    """Wall time and peak RSS (MB) of a command."""
+    import resource
+
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {p.stderr.read().decode()[-800:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def scale_rerun(n: int) -> dict[str, float]:
+    """Re-run over a finished n-paper state: wall time, per-paper cost, peak RSS."""
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    from papers.models import paper_from_text
+    from papers.naming import path_for
+    from papers.processor import STATE_FIELDS
+    from papers.state import StateStore
+
+    d = os.path.join(WORK, f"scale-{n}")
+    lst = d + ".list"
+    if not os.path.exists(os.path.join(d, ".papers-state.json")):
+        print(f"bench: building a finished {n}-paper run in {d} ...", file=sys.stderr)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        real = os.path.realpath(d)
+        st = StateStore(os.path.join(d, ".papers-state.json"), STATE_FIELDS)
+        with open(lst, "w") as f:
+            for i in range(n):
+                url = f"http://127.0.0.1:9/papers/{i}.pdf"
+                f.write(url + "\n")
+                p = paper_from_text(url)
+                path = path_for(p, real, resolved=True)
+                with open(path, "wb") as g:
+                    g.write(b"%PDF-1.4\n")
+                st.put(p.key, {"id": url, "status": "downloaded", "path": path, "bytes": 9,
+                               "sha256": "0" * 64, "url": url, "attempts": 1,
+                               "first_seen": "2026-11-28T00:00:00Z", "updated": "2026-11-28T00:00:00Z",
+                               "finished": "2026-11-28T00:00:00Z"})
+        st.compact()
+    t, rss = timed_rss([*PAPERS, "download", "-i", lst, "-o", d, "-q", "--no-progress"])
+    res = {"seconds": t, "us_per_paper": t / n * 1e6, "peak_rss_mb": rss}
+    print(f"bench: scale {n}: {t:.2f}s ({res['us_per_paper']:.0f} us/paper), peak RSS {rss:.0f} MB",
+          file=sys.stderr)
+    return res
+
+
 def startup(rounds: int) -> dict[str, float]:
     def med(cmd):
         xs = [timed(cmd) for _ in range(max(rounds, 5))]
@@ -212,7 +261,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller workloads, for trying the script")
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="typical small shm sweep hosts bigfile scale startup")
+    ap.add_argument("--big", action="store_true", help="also the 1M-paper scale run (minutes, ~4 GB disk)")
     args = ap.parse_args()
     nginx = need("nginx", "nginx-light")
     ARIA2C = need("aria2c", "aria2")
@@ -280,6 +331,30 @@ def main() -> None:
         finally:
             ng.stop()
 
+    if want("bigfile"):
+        root = os.path.join(SHM, "srv-big")
+        os.makedirs(root, exist_ok=True)
+        big = os.path.join(root, "big.pdf")
+        size = (256 << 20) if q else (2 << 30)
+        with open(big, "wb") as f:  # sparse: a PDF header, then zeros
+            f.write(b"%PDF-1.7\n")
+            f.truncate(size)
+        ng = Nginx(nginx, root, [base_port + 30])
+        try:
+            out = fresh(os.path.join(SHM, "out-big"))
+            t, rss = timed_rss([*PAPERS, "download", f"http://127.0.0.1:{base_port + 30}/big.pdf", "-o", out,
+                                "--rate-limit", "0", "--max-size", "0", "--no-progress", "-q"])
+            extra["bigfile"] = {"bytes": size, "seconds": t, "peak_rss_mb": rss}
+            print(f"bench: bigfile: {size >> 20} MB in {t:.1f}s, peak RSS {rss:.0f} MB", file=sys.stderr)
+        finally:
+            ng.stop()
+            shutil.rmtree(SHM, ignore_errors=True)
+
+    if want("scale"):
+        extra["scale"] = {}
+        for n in ([10_000] if q else [10_000, 100_000] + ([1_000_000] if args.big else [])):
+            extra["scale"][n] = scale_rerun(n)
+
     if want("startup"):
         extra["startup"] = startup(args.rounds)
 
@@ -312,6 +387,22 @@ def write_results(results: list[Result], extra: dict, args) -> None:
         for k in ("papers --help", "papers download --help"):
             lines.append(f"| start-up: `{k}` | {s[k] / base:.2f} × `python -c pass` ({s[k] * 1000:.0f} ms) | | "
                          f"≤ 150 ms | {'yes' if s[k] <= 0.150 else 'no'} |")
+    if "bigfile" in extra:
+        b = extra["bigfile"]
+        lines.append(f"| a {b['bytes'] >> 20} MB file | peak RSS {b['peak_rss_mb']:.0f} MB | | < 100 MB | "
+                     f"{'yes' if b['peak_rss_mb'] < 100 else 'no'} |")
+    if "scale" in extra:
+        sc = extra["scale"]
+        ns = sorted(sc)
+        for n in ns:
+            lines.append(f"| re-run over a finished {n:,}-paper state | {sc[n]['seconds']:.1f} s, "
+                         f"{sc[n]['us_per_paper']:.0f} µs/paper, peak RSS {sc[n]['peak_rss_mb']:.0f} MB | | "
+                         f"{'≤ 10 s, ≤ 1 GB at 1M' if n == 1_000_000 else 'flat µs/paper'} | "
+                         f"{('yes' if sc[n]['seconds'] <= 10 and sc[n]['peak_rss_mb'] <= 1024 else 'no') if n == 1_000_000 else ''} |")
+        if len(ns) > 1:
+            growth = sc[ns[-1]]["us_per_paper"] / sc[ns[0]]["us_per_paper"]
+            lines.append(f"| cost per paper, {ns[-1]:,} vs {ns[0]:,} | {growth:.2f} × | | flat (≈ 1) | "
+                         f"{'yes' if growth <= 1.3 else 'no'} |")
     if "sweep" in extra:
         lines += ["", "Files per second against workers (1500 × 8 KB, to disk):", "",
                   "| workers | " + " | ".join(extra["sweep"]) + " |",
@@ -322,7 +413,8 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             lines += ["", "![files/s against workers](workers.png)"]
     lines += ["", "Raw times (seconds):", "", "```",
               json.dumps({r.name: r.times for r in results} | {k: v for k, v in extra.items()
-                                                                if k in ("hosts", "startup")}, indent=1),
+                                                                if k in ("hosts", "startup", "bigfile", "scale")},
+                         indent=1),
               "```", ""]
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))

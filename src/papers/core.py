@@ -109,6 +109,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     except OSError as e:
         raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
     real_dir = os.path.realpath(output_dir)
+    dir_prefix = real_dir.rstrip(os.sep) + os.sep
     # What is in the output dir now: papers whose files are absent skip those checks.
     try:
         on_disk = {e.name for e in os.scandir(real_dir) if e.name.endswith((".pdf", ".part"))}
@@ -203,15 +204,24 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                 if queued == 64:
                     put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
                     queued = 0
+                # Safe to read from this thread: the processor writes a paper's record only
+                # after its work was submitted below, and unique() stops us asking again.
+                prior = state.get(paper.key)
+                if prior is not None and on_disk is not None and prior.get("status") == "downloaded":
+                    # The fast way through a re-run: the file was in the output dir at the
+                    # start (final names only ever hold complete files).
+                    done = prior.get("path") or ""
+                    if done.startswith(dir_prefix) and done[len(dir_prefix):] in on_disk:
+                        put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=paper, outcome=Outcome(
+                            status="skipped", path=done, bytes=prior.get("bytes") or 0,
+                            sha256=prior.get("sha256"), url=prior.get("url"))))
+                        continue
                 try:
                     path = path_for(paper, real_dir, resolved=True)
                 except ValueError as e:
                     put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
                                      outcome=Outcome(status="failed", error=str(e), permanent=True)))
                     continue
-                # Safe to read from this thread: the processor writes a paper's record only
-                # after its work was submitted below, and unique() stops us asking again.
-                prior = state.get(paper.key)
                 decided = plan(paper, path, prior, settings.retry_failed, can_resolve=can_resolve)
                 if decided is not None:
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))

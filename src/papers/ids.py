@@ -80,16 +80,20 @@ def classify(text: str) -> Identifier | None:
     if _DOI_PREFIXES.match(s) or lowered.startswith("10."):
         doi = _clean_doi(s)
         return Identifier("doi", doi) if doi else None
-    m = _ARXIV_URL.match(s)
-    if m:
-        return Identifier("arxiv", _clean_arxiv(m.group(1)))
-    m = _PMID_URL.match(s)
-    if m:
-        return Identifier("pmid", m.group(1))
-    m = _PMCID_URL.match(s)
-    if m:
-        return Identifier("pmcid", m.group(1).upper())
     if lowered.startswith(("http://", "https://")):
+        # Only a few hosts name identifiers; other URLs skip the patterns (a million-line
+        # list of URLs spends its time here).
+        host = lowered.split("/", 3)[2] if lowered.count("/") >= 2 else ""
+        if host.endswith(("arxiv.org", "nih.gov", "europepmc.org")):
+            m = _ARXIV_URL.match(s)
+            if m:
+                return Identifier("arxiv", _clean_arxiv(m.group(1)))
+            m = _PMID_URL.match(s)
+            if m:
+                return Identifier("pmid", m.group(1))
+            m = _PMCID_URL.match(s)
+            if m:
+                return Identifier("pmcid", m.group(1).upper())
         return Identifier("url", s)
     m = _ARXIV_ID.match(s)
     if m:

@@ -50,6 +50,17 @@ class Paper:
 
 def canonical_url(url: str) -> str:
     """A URL with scheme and host lower-cased (the parts that are case-insensitive)."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if sep and "#" not in rest and "@" not in rest:
+        # Fast path for the common case: lower-case scheme://authority, keep the rest.
+        slash = rest.find("/")
+        query = rest.find("?")
+        end = min(i for i in (slash, query, len(rest)) if i != -1)
+        authority, tail = rest[:end], rest[end:]
+        if not tail.startswith("/"):
+            tail = "/" + tail
+        return f"{scheme.lower()}://{authority.lower()}{tail}"
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -66,7 +77,7 @@ def url_key(url: str) -> str:
     from papers.redact import redact
 
     canon = canonical_url(url)
-    shown = redact(canon)
+    shown = redact(canon) if "=" in canon else canon
     if shown != canon:
         import hashlib
 
