@@ -91,13 +91,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
     path = state_path or default_state_path(output_file)
-    state = StateStore(path)
-    state.lock()
-    try:
-        state.load()
-    except StateError:
-        state.close(compact=False)
-        raise
+    state = StateStore.open(path)
     output_closed = threading.Event()
 
     def on_output_closed() -> None:

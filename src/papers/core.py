@@ -115,14 +115,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         on_disk = {e.name for e in os.scandir(real_dir) if e.name.endswith((".pdf", ".part"))}
     except OSError:
         on_disk = None
-    state = StateStore(settings.state_path, STATE_FIELDS)
-    state.lock()
-    try:
-        state.load()
-    except StateError:
-        state.close(compact=False)
-        raise
-
+    state = StateStore.open(settings.state_path, STATE_FIELDS)
     output_closed = threading.Event()
 
     def on_output_closed() -> None:

@@ -111,6 +111,18 @@ class StateStore:
         self._unsynced = False
 
     # -- opening -----------------------------------------------------------
+    @classmethod
+    def open(cls, path: str, fields: tuple[str, ...] | None = None) -> "StateStore":
+        """Lock and load the state at `path`; StateError (lock released) if unusable."""
+        store = cls(path, fields)
+        store.lock()
+        try:
+            store.load()
+        except StateError:
+            store.close(compact=False)
+            raise
+        return store
+
     def lock(self) -> None:
         """Take an exclusive lock so that two runs cannot share one state file."""
         os.makedirs(os.path.dirname(self.path), exist_ok=True)

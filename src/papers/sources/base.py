@@ -119,6 +119,13 @@ class Source:
         raise NotImplementedError
 
 
+def crossref_doi(ids: Ids) -> str | None:
+    """The DOI to ask a Crossref-based service about (arXiv's DataCite DOIs are not there)."""
+    if ids.doi and not ids.doi.startswith("10.48550/"):
+        return ids.doi
+    return None
+
+
 def text(value: Any) -> str | None:
     """A non-empty stripped string, or None."""
     if isinstance(value, str):

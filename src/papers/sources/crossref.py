@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from papers.ids import quote_doi
-from papers.sources.base import Found, Ids, Source, text, year_of
+from papers.sources.base import Found, Ids, Source, crossref_doi, text, year_of
 
 _VERSIONS = {"vor": "publishedVersion", "am": "acceptedVersion", "tdm": None}
 
@@ -14,10 +14,7 @@ class Crossref(Source):
     name = "crossref"
 
     def query(self, ids: Ids) -> str | None:
-        # arXiv's DataCite DOIs are not in Crossref.
-        if ids.doi and not ids.doi.startswith("10.48550/"):
-            return ids.doi
-        return None
+        return crossref_doi(ids)
 
     def lookup_one(self, ids: Ids) -> Found | None:
         doi = self.query(ids)

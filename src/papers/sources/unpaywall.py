@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from papers.ids import quote_doi
-from papers.sources.base import Found, Ids, Source, text, year_of
+from papers.sources.base import Found, Ids, Source, crossref_doi, text, year_of
 
 
 class Unpaywall(Source):
@@ -17,10 +17,7 @@ class Unpaywall(Source):
         return None
 
     def query(self, ids: Ids) -> str | None:
-        # Unpaywall covers Crossref DOIs only: arXiv's DataCite DOIs are always 404.
-        if ids.doi and not ids.doi.startswith("10.48550/"):
-            return ids.doi
-        return None
+        return crossref_doi(ids)  # Unpaywall covers Crossref DOIs only
 
     def lookup_one(self, ids: Ids) -> Found | None:
         doi = self.query(ids)
