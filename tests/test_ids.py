@@ -114,3 +114,12 @@ def test_quote_doi_for_urls():
 def test_invalid_identifier_in_a_record_is_a_clear_problem():
     p = paper_from_record({"doi": "10.1/x"})
     assert p.problem == "record has no id, identifier or URL: doi '10.1/x' is not a valid DOI"
+
+
+@pytest.mark.parametrize("url, pdf", [
+    ("https://arxiv.org/pdf/1706.03762", "https://arxiv.org/pdf/1706.03762"),
+    ("https://arxiv.org/abs/1706.03762v5", "https://arxiv.org/pdf/1706.03762v5"),
+])
+def test_arxiv_urls_are_fetched_directly_but_keyed_by_id(url, pdf):
+    p = paper_from_text(url)
+    assert p.key == "arxiv:" + p.arxiv and p.urls == (pdf,) and p.id == url

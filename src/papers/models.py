@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -94,6 +94,11 @@ def paper_from_text(text: str) -> Paper:
                      problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {s!r}")
     if ident.kind == "url":
         return Paper(key=url_key(s), id=s, urls=(s,))
+    if ident.kind == "arxiv" and "://" in s:
+        # An arXiv page or PDF URL: one paper with the arXiv identity, fetched straight
+        # from the PDF address (no lookup needed).
+        pdf = s.replace("/abs/", "/pdf/", 1)
+        return replace(paper_from_record({"arxiv": ident.value}), id=s, urls=(pdf,))
     return paper_from_record({ident.kind: ident.value})
 
 
