@@ -189,3 +189,11 @@ def test_log_records_from_workers_are_shown_by_the_processor():
     proc.log_handlers = [handler]
     proc.run()
     assert shown == ["retrying x"]
+
+
+def test_batched_skips_count_and_print_each_paper():
+    batch = [(p, Outcome(status="skipped", path=f"/o/{i}.pdf", bytes=i, url=p.urls[0]))
+             for i, p in enumerate((A, B, C))]
+    proc, out, _ = drive([QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=batch)])
+    assert proc.stats.skipped == 3
+    assert [json.loads(x)["path"] for x in out.splitlines()] == ["/o/0.pdf", "/o/1.pdf", "/o/2.pdf"]

@@ -188,7 +188,11 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         if expected:
             put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
         try:
+            at = tuple.__getitem__  # positional reads of a Record, without its mapping layer
+            i_status, i_path, i_bytes, i_sha, i_url = (
+                STATE_FIELDS.index(f) for f in ("status", "path", "bytes", "sha256", "url"))
             queued = 0
+            skipped: list[tuple[Paper, Outcome]] = []  # sent in batches: a re-run is mostly these
             for paper in unique(papers):
                 if cancel.is_set():
                     break
@@ -200,14 +204,17 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                 # Safe to read from this thread: the processor writes a paper's record only
                 # after its work was submitted below, and unique() stops us asking again.
                 prior = state.get(paper.key)
-                if prior is not None and on_disk is not None and prior.get("status") == "downloaded":
+                if prior is not None and on_disk is not None and at(prior, i_status) == "downloaded":
                     # The fast way through a re-run: the file was in the output dir at the
                     # start (final names only ever hold complete files).
-                    done = prior.get("path") or ""
+                    done = at(prior, i_path) or ""
                     if done.startswith(dir_prefix) and done[len(dir_prefix):] in on_disk:
-                        put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=paper, outcome=Outcome(
-                            status="skipped", path=done, bytes=prior.get("bytes") or 0,
-                            sha256=prior.get("sha256"), url=prior.get("url"))))
+                        skipped.append((paper, Outcome(
+                            status="skipped", path=done, bytes=at(prior, i_bytes) or 0,
+                            sha256=at(prior, i_sha), url=at(prior, i_url))))
+                        if len(skipped) >= 256:
+                            put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
+                            skipped = []
                         continue
                 try:
                     path = path_for(paper, real_dir, resolved=True)
@@ -229,6 +236,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
         finally:
             if queued:
                 put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
+            if skipped:
+                put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
     return Summary(stats=processor.stats, failures=processor.failures,
                    interrupted=cancel.is_set() and not output_closed.is_set()
                    and processor.fatal_error is None and processor.stop_reason is None,

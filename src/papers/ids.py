@@ -76,14 +76,14 @@ def classify(text: str) -> Identifier | None:
     s = text.strip()
     if not s:
         return None
-    lowered = s.lower()
-    if _DOI_PREFIXES.match(s) or lowered.startswith("10."):
-        doi = _clean_doi(s)
-        return Identifier("doi", doi) if doi else None
-    if lowered.startswith(("http://", "https://")):
+    head = s[:8].lower()
+    if head.startswith(("http://", "https://")):
         # Only a few hosts name identifiers; other URLs skip the patterns (a million-line
         # list of URLs spends its time here).
-        host = lowered.split("/", 3)[2] if lowered.count("/") >= 2 else ""
+        host = s[len("https://") if head == "https://" else len("http://"):].split("/", 1)[0].lower()
+        if host.endswith("doi.org"):
+            doi = _clean_doi(s)
+            return Identifier("doi", doi) if doi else None
         if host.endswith(("arxiv.org", "nih.gov", "europepmc.org")):
             m = _ARXIV_URL.match(s)
             if m:
@@ -95,6 +95,9 @@ def classify(text: str) -> Identifier | None:
             if m:
                 return Identifier("pmcid", m.group(1).upper())
         return Identifier("url", s)
+    if _DOI_PREFIXES.match(s) or head.startswith("10."):
+        doi = _clean_doi(s)
+        return Identifier("doi", doi) if doi else None
     m = _ARXIV_ID.match(s)
     if m:
         return Identifier("arxiv", _clean_arxiv(m.group(1)))

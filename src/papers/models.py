@@ -54,9 +54,10 @@ def canonical_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if sep and "#" not in rest and "@" not in rest:
         # Fast path for the common case: lower-case scheme://authority, keep the rest.
-        slash = rest.find("/")
+        end = rest.find("/")
         query = rest.find("?")
-        end = min(i for i in (slash, query, len(rest)) if i != -1)
+        if end == -1 or (query != -1 and query < end):
+            end = query if query != -1 else len(rest)
         authority, tail = rest[:end], rest[end:]
         if not tail.startswith("/"):
             tail = "/" + tail

@@ -243,12 +243,24 @@ class ResultProcessor(BaseProcessor):
         self.handlers.update({
             MessageType.PROGRESS_UPDATE: self._on_progress,
             MessageType.DOWNLOAD_COMPLETE: self._on_finished,
-            MessageType.DOWNLOAD_SKIPPED: self._on_finished,
+            MessageType.DOWNLOAD_SKIPPED: self._on_skipped,
             MessageType.DOWNLOAD_FAILED: self._on_finished,
         })
 
     def _on_progress(self, msg: QueueMessage) -> None:
         self.stats.bytes += msg.nbytes
+        self.reporter.update(self.stats)
+
+    def _on_skipped(self, msg: QueueMessage) -> None:
+        if msg.batch is None:
+            self._on_finished(msg)
+            return
+        # A batch comes from the planner's fast path: papers whose state says
+        # downloaded, with the file in place. Nothing to record; count and print.
+        self.stats.skipped += len(msg.batch)
+        if self.json_output:
+            for paper, outcome in msg.batch:
+                self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 
     def _on_finished(self, msg: QueueMessage) -> None:

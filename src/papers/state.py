@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Iterable
 from typing import Any
 
 SCHEMA = 2
@@ -35,10 +37,19 @@ class Record(tuple):
     def from_dict(cls, d: dict[str, Any]) -> "Record":
         return cls(d.get(f) for f in cls.FIELDS)
 
+    INTERN: tuple[int, ...] = ()
+
     @classmethod
     def from_list(cls, values: list[Any]) -> "Record":
         n = len(cls.FIELDS)
-        return cls(values[:n] if len(values) >= n else [*values, *([None] * (n - len(values)))])
+        if len(values) != n:
+            values = values[:n] if len(values) > n else [*values, *([None] * (n - len(values)))]
+        for i in cls.INTERN:
+            # Statuses and timestamps repeat across a million records: share them.
+            v = values[i]
+            if type(v) is str:
+                values[i] = sys.intern(v)
+        return cls(values)
 
     def get(self, name: str, default: Any = None) -> Any:
         i = self.INDEX.get(name)
@@ -57,10 +68,14 @@ class Record(tuple):
         return {f: v for f, v in zip(self.FIELDS, self) if v is not None}
 
 
+_SHARED_VALUES = {"status", "first_seen", "updated", "finished", "permanent"}
+
+
 def record_type(fields: tuple[str, ...]) -> type[Record]:
     """A Record class for `fields`."""
-    return type("Record", (Record,), {"__slots__": (), "FIELDS": tuple(fields),
-                                      "INDEX": {f: i for i, f in enumerate(fields)}})
+    return type("Record", (Record,), {
+        "__slots__": (), "FIELDS": tuple(fields), "INDEX": {f: i for i, f in enumerate(fields)},
+        "INTERN": tuple(i for i, f in enumerate(fields) if f in _SHARED_VALUES)})
 
 
 class StateError(Exception):
@@ -81,12 +96,16 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never half."""
+def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
+    """Replace `path` with `data` (bytes, or pieces of it) so that readers see the old
+    or the new file, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(data)
+        if isinstance(data, bytes):
+            f.write(data)
+        else:
+            f.writelines(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -146,7 +165,8 @@ class StateStore:
         self.records = {}
         try:
             with open(self.path, "rb") as f:
-                raw = f.read()
+                # Record by record when the layout allows: no whole-file parse tree.
+                raw = None if self.rtype is not None and self._load_lines(f) else (f.seek(0), f.read())[1]
         except FileNotFoundError:
             raw = None
         except OSError as e:
@@ -168,6 +188,41 @@ class StateStore:
             if self.rtype is not None:
                 self.records = {k: self._convert(v, fields) for k, v in self.records.items()}
         self._replay_journal()
+
+    def _load_lines(self, f: Any) -> bool:
+        """Read a snapshot written one record per line (as `compact` writes it).
+
+        False when the file is laid out otherwise (hand-edited, older): the
+        caller then parses it whole, which also reports any damage precisely.
+        """
+        assert self.rtype is not None
+        first = f.readline().rstrip(b"\n")
+        if not (first.startswith(b'{"schema":') and first.endswith(b'"papers":{')):
+            return False
+        try:
+            head = json.loads(first + b"}}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+        schema, fields = head.get("schema"), head.get("fields")
+        if not isinstance(schema, int) or schema > SCHEMA or not isinstance(fields, list):
+            return False
+        same = tuple(fields) == self.rtype.FIELDS
+        decode = json.JSONDecoder().raw_decode
+        records: dict[str, Record] = {}
+        try:
+            for raw_line in f:
+                line = raw_line.decode("utf-8").rstrip("\n")
+                if line == "}}":
+                    break
+                key, i = decode(line)
+                values = json.loads(line[i + 1:].rstrip(","))
+                records[key] = self.rtype.from_list(values) if same else self._convert(values, fields)
+            else:
+                return False  # no closing line: not a complete snapshot
+        except (ValueError, TypeError, IndexError):
+            return False
+        self.records = records
+        return True
 
     def _corrupt(self, why: str) -> StateError:
         hint = (f"; the previous good copy is {self.backup_path}: "
@@ -279,11 +334,11 @@ class StateStore:
     def compact(self) -> None:
         """Write a full snapshot atomically, then empty the journal."""
         self.flush()
-        head: dict[str, Any] = {"schema": SCHEMA}
         if self.rtype is not None:
-            head["fields"] = list(self.rtype.FIELDS)
-        head["papers"] = self.records
-        data = json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data: Any = self._snapshot_lines()
+        else:
+            data = json.dumps({"schema": SCHEMA, "papers": self.records}, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
         if os.path.exists(self.path):
             # Keep the last good snapshot for recovery; link+replace is atomic.
             bak_tmp = self.backup_path + ".tmp"
@@ -303,6 +358,22 @@ class StateStore:
             os.unlink(self.journal_path)
         self._journal_lines = 0
         self._unsynced = False
+
+    def _snapshot_lines(self) -> Iterable[bytes]:
+        # One record per line: still one JSON document, but it can be read (and
+        # written) record by record, without a parse tree of the whole file.
+        assert self.rtype is not None
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        yield (dumps({"schema": SCHEMA, "fields": list(self.rtype.FIELDS)})[:-1] + ',"papers":{\n').encode()
+        n = len(self.records)
+        buf = []
+        for i, (k, v) in enumerate(self.records.items(), 1):
+            buf.append(f"{dumps(k)}:{dumps(v)}{',' if i < n else ''}\n")
+            if len(buf) >= 4096:
+                yield "".join(buf).encode("utf-8")
+                buf.clear()
+        buf.append("}}\n")
+        yield "".join(buf).encode("utf-8")
 
     def close(self, compact: bool = True) -> None:
         """Persist everything and release the lock."""
