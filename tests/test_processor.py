@@ -192,7 +192,7 @@ def test_log_records_from_workers_are_shown_by_the_processor():
 
 
 def test_batched_skips_count_and_print_each_paper():
-    batch = [(p, Outcome(status="skipped", path=f"/o/{i}.pdf", bytes=i, url=p.urls[0]))
+    batch = [(p, {"status": "downloaded", "path": f"/o/{i}.pdf", "bytes": i, "url": p.urls[0]})
              for i, p in enumerate((A, B, C))]
     proc, out, _ = drive([QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=batch)])
     assert proc.stats.skipped == 3

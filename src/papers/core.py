@@ -189,10 +189,9 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
             put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
         try:
             at = tuple.__getitem__  # positional reads of a Record, without its mapping layer
-            i_status, i_path, i_bytes, i_sha, i_url = (
-                STATE_FIELDS.index(f) for f in ("status", "path", "bytes", "sha256", "url"))
+            i_status, i_path = STATE_FIELDS.index("status"), STATE_FIELDS.index("path")
             queued = 0
-            skipped: list[tuple[Paper, Outcome]] = []  # sent in batches: a re-run is mostly these
+            skipped: list[tuple[Paper, Any]] = []  # sent in batches: a re-run is mostly these
             for paper in unique(papers):
                 if cancel.is_set():
                     break
@@ -209,9 +208,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
                     # start (final names only ever hold complete files).
                     done = at(prior, i_path) or ""
                     if done.startswith(dir_prefix) and done[len(dir_prefix):] in on_disk:
-                        skipped.append((paper, Outcome(
-                            status="skipped", path=done, bytes=at(prior, i_bytes) or 0,
-                            sha256=at(prior, i_sha), url=at(prior, i_url))))
+                        skipped.append((paper, prior))  # the outcome is built only if printed
                         if len(skipped) >= 256:
                             put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
                             skipped = []

@@ -57,4 +57,4 @@ class QueueMessage:
     record: Any = None                # LOG: the logging.LogRecord
     result: dict[str, Any] | None = None  # PAPER_CONSOLIDATED: the record
     skipped: bool = False             # PAPER_CONSOLIDATED: taken from the state, nothing asked
-    batch: list[tuple[Paper, Outcome]] | None = None  # DOWNLOAD_SKIPPED: many at once (re-runs)
+    batch: list[tuple[Paper, Any]] | None = None  # DOWNLOAD_SKIPPED: (paper, state record) pairs

@@ -259,7 +259,9 @@ class ResultProcessor(BaseProcessor):
         # downloaded, with the file in place. Nothing to record; count and print.
         self.stats.skipped += len(msg.batch)
         if self.json_output:
-            for paper, outcome in msg.batch:
+            for paper, rec in msg.batch:
+                outcome = Outcome(status="skipped", path=rec.get("path"), bytes=rec.get("bytes", 0),
+                                  sha256=rec.get("sha256"), url=rec.get("url"))
                 self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 
