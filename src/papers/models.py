@@ -112,6 +112,17 @@ def _clean_str(value: Any) -> str | None:
     return s or None
 
 
+def person_name(a: dict[str, Any]) -> str | None:
+    """A person's name from the usual record shapes (given/family, name, display_name, raw)."""
+    name = " ".join(p for p in (a.get("given"), a.get("family")) if isinstance(p, str) and p)
+    if not name:
+        for k in ("name", "display_name", "raw_author_name"):
+            if isinstance(a.get(k), str) and a[k].strip():
+                name = a[k]
+                break
+    return name.strip() or None
+
+
 def _authors(value: Any) -> tuple[str, ...]:
     if not value:
         return ()
@@ -123,10 +134,9 @@ def _authors(value: Any) -> tuple[str, ...]:
             if isinstance(a, str) and a.strip():
                 names.append(a.strip())
             elif isinstance(a, dict):
-                name = a.get("name") or " ".join(
-                    p for p in (a.get("given"), a.get("family")) if p) or a.get("display_name")
+                name = person_name(a)
                 if name:
-                    names.append(str(name).strip())
+                    names.append(name)
     return tuple(names)
 
 

@@ -152,16 +152,7 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"{name}: expected true or false, got {value!r}")
         return value
     if kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{name}: expected a number, got {value!r}")
-        try:
-            v = kind(value)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
-        if v < 0 and name != "verbosity":
-            raise ConfigError(f"{name}: must not be negative, got {value!r}")
-        if name == "verbosity" and v < -1:
-            raise ConfigError(f"{name}: -1 (quiet) is the least, got {value!r}")
+        v = _number(name, value, kind, minimum=-1 if name == "verbosity" else 0)
         if name in ("workers", "max_per_host", "chunk_size") and v < 1:
             raise ConfigError(f"{name}: must be at least 1, got {value!r}")
         if name == "timeout" and v <= 0:
@@ -230,15 +221,16 @@ def parse_source_names(value: Any) -> tuple[str, ...]:
     return names
 
 
-def _number(where: str, value: Any, kind: type) -> Any:
+def _number(where: str, value: Any, kind: type, minimum: int = 0) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     try:
         v = kind(value)
     except ValueError:
         raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    if v < 0:
-        raise ConfigError(f"{where}: must not be negative, got {value!r}")
+    if v < minimum:
+        raise ConfigError(f"{where}: must not be negative, got {value!r}"
+                          if minimum == 0 else f"{where}: {minimum} is the least, got {value!r}")
     return v
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from papers.ids import quote_doi
+from papers.models import person_name
 from papers.sources.base import Found, Ids, Source, crossref_doi, text, year_of
 
 _VERSIONS = {"vor": "publishedVersion", "am": "acceptedVersion", "tdm": None}
@@ -32,13 +33,8 @@ class Crossref(Source):
         f = Found(self.name, title=text(titles[0]) if titles else None)
         parts = ((m.get("issued") or {}).get("date-parts") or [[None]])[0] or [None]
         f.year = year_of(parts[0])
-        names = []
-        for a in m.get("author") or []:
-            if isinstance(a, dict):
-                name = " ".join(p for p in (a.get("given"), a.get("family")) if isinstance(p, str) and p)
-                if name or a.get("name"):
-                    names.append(name or a["name"])
-        f.authors = tuple(names)
+        f.authors = tuple(n for n in (person_name(a) for a in m.get("author") or []
+                                      if isinstance(a, dict)) if n)
         f.set_ids(doi=m.get("DOI"))
         licenses = [x.get("URL") for x in m.get("license") or [] if isinstance(x, dict)]
         f.license = text(licenses[0]) if licenses else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from papers.ids import quote_doi
+from papers.models import person_name
 from papers.sources.base import Found, Ids, Source, crossref_doi, text, year_of
 
 
@@ -30,13 +31,8 @@ class Unpaywall(Source):
     def parse(self, d: dict[str, Any]) -> Found:
         f = Found(self.name, title=text(d.get("title")), year=year_of(d.get("year")))
         f.set_ids(doi=d.get("doi"))
-        authors = []
-        for a in d.get("z_authors") or []:
-            if isinstance(a, dict):
-                name = " ".join(p for p in (a.get("given"), a.get("family")) if isinstance(p, str) and p)
-                if name or a.get("raw_author_name"):
-                    authors.append(name or a["raw_author_name"])
-        f.authors = tuple(authors)
+        f.authors = tuple(n for n in (person_name(a) for a in d.get("z_authors") or []
+                                      if isinstance(a, dict)) if n)
         f.is_oa = d.get("is_oa") if isinstance(d.get("is_oa"), bool) else None
         f.oa_status = text(d.get("oa_status"))
         best = d.get("best_oa_location") or {}
