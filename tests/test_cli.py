@@ -24,8 +24,15 @@ def test_help_documents_exit_codes(papers):
 def test_missing_input_file(papers, tmp_path):
     r = papers("download", "-o", str(tmp_path / "o"), "-i", str(tmp_path / "nope.txt"))
     assert r.code == 2
-    assert r.stderr.strip().splitlines()[-1] == f"papers: error: {tmp_path / 'nope.txt'}: no such file"
+    assert r.stderr == f"papers: error: {tmp_path / 'nope.txt'}: no such file\n"
+    assert not (tmp_path / "o").exists()  # nothing created for a typo
     no_traceback(r)
+
+
+def test_malformed_input_on_stdin_is_one_line(papers, tmp_path):
+    r = papers("download", "-o", str(tmp_path / "o"), input='[{"url": 1\n')
+    assert r.code == 2
+    assert r.stderr == "papers: error: <stdin>:2: malformed JSON: Expecting ',' delimiter\n"
 
 
 def test_malformed_json_input_names_line(papers, tmp_path):

@@ -11,6 +11,7 @@ import requests
 from papers.hosts import Cancelled, HostLimiter
 from papers.redact import redact
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.transport import _short
 from papers.settings import SourceSettings
 
 log = logging.getLogger("papers")
@@ -107,7 +108,7 @@ class ApiClient:
             except requests.exceptions.Timeout:
                 reason = f"timed out after {self.timeout:g}s"
             except requests.exceptions.RequestException as e:
-                reason = "connection failed: " + type(e).__name__
+                reason = "connection failed: " + _short(e)
             if retry >= self.policy.max_retries:
                 suffix = f" (after {retry + 1} attempts)" if retry else ""
                 raise ApiError(redact(reason + suffix, self.secrets))

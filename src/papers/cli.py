@@ -136,6 +136,10 @@ def _settings(config, quiet, verbose, overrides):
 
 def _files(papers, inputs, command):
     files = list(inputs)
+    for path in files:
+        # Checked before anything is created or locked: a typo costs one line, nothing else.
+        if path != "-" and not os.path.isfile(path):
+            _die(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a regular file")
     if not papers and not files:
         if click.get_text_stream("stdin").isatty():
             _die("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
@@ -190,7 +194,7 @@ def _run_download(settings, papers, files, stdin) -> int:
                                expected=expected)
     except StateError as e:
         _die(str(e))
-    if not settings.json and settings.verbosity >= 0:
+    if not settings.json and settings.verbosity >= 0 and not (summary.input_error and not summary.stats.total):
         _print_summary(summary, f"{summary.stats.downloaded} downloaded",
                        f"{summary.stats.skipped} already there", f"files in {summary.output_dir}")
     return _finish(summary, settings)

@@ -122,11 +122,23 @@ class Transport:
 
 
 def _short(e: BaseException) -> str:
-    """An exception as one short line (urllib3 nests long reprs)."""
+    """An exception as one short line a person understands (urllib3 nests long reprs)."""
     import re
 
     text = str(e) or type(e).__name__
+    m = re.search(r"Failed to resolve '([^']+)'", text)
+    if m:
+        return f"cannot resolve host {m.group(1)!r} (no network or no DNS?)"
+    for needle, said in (("Connection refused", "connection refused"),
+                         ("Connection reset", "connection reset by the server"),
+                         ("Network is unreachable", "network is unreachable"),
+                         ("timed out", "timed out"),
+                         ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")):
+        if needle in text:
+            host = re.search(r"host='([^']+)'", text)
+            return said + (f" ({host.group(1)})" if host else "")
     text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", text)
     text = re.sub(r"HTTPS?ConnectionPool\([^)]*\):\s*", "", text)
+    text = re.sub(r"Max retries exceeded with url: \S+\s*", "", text)
     text = " ".join(text.replace("(Caused by", "").split())
     return text.strip("() ")[:200]
