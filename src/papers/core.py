@@ -6,6 +6,7 @@ Nothing here imports click; the CLI maps flags to `Settings` and the returned
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -98,7 +99,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     papers start, in-flight ones are abandoned within ABANDON_SECONDS (their
     `.part` kept), the state is saved.
     """
-    from papers.fetch import FetchConfig, Fetcher  # requests is imported only when needed
+    from papers.fetch import FetchConfig, Fetcher  # urllib3 is imported only when a run starts
     from papers.hosts import Cancelled, HostLimiter, HostScheduler, Reservation, host_of
 
     reporter = reporter or NullReporter()
@@ -116,6 +117,8 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
     except OSError:
         on_disk = None
     state = StateStore.open(settings.state_path, STATE_FIELDS)
+    # The state lives as long as the run: keep the GC from walking it over and over.
+    gc.freeze()
     output_closed = threading.Event()
 
     def on_output_closed() -> None:
