@@ -18,6 +18,7 @@ from papers.state import StateStore, fsync_dir
 log = logging.getLogger("papers")
 
 MAX_LISTED_FAILURES = 20
+DIR_SYNC_INTERVAL = 0.05  # seconds: one directory fsync covers every rename in this window
 
 
 def iso(ts: float | None) -> str | None:
@@ -121,6 +122,7 @@ class BaseProcessor:
         self.on_fatal = on_fatal or (lambda: None)
         self._last_sync = monotonic()
         self._renamed = False
+        self._last_dir_sync = 0.0
         self.sync_dir: str | None = None  # the output directory, fsynced before journal writes
         self.handlers: dict[MessageType, Callable[[QueueMessage], None]] = {
             MessageType.PAPER_QUEUED: self._on_queued,
@@ -169,6 +171,9 @@ class BaseProcessor:
     def _idle(self) -> None:
         # Nothing waiting: a good moment to push output and journal lines out.
         self._flush_output()
+        self.reporter.update(self.stats)
+        if self._renamed and self.monotonic() - self._last_dir_sync < DIR_SYNC_INTERVAL:
+            return  # renames wait for the next grouped directory fsync, and so do their records
         self._sync_renames()
         if self.state is not None:
             self.state.flush()
@@ -178,7 +183,6 @@ class BaseProcessor:
                 self.state.sync()
                 if self.state.journal_lines >= max(self.compact_threshold, len(self.state.records)):
                     self.state.compact()
-        self.reporter.update(self.stats)
 
     # -- handlers ----------------------------------------------------------
     def _on_queued(self, msg: QueueMessage) -> None:
@@ -201,6 +205,7 @@ class BaseProcessor:
             # Group commit: one directory fsync makes every rename since the last one
             # durable before the journal records them (workers do not fsync it each).
             self._renamed = False
+            self._last_dir_sync = self.monotonic()
             fsync_dir(self.sync_dir)
 
     def _on_stop(self, msg: QueueMessage) -> None:
