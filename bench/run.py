@@ -177,7 +177,6 @@ def compare(name: str, note: str, urls: list[str], out: str, workers: int, round
 
 def timed_rss(cmd: list[str]) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of a command."""
-    import resource
 
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -171,7 +171,7 @@ def test_download_resolves_identifiers_and_falls_through_html(fake, cfg, papers,
     good, body = fake.pdf("good.pdf", 7)
     fake.add(doi="10.1000/dl", title="Downloadable", unpaywall_pdf=html, openalex_repo_pdf=good)
     fake.add(doi="10.1000/none", title="Nothing Open")
-    arx_body = fake.server.pdf("/arxiv-pdf/2303.00003", b"\n\n%PDF-1.5 arxiv")  # leading junk
+    fake.server.pdf("/arxiv-pdf/2303.00003", b"\n\n%PDF-1.5 arxiv")  # leading junk
     fake.add(arxiv="2303.00003", title="On arXiv")
     out = tmp_path / "o"
     r = papers("download", "-c", cfg(), "-o", str(out), "--json", "10.1000/dl", "10.1000/none",

@@ -3,7 +3,6 @@
 import json
 import os
 import random
-import signal
 import ssl
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 
 from conftest import pdfs_in
 from faultserver import FaultServer, Reply, make_pdf
-from papers.models import paper_from_record, paper_from_text
+from papers.models import paper_from_text
 from papers.naming import path_for
 
 

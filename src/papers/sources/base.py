@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers.apiclient import ApiClient
-from papers.ids import normalise
+from papers.ids import normalise, quote_doi
 from papers.settings import SourceSettings
 
 
@@ -117,6 +117,12 @@ class Source:
 
     def lookup_one(self, ids: Ids) -> Found | None:
         raise NotImplementedError
+
+
+def url_ident(query: str) -> str:
+    """A `kind:value` query made safe for a URL path: DOIs are percent-encoded."""
+    kind, value = query.split(":", 1)
+    return f"{kind}:{quote_doi(value)}" if kind.lower() == "doi" else query
 
 
 def crossref_doi(ids: Ids) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers.ids import arxiv_base, quote_doi
-from papers.sources.base import Found, Ids, Source, text, year_of
+from papers.ids import arxiv_base
+from papers.sources.base import Found, Ids, Source, text, url_ident, year_of
 
 _DOI_URL = "https://doi.org/"
 
@@ -63,9 +63,7 @@ class OpenAlex(Source):
         q = self.query(ids)
         if q is None:
             return None
-        kind, value = q.split(":", 1)
-        path = f"{kind}:{quote_doi(value)}" if kind == "doi" else q
-        resp = self.client.request(self.conf, f"{self.base}/works/{path}", params=self._params())
+        resp = self.client.request(self.conf, f"{self.base}/works/{url_ident(q)}", params=self._params())
         return self.parse(resp.json()) if resp else None
 
     def parse(self, w: dict[str, Any]) -> Found:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers.ids import arxiv_base, quote_doi
-from papers.sources.base import Found, Ids, Source, text, year_of
+from papers.ids import arxiv_base
+from papers.sources.base import Found, Ids, Source, text, url_ident, year_of
 
 FIELDS = "title,year,authors,externalIds,isOpenAccess,openAccessPdf"
 
@@ -48,9 +48,7 @@ class SemanticScholar(Source):
         q = self.query(ids)
         if q is None:
             return None
-        kind, value = q.split(":", 1)
-        ident = f"{kind}:{quote_doi(value)}" if kind == "DOI" else q
-        resp = self.client.request(self.conf, f"{self.base}/paper/{ident}", params={"fields": FIELDS},
+        resp = self.client.request(self.conf, f"{self.base}/paper/{url_ident(q)}", params={"fields": FIELDS},
                                    headers=self._headers())
         return self.parse(resp.json()) if resp else None
 
