@@ -123,3 +123,35 @@ def test_invalid_identifier_in_a_record_is_a_clear_problem():
 def test_arxiv_urls_are_fetched_directly_but_keyed_by_id(url, pdf):
     p = paper_from_text(url)
     assert p.key == "arxiv:" + p.arxiv and p.urls == (pdf,) and p.id == url
+
+
+@pytest.mark.parametrize("text, key", [
+    # the fast path: canonical plain URLs are their own key
+    ("http://127.0.0.1:9/papers/1.pdf", "url:http://127.0.0.1:9/papers/1.pdf"),
+    ("https://example.org/a/B.pdf?x", "url:https://example.org/a/B.pdf?x"),
+    ("  https://example.org/a.pdf \n", "url:https://example.org/a.pdf"),
+    # everything unusual goes the full way and must land on the same answer
+    ("https://Example.org/a.pdf", "url:https://example.org/a.pdf"),
+    ("HTTPS://example.org/a.pdf", "url:https://example.org/a.pdf"),
+    ("https://example.org", "url:https://example.org/"),
+    ("https://example.org?q", "url:https://example.org/?q"),
+    ("https://example.org/a.pdf#page=2", "url:https://example.org/a.pdf"),
+    ("https://example.org/get?id=7", "url:https://example.org/get?id=7"),
+    ("https://doi.org/10.1234/ABC", "doi:10.1234/abc"),
+    ("https://dx.doi.org/10.1234/abc", "doi:10.1234/abc"),
+    ("https://arxiv.org/abs/1706.03762", "arxiv:1706.03762"),
+    ("https://export.arxiv.org/pdf/1706.03762v2", "arxiv:1706.03762v2"),
+    ("https://pubmed.ncbi.nlm.nih.gov/123/", "pmid:123"),
+    ("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC42/", "pmcid:PMC42"),
+])
+def test_url_keys_fast_and_full_path_agree(text, key):
+    p = paper_from_text(text)
+    assert p.key == key
+    if key.startswith("url:"):
+        assert p.urls == (text.strip(),) and p.id == text.strip()
+
+
+def test_url_key_hides_secrets_on_every_path():
+    for url in ("https://example.org/a.pdf?api_key=SECRET", "https://Example.org/a.pdf?token=SECRET"):
+        key = paper_from_text(url).key
+        assert "SECRET" not in key and "#sha256:" in key

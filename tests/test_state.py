@@ -154,3 +154,71 @@ def test_records_follow_the_fields_the_file_was_written_with(tmp_path):
     s = StateStore(str(path), FIELDS)
     s.load()
     assert s.get("a")["status"] == "downloaded" and s.get("a")["id"] == "a"
+
+
+WIDE = ("id", "status", "path", "bytes", "url", "updated", "permanent")
+
+
+def wide(n):
+    return {"id": f"https://h/{n}.pdf", "status": "downloaded" if n % 3 else "failed",
+            "path": f"/x/{n}.pdf" + "y" * 200, "bytes": n,
+            "url": f"https://h/{n}.pdf" if n % 2 else f"https://mirror/{n}.pdf",
+            "updated": f"2026-11-28T00:00:{n % 60:02d}Z", "permanent": True if n % 5 == 0 else None}
+
+
+@pytest.mark.parametrize("block", [StateStore.BLOCK, 4096, 301])
+def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, block):
+    # > 4 MB, so the loader parses it in several blocks; every record must come back
+    # whole and in order, with shared values shared and ints not confused with True.
+    path = str(tmp_path / "state.json")
+    s = StateStore(path, WIDE)
+    s.load()
+    n = 20_000
+    for i in range(n):
+        s.put(f"k{i}", wide(i))
+    s.put("one", {**wide(1), "permanent": 1, "status": "failed"})
+    s.close()
+    assert os.path.getsize(path) > StateStore.BLOCK
+    monkeypatch.setattr(StateStore, "BLOCK", block)
+    t = StateStore(path, WIDE)
+    t.load()
+    assert list(t.records) == [f"k{i}" for i in range(n)] + ["one"]
+    for i in (0, 1, 2, 4095, 4096, 9999, n - 1):
+        assert t.get(f"k{i}").as_dict() == {k: v for k, v in wide(i).items() if v is not None}
+    assert t.get("one")["permanent"] == 1 and t.get("one")["permanent"] is not True
+    a, b = t.get("k1"), t.get("k4")
+    assert a["status"] is b["status"]                       # one string shared, not two
+    assert a["url"] is a["id"] and t.get("k2")["url"] == "https://mirror/2.pdf"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: text[: len(text) // 2],                        # cut short: no closing line
+    lambda text: text + '{"extra": 1}\n',                       # something after the end
+    lambda text: text.replace('"downloaded"', '"downloaded"]', 1),  # a broken record
+])
+def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage):
+    path = str(tmp_path / "state.json")
+    s = StateStore(path, WIDE)
+    s.load()
+    for i in range(50):
+        s.put(f"k{i}", wide(i))
+    s.close()
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(damage(text))
+    t = StateStore(path, WIDE)
+    with pytest.raises(StateError, match="corrupt"):
+        t.load()
+
+
+def test_ragged_rows_still_load(tmp_path):
+    # Hand-edited rows of the wrong length take the record-by-record way.
+    path = tmp_path / "state.json"
+    path.write_text('{"schema":2,"fields":["id","status","path","bytes"],"papers":{\n'
+                    '"a":["a","downloaded","/x",3],\n"b":["b","failed"],\n"c":["c","downloaded","/z",1,"more"]\n}}\n')
+    t = StateStore(str(path), FIELDS)
+    t.load()
+    assert t.get("b").as_dict() == {"id": "b", "status": "failed"}
+    assert t.get("c").as_dict() == {"id": "c", "status": "downloaded", "path": "/z", "bytes": 1}
+    assert t.get("a")["bytes"] == 3

@@ -66,6 +66,10 @@ def _clean_arxiv(value: str) -> str:
     return v.lower()
 
 
+#: Hosts whose URLs can name an identifier (doi.org, arXiv, PubMed/PMC, Europe PMC).
+ID_HOSTS = ("doi.org", "arxiv.org", "nih.gov", "europepmc.org")
+
+
 def classify(text: str) -> Identifier | None:
     """Return what `text` is, or None when it is neither a URL nor a known identifier.
 
@@ -84,7 +88,7 @@ def classify(text: str) -> Identifier | None:
         if host.endswith("doi.org"):
             doi = _clean_doi(s)
             return Identifier("doi", doi) if doi else None
-        if host.endswith(("arxiv.org", "nih.gov", "europepmc.org")):
+        if host.endswith(ID_HOSTS[1:]):
             m = _ARXIV_URL.match(s)
             if m:
                 return Identifier("arxiv", _clean_arxiv(m.group(1)))

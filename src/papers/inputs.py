@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import chain
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -50,7 +51,7 @@ def _read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
     if not first:
         return
     if first.startswith("["):
-        yield from _json_array(_chain(head, stream), name)
+        yield from _json_array(chain(head, stream), name)
         return
     if first.startswith("{"):
         try:
@@ -58,21 +59,14 @@ def _read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
         except json.JSONDecodeError:
             obj = None
         if isinstance(obj, dict) and not _is_wrapper(obj):
-            yield from _json_lines(_chain(head, stream), name)
+            yield from _json_lines(chain(head, stream), name)
             return
         yield from _json_document("".join(head) + stream.read(), name)
         return
-    lineno = 0
-    for line in _chain(head, stream):
-        lineno += 1
+    for line in chain(head, stream):
         s = line.strip()
-        if s and not s.startswith("#"):
+        if s and s[0] != "#":
             yield paper_from_text(s)
-
-
-def _chain(head: list[str], stream: TextIO) -> Iterator[str]:
-    yield from head
-    yield from stream
 
 
 def _is_wrapper(obj: dict) -> bool:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from papers.ids import classify, normalise
+from papers.ids import ID_HOSTS, classify, normalise
+from papers.redact import redact
 
 #: Record fields `papers` understands; every other field is kept in `extra`.
 KNOWN_FIELDS = (
@@ -77,8 +78,6 @@ _KIND_NAMES = {"doi": "DOI", "arxiv": "arXiv ID", "pmid": "PMID", "pmcid": "PMCI
 
 def url_key(url: str) -> str:
     """The identity of a paper given by URL; secrets in the query are hashed, not kept."""
-    from papers.redact import redact
-
     canon = canonical_url(url)
     shown = redact(canon) if "=" in canon else canon
     if shown != canon:
@@ -91,6 +90,15 @@ def url_key(url: str) -> str:
 def paper_from_text(text: str) -> Paper:
     """Build a Paper from one PAPER string (a URL or an identifier)."""
     s = text.strip()
+    if s.startswith(("http://", "https://")):
+        # Fast path for a plain URL already in canonical form (a million-line list of
+        # them is common): the key is the URL itself. Anything unusual takes the full path.
+        rest = s[7:] if s[4] == ":" else s[8:]
+        end = rest.find("/")
+        host = rest[:end]
+        if (end > 0 and host == host.lower() and "?" not in host and "#" not in rest
+                and "@" not in rest and "=" not in rest and not host.endswith(ID_HOSTS)):
+            return Paper(key="url:" + s, id=s, urls=(s,))
     ident = classify(s)
     if ident is None:
         return Paper(key="junk:" + s, id=s,
