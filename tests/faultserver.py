@@ -4,7 +4,8 @@ Each path has a script of replies; request n gets reply n (the last one
 repeats). Fault vocabulary: reset mid-body, truncated body (Content-Length
 larger than what is sent), stall before headers, drip-feed, any status with
 Retry-After, redirects, HTML served as anything, Range honoured or ignored,
-ETag, gzip Content-Encoding, chunked bodies.
+ETag, gzip and deflate Content-Encoding, chunked bodies, keep-alive connections
+closed by the server between requests.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,7 +39,9 @@ class Reply:
     retry_after: str | None = None      # or a callable returning it, evaluated when sent
     location: str | None = None
     gzip: bool = False
+    deflate: str | None = None          # "zlib" (RFC 1950 wrapped) or "raw" (bare deflate)
     chunked: bool = False
+    close_after: bool = False           # send it all as keep-alive, then close the socket silently
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    client_port: int = 0  # one per TCP connection: tells reused connections from new ones
 
 
 class FaultServer:
@@ -117,7 +122,8 @@ class FaultServer:
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path
         with self._lock:
-            self.requests.append(Seen(path, {k: v for k, v in h.headers.items()}, time.time()))
+            self.requests.append(Seen(path, {k: v for k, v in h.headers.items()}, time.time(),
+                                      h.client_address[1]))
             script = self.routes.get(path)
             n = self._counts.get(path, 0)
             self._counts[path] = n + 1
@@ -154,6 +160,10 @@ class FaultServer:
         if reply.gzip:
             body = gzip_mod.compress(body)
             headers["Content-Encoding"] = "gzip"
+        if reply.deflate:
+            c = zlib.compressobj(wbits=zlib.MAX_WBITS if reply.deflate == "zlib" else -zlib.MAX_WBITS)
+            body = c.compress(body) + c.flush()
+            headers["Content-Encoding"] = "deflate"
         self._send(h, status, body, headers, reply)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str],
@@ -199,6 +209,10 @@ class FaultServer:
                     time.sleep(reply.drip)
                 return
             h.wfile.write(body)
+            if reply.close_after:
+                # A keep-alive server timing out an idle connection: no Connection: close.
+                h.wfile.flush()
+                h.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
 

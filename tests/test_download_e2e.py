@@ -324,3 +324,47 @@ def test_max_per_host_caps_concurrency(server, papers, tmp_path):
     starts = sorted(x.at for x in server.requests if x.path.startswith("/c"))
     # Each body takes ~0.4 s; with 2 connections the 6 starts come in 3 waves.
     assert starts[-1] - starts[0] >= 0.6
+
+
+def test_one_worker_keeps_its_connection_alive(server, papers, tmp_path):
+    urls = [server.pdf(f"/ka{i}.pdf", make_pdf(3000, i)) for i in range(5)]
+    r = papers("download", "-o", str(tmp_path / "o"), "-j", "1", "--json", *urls)
+    assert r.code == 0 and len(pdfs_in(tmp_path / "o")) == 5
+    ports = {s.client_port for s in server.requests if s.path.startswith("/ka")}
+    assert len(ports) == 1, "each paper opened a new connection"
+
+
+def test_idle_connection_closed_by_server_is_retried_on_a_new_one(server, papers, tmp_path):
+    # The server drops each connection after its response (as a keep-alive timeout
+    # does): the next request on the pooled connection fails before any byte and must
+    # go out again on a fresh one, not count as a failed attempt.
+    bodies = {f"/st{i}.pdf": make_pdf(4000, i) for i in range(4)}
+    urls = [server.route(p, Reply(body=b, close_after=True)) for p, b in bodies.items()]
+    r = papers("download", "-o", str(tmp_path / "o"), "-j", "1", "--json", *urls)
+    assert r.code == 0, r.stderr
+    assert [x["status"] for x in r.lines] == ["downloaded"] * 4
+    assert all(x["error"] is None for x in r.lines)
+    assert sorted(pdfs_in(tmp_path / "o").values()) == sorted(bodies.values())
+    assert all(server.hits(p) == 1 for p in bodies)
+    state = json.load(open(tmp_path / "o" / ".papers-state.json"))
+    attempts = state["fields"].index("attempts")
+    assert all(rec[attempts] == 1 for rec in state["papers"].values())
+
+
+def test_deflate_bodies_are_decoded_in_both_flavours(server, papers, tmp_path):
+    a, b = make_pdf(30_000, 1), make_pdf(30_000, 2)
+    ua = server.route("/dz.pdf", Reply(body=a, deflate="zlib"))
+    ub = server.route("/dr.pdf", Reply(body=b, deflate="raw"))
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", ua, ub)
+    assert r.code == 0, r.stderr
+    got = r.by_id()
+    assert read(got[ua]["path"]) == a and read(got[ub]["path"]) == b
+
+
+def test_spaces_and_non_ascii_in_a_url_are_percent_encoded(server, papers, tmp_path):
+    body = make_pdf(5000, 5)
+    server.pdf("/a%20b/%C3%A9t%C3%A9.pdf", body)
+    url = server.url("/a b/été.pdf")
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", url)
+    assert r.code == 0, r.stderr
+    assert read(r.lines[0]["path"]) == body

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import urllib3
 
 from papers.hosts import Cancelled, HostLimiter, Reservation, host_of
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
-from papers.transport import Transport, TransportError, _short
+from papers.transport import READ_ERRORS, Transport, TransportError, _short
 
 log = logging.getLogger("papers")
 
@@ -161,7 +160,7 @@ class Fetcher:
 
     @property
     def transport(self) -> Transport:
-        """The HTTP transport (one urllib3 pool per worker thread), made on first use."""
+        """The HTTP transport (a connection pool per worker thread), made on first use."""
         if self._transport is None:
             self._transport = Transport(self.config.timeout, {
                 "User-Agent": self.config.user_agent,
@@ -434,11 +433,11 @@ class Fetcher:
                             pending, last_emit = 0, now
                 except _DiskError:
                     raise
-                except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+                except TimeoutError:
                     os.fsync(f.fileno())
                     base.reason = f"timed out after {cfg.timeout:g}s without data, at {written} bytes"
                     return base
-                except (urllib3.exceptions.HTTPError, OSError) as e:
+                except READ_ERRORS as e:
                     # Keep what arrived: the next attempt resumes it with Range.
                     os.fsync(f.fileno())
                     base.reason = f"connection broken after {written} bytes" + (
@@ -499,7 +498,7 @@ def _done_with(resp: Any) -> None:
         else:
             resp.close()
             resp.release_conn()
-    except (urllib3.exceptions.HTTPError, OSError):
+    except READ_ERRORS:
         resp.close()
 
 

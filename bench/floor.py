@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""The floor under `papers` on the small-file workloads: the least a CPython downloader can do.
+
+    python bench/floor.py MODE URL_FILE OUT_DIR WORKERS
+
+MODE `urllib3`: WORKERS threads, one urllib3 pool each (papers' transport), GET each
+URL and write the body to OUT_DIR; no validation, no .part, no fsync, no state, no
+retries. MODE `socket`: the same over raw keep-alive sockets with a hand-parsed
+Content-Length (no HTTP library at all). Whatever papers costs above `urllib3` is
+its own overhead; what `socket` costs above aria2c is the price of CPython threads.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from urllib.parse import urlsplit
+
+
+def run_urllib3(urls: list[str], out: str, workers: int) -> None:
+    import urllib3
+
+    def work(chunk: list[tuple[int, str]]) -> None:
+        pool = urllib3.PoolManager(maxsize=1)
+        for i, url in chunk:
+            r = pool.request("GET", url, preload_content=False)
+            with open(os.path.join(out, f"{i}.pdf"), "wb") as f:
+                while True:
+                    data = r.read1(1 << 16) if hasattr(r, "read1") else r.read(1 << 16)
+                    if not data:
+                        break
+                    f.write(data)
+            r.release_conn()
+
+    _threads(urls, workers, work)
+
+
+def run_httpclient(urls: list[str], out: str, workers: int) -> None:
+    import http.client
+
+    def work(chunk: list[tuple[int, str]]) -> None:
+        conn = None
+        for i, url in chunk:
+            u = urlsplit(url)
+            if conn is None:
+                conn = http.client.HTTPConnection(u.hostname, u.port or 80)
+            conn.request("GET", u.path)
+            r = conn.getresponse()
+            with open(os.path.join(out, f"{i}.pdf"), "wb") as f:
+                while True:
+                    data = r.read(1 << 16)
+                    if not data:
+                        break
+                    f.write(data)
+
+    _threads(urls, workers, work)
+
+
+def run_socket(urls: list[str], out: str, workers: int) -> None:
+    def work(chunk: list[tuple[int, str]]) -> None:
+        sock = None
+        for i, url in chunk:
+            u = urlsplit(url)
+            if sock is None:
+                sock = socket.create_connection((u.hostname, u.port or 80))
+            sock.sendall(f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n".encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += sock.recv(1 << 16)
+            head, _, body = buf.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            with open(os.path.join(out, f"{i}.pdf"), "wb") as f:
+                f.write(body)
+                left = length - len(body)
+                while left > 0:
+                    data = sock.recv(min(left, 1 << 16))
+                    f.write(data)
+                    left -= len(data)
+
+    _threads(urls, workers, work)
+
+
+def _threads(urls: list[str], workers: int, work) -> None:
+    items = list(enumerate(urls))
+    errors: list[BaseException] = []
+
+    def guarded(chunk: list[tuple[int, str]]) -> None:
+        try:
+            work(chunk)
+        except BaseException as e:  # a floor that fails must not look fast
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(items[k::workers],)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        sys.exit(f"floor: {errors[0]!r}")
+    if len(os.listdir(sys.argv[3])) < len(urls):
+        sys.exit("floor: files missing")
+
+
+def main() -> None:
+    mode, url_file, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with open(url_file) as f:
+        urls = [line.strip() for line in f if line.strip()]
+    os.makedirs(out, exist_ok=True)
+    {"urllib3": run_urllib3, "http.client": run_httpclient, "socket": run_socket}[mode](urls, out, workers)
+
+
+if __name__ == "__main__":
+    main()
