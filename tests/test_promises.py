@@ -221,6 +221,21 @@ def test_proxy_variables_are_honoured(server, papers, env, tmp_path):
     assert r.code == 0 and read(r.lines[0]["path"]) == body
 
 
+def test_proxy_credentials_go_with_every_request_on_a_kept_connection(server, papers, env, tmp_path):
+    bodies = {f"http://papers-proxy-test.invalid/q{i}.pdf": make_pdf(2000, 10 + i) for i in range(3)}
+    for url, body in bodies.items():
+        server.pdf(url, body)
+    env["HTTP_PROXY"] = env["http_proxy"] = server.url("").replace("http://", "http://ann:s%40cret@")
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    r = papers("download", "-o", str(tmp_path / "o"), "-j", "1", "--json", *bodies)
+    assert r.code == 0, r.stderr
+    seen = [s for s in server.requests if s.path in bodies]
+    assert len(seen) == 3 and len({s.client_port for s in seen}) == 1
+    # "ann:s@cret", base64-encoded, on each request, not just the connection's first.
+    assert all(s.headers.get("Proxy-Authorization") == "Basic YW5uOnNAY3JldA==" for s in seen)
+    assert all(s.headers.get("Host") == "papers-proxy-test.invalid" for s in seen)
+
+
 # -- chaos ---------------------------------------------------------------------------------
 
 def test_chaos_random_faults_and_kill_9_until_done(server, env, fast_config, tmp_path):

@@ -1,41 +1,56 @@
-"""HTTP GETs for downloads on the standard library's http.client: one small
-connection pool per worker thread.
+"""HTTP GETs for downloads: a small HTTP/1.1 client with a connection pool per worker thread.
 
-Measured for issue 5 (8 threads, 1500 x 8 KB on loopback, bench/floor.py): a
-bare GET-and-write loop costs 2.9 x aria2c's wall time on urllib3 and 1.8 x on
-http.client; requests costs more still. A download needs none of what those
-layers add, so this module keeps only what requests gave for free: proxies from
-the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY; https through a
-CONNECT tunnel), the CA bundle from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE /
-SSL_CERT_FILE (else certifi, else the system store), TLS verification with
-host names checked, gzip/deflate bodies decoded, stale keep-alive connections
-retried once, and redirects, which we follow ourselves: http and https only, at
-most `max_redirects` hops, loops detected.
+Why not a library: measured for issue 5 (bench/floor.py: 8 threads, 1500 x 8 KB
+from nginx on loopback, to /dev/shm, same run as aria2c), a bare GET-and-write
+loop costs 2.9 x aria2c's wall time on urllib3, 1.7 x on http.client (which
+parses every header block with the email package) and 0.8 x on plain sockets;
+requests costs more than urllib3. A download needs one method and a few
+headers, so this module speaks just that much HTTP/1.1 itself:
+
+- framing by Transfer-Encoding: chunked, Content-Length, or the end of the
+  connection; 1xx responses skipped; header blocks bounded in size;
+- keep-alive connections pooled per thread, and a pooled connection the server
+  has closed meanwhile retried once on a new one;
+- gzip and deflate (zlib-wrapped or raw) bodies decoded;
+- what requests gave for free: proxies from the environment (HTTP_PROXY,
+  HTTPS_PROXY, ALL_PROXY, NO_PROXY; https through a CONNECT tunnel), the CA
+  bundle from REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE (else
+  certifi, else the system store), TLS verified with host names checked;
+- redirects, followed here: http and https only, at most `max_redirects`
+  hops, loops detected.
+
+The end-to-end tests drive all of it against a real server that injects faults.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import os
 import socket
-import ssl
 import threading
 import urllib.request
 import zlib
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 REDIRECTS = (301, 302, 303, 307, 308)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # already-legal URL characters, kept as they are
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 200
+MAX_POOLS = 16  # origins with idle connections kept, per worker thread
+
+
+class BrokenResponse(Exception):
+    """The server broke the HTTP framing (a bad status line, a cut chunk, bad compression)."""
+
 
 #: What reading a response body may raise: a socket error or a broken HTTP frame.
-READ_ERRORS = (OSError, http.client.HTTPException)
+READ_ERRORS = (OSError, BrokenResponse)
 
-# A reused keep-alive connection the server has closed fails like this before any
-# byte of the response arrives: the request is simply sent again on a new one.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-          ConnectionAbortedError)
+
+class _Stale(Exception):
+    """A pooled connection turned out closed before any byte of the response."""
 
 
 class TransportError(Exception):
@@ -60,19 +75,105 @@ def ca_bundle() -> str | None:
     return certifi.where()
 
 
+class Headers(dict):
+    """Response headers: names lower-cased, repeated ones joined with ", "."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+
+def _read_line(rfile: Any) -> bytes:
+    line = rfile.readline(MAX_HEADER_LINE + 1)
+    if len(line) > MAX_HEADER_LINE:
+        raise BrokenResponse("a header line is too long")
+    return line
+
+
+def _read_head(rfile: Any) -> tuple[int, int, str, Headers]:
+    """(HTTP minor version, status, reason, headers) of the next final response."""
+    while True:
+        line = _read_line(rfile)
+        if not line:
+            raise _Stale()
+        try:
+            version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+            code, _, reason = rest.partition(" ")
+            status = int(code)
+        except ValueError:
+            raise BrokenResponse(f"not an HTTP response: {line[:40]!r}") from None
+        if not version.startswith("HTTP/1.") or not 100 <= status <= 999:
+            raise BrokenResponse(f"not an HTTP/1.x response: {line[:40]!r}")
+        headers = Headers()
+        name = None
+        for _ in range(MAX_HEADERS + 1):
+            line = _read_line(rfile)
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line:
+                raise BrokenResponse("the connection closed inside the headers")
+            text = line.decode("latin-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and name is not None:  # an obsolete folded line
+                headers[name] += " " + text.strip()
+                continue
+            key, sep, value = text.partition(":")
+            if not sep:
+                continue  # not a header: ignore it as browsers do
+            name, value = key.strip().lower(), value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        else:
+            raise BrokenResponse("too many header lines")
+        if status >= 200:
+            return (1 if version == "HTTP/1.1" else 0), status, reason.strip(), headers
+        # 1xx (100 Continue, 103 Early Hints): informational; the real response follows.
+
+
+class _Conn:
+    """One TCP (or TLS) connection and its buffered reader."""
+
+    __slots__ = ("sock", "rfile", "used")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb", buffering=1 << 16)
+        self.used = False
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
+
+
 class Response:
     """A streamed response: status, reason, headers, and the body read piece by piece."""
 
-    def __init__(self, raw: http.client.HTTPResponse, conn: http.client.HTTPConnection,
-                 pool: list[http.client.HTTPConnection], pool_size: int) -> None:
-        self.raw = raw
-        self.status = raw.status
-        self.reason = raw.reason
-        self.headers = raw.headers
-        self._conn: http.client.HTTPConnection | None = conn
+    def __init__(self, conn: _Conn, status: int, reason: str, headers: Headers, keep_alive: bool,
+                 pool: list[_Conn], pool_size: int) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._conn: _Conn | None = conn
+        self._rfile = conn.rfile
         self._pool = pool
         self._pool_size = pool_size
-        encoding = (raw.headers.get("Content-Encoding") or "").strip().lower()
+        self._done = False
+        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self._chunk_left = 0
+        self._length: int | None = None
+        if status in (204, 304):
+            self._length = 0
+        elif not self._chunked:
+            length = headers.get("content-length")
+            if length is not None:
+                values = {v.strip() for v in length.split(",")}
+                if len(values) != 1 or not next(iter(values)).isdigit():
+                    raise BrokenResponse(f"bad Content-Length {length!r}")
+                self._length = int(values.pop())
+        # Without a length the body runs to the end of the connection.
+        self._keep_alive = keep_alive and (self._chunked or self._length is not None)
+        if self._length == 0:
+            self._done = True
+        encoding = headers.get("content-encoding", "").strip().lower()
         self._encoding = encoding if encoding in ("gzip", "x-gzip", "deflate") else None
         self._decoder: Any = None
         if self._encoding:
@@ -82,17 +183,56 @@ class Response:
     @property
     def length_remaining(self) -> int | None:
         """Body bytes still to come as the server framed them (None: unknown)."""
-        return self.raw.length
+        return 0 if self._done else self._length
 
     def isclosed(self) -> bool:
         """True once the body was read to its end (or the response closed)."""
-        return self.raw.isclosed()
+        return self._done or self._conn is None
+
+    def _raw1(self, n: int) -> bytes:
+        if self._done or self._conn is None:
+            return b""
+        rfile = self._rfile
+        if self._chunked:
+            if not self._chunk_left:
+                line = _read_line(rfile)
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise BrokenResponse("a broken chunk in the body") from None
+                if size == 0:
+                    while _read_line(rfile) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields: not used
+                    self._done = True
+                    return b""
+                self._chunk_left = size
+            data = rfile.read1(min(n, self._chunk_left))
+            if not data:
+                raise BrokenResponse("the body ended inside a chunk")
+            self._chunk_left -= len(data)
+            if not self._chunk_left:
+                _read_line(rfile)  # the CRLF after the chunk's data
+            return data
+        if self._length is not None:
+            data = rfile.read1(min(n, self._length))
+            self._length -= len(data)
+            if not data or not self._length:
+                # Cut short (the caller sees fewer bytes than announced) or complete.
+                self._done = True
+                if data:
+                    return data
+                self._keep_alive = False
+            return data
+        data = rfile.read1(n)
+        if not data:
+            self._done = True
+        return data
 
     def read1(self, n: int, decode_content: bool = True) -> bytes:
         """Up to `n` body bytes from at most one socket read (decoded if the server
         compressed them); b"" at the end, including an end cut short by the server."""
         while True:
-            data = self.raw.read1(n)
+            data = self._raw1(n)
             if self._decoder is None or not decode_content:
                 return data
             if not data:
@@ -101,7 +241,7 @@ class Response:
                 out = self._decoder.decompress(data)
             except zlib.error:
                 if not (self._first and self._encoding == "deflate"):
-                    raise http.client.HTTPException("the compressed body is corrupt") from None
+                    raise BrokenResponse("the compressed body is corrupt") from None
                 # "deflate" is raw deflate on some servers, zlib-wrapped on others.
                 self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
                 out = self._decoder.decompress(data)
@@ -111,27 +251,25 @@ class Response:
             # Only a compression header so far: read on, b"" would mean the end.
 
     def release_conn(self) -> None:
-        """Give the connection back for reuse (the body must have been read)."""
+        """Give the connection back for reuse if the body was read, else close it."""
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        done = self.raw.isclosed() or self.raw.length == 0
-        self.raw.close()  # http.client sends no new request while a response is open
-        if not done or conn.sock is None or len(self._pool) >= self._pool_size:
-            conn.close()
-        else:
+        if self._done and self._keep_alive and len(self._pool) < self._pool_size:
             self._pool.append(conn)
+        else:
+            conn.close()
 
     def drain_conn(self) -> None:
         """Read and drop the rest of the body, so the connection can be reused."""
         try:
-            self.raw.read()
+            while self._raw1(1 << 16):
+                pass
         except READ_ERRORS:
             self.close()
 
     def close(self) -> None:
         """Drop the body and the connection."""
-        self.raw.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -148,13 +286,31 @@ class Transport:
         self.pool_size = pool_size
         self.ca = ca_bundle()
         self.proxies = urllib.request.getproxies()  # read once: the environment of this run
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: Any = None
         self._ssl_lock = threading.Lock()
         self._local = threading.local()
 
-    def _context(self) -> ssl.SSLContext:
+    def _pool(self, key: tuple[Any, ...]) -> list[_Conn]:
+        """This thread's idle connections to one origin; the least recently used of
+        more than MAX_POOLS origins is closed (a list of many hosts must not hoard sockets)."""
+        pools = getattr(self._local, "pools", None)
+        if pools is None:
+            pools = self._local.pools = OrderedDict()
+        pool = pools.get(key)
+        if pool is None:
+            pool = pools[key] = []
+            while len(pools) > MAX_POOLS:
+                for conn in pools.popitem(last=False)[1]:
+                    conn.close()
+        else:
+            pools.move_to_end(key)
+        return pool
+
+    def _context(self) -> Any:
         with self._ssl_lock:
             if self._ssl is None:
+                import ssl  # only a run that meets https pays for it
+
                 # Verification on, host names checked; made once (loading a bundle is slow).
                 self._ssl = ssl.create_default_context(cafile=self.ca)
             return self._ssl
@@ -165,35 +321,51 @@ class Transport:
             return None
         return proxy
 
-    def _connect(self, scheme: str, host: str, port: int) -> tuple[tuple[Any, ...], http.client.HTTPConnection, bool]:
-        """A connection for one origin from this thread's pool, or a new one; and
-        whether requests go to a proxy in absolute form."""
-        proxy = self._proxy_for(scheme, host)
-        key = (scheme, host, port, proxy)
-        pools = getattr(self._local, "pools", None)
-        if pools is None:
-            pools = self._local.pools = {}
-        pool = pools.setdefault(key, [])
-        if pool:
-            return key, pool.pop(), proxy is not None and scheme == "http"
-        if proxy is None:
-            if scheme == "https":
-                return key, http.client.HTTPSConnection(host, port, timeout=self.timeout,
-                                                        context=self._context()), False
-            return key, http.client.HTTPConnection(host, port, timeout=self.timeout), False
+    @staticmethod
+    def _proxy_auth(proxy: str) -> dict[str, str]:
         p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        auth = {}
-        if p.username:
-            token = base64.b64encode(f"{unquote(p.username)}:{unquote(p.password or '')}".encode()).decode()
-            auth["Proxy-Authorization"] = "Basic " + token
-        if scheme == "https":
-            conn = http.client.HTTPSConnection(p.hostname or "", p.port or 8080, timeout=self.timeout,
-                                               context=self._context())
-            conn.set_tunnel(host, port, headers=auth)
-            return key, conn, False
-        conn = http.client.HTTPConnection(p.hostname or "", p.port or 8080, timeout=self.timeout)
-        conn._papers_proxy_headers = auth  # type: ignore[attr-defined]
-        return key, conn, True
+        if not p.username:
+            return {}
+        token = base64.b64encode(f"{unquote(p.username)}:{unquote(p.password or '')}".encode())
+        return {"Proxy-Authorization": "Basic " + token.decode()}
+
+    def _open(self, scheme: str, host: str, port: int, proxy: str | None) -> _Conn:
+        """A new connection to the origin, or to the proxy for it (through a tunnel for https)."""
+        if proxy is not None:
+            p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            sock = socket.create_connection((p.hostname or "", p.port or 8080), timeout=self.timeout)
+        else:
+            sock = socket.create_connection((host, port), timeout=self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if proxy is not None:
+                    self._tunnel(sock, host, port, self._proxy_auth(proxy))
+                sock = self._context().wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        return _Conn(sock)
+
+    @staticmethod
+    def _tunnel(sock: socket.socket, host: str, port: int, auth: dict[str, str]) -> None:
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", *(f"{k}: {v}" for k, v in auth.items())]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        rfile = sock.makefile("rb", buffering=0)
+        try:
+            # Read byte by byte: what follows the proxy's answer is the TLS handshake.
+            raw = b""
+            while not raw.endswith(b"\r\n\r\n") and not raw.endswith(b"\n\n"):
+                b = rfile.read(1)
+                if not b or len(raw) > MAX_HEADER_LINE:
+                    raise BrokenResponse("the proxy closed the tunnel")
+                raw += b
+        finally:
+            rfile.close()
+        status = raw.split(b" ", 2)[1:2]
+        if status != [b"200"]:
+            raise BrokenResponse(f"the proxy refused the tunnel: {raw.splitlines()[0][:80]!r}")
 
     def _request(self, url: str, headers: dict[str, str]) -> Response:
         parts = urlsplit(url)
@@ -207,43 +379,60 @@ class Transport:
         except ValueError:
             raise TransportError(f"cannot fetch this URL or its redirect: bad port in {url[:100]!r}",
                                  permanent=True) from None
+        netloc = parts.netloc.rpartition("@")[2]
+        proxy = self._proxy_for(scheme, host)
         # Spaces and non-ASCII are sent percent-encoded (as browsers and urllib3 do).
         target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
-        for fresh in (False, True):
-            key, conn, absolute = self._connect(scheme, host, port)
-            reused = conn.sock is not None
-            hdrs = headers
-            if absolute:
-                hdrs = {**headers, "Host": parts.netloc.rpartition("@")[2],
-                        **getattr(conn, "_papers_proxy_headers", {})}
+        lines = [f"GET {target} HTTP/1.1", f"Host: {netloc}"]
+        if proxy is not None and scheme == "http":
+            # The absolute form, for the proxy, with its credentials on every request.
+            lines[0] = f"GET http://{quote(netloc, safe=_URL_SAFE)}{target} HTTP/1.1"
+            lines += [f"{k}: {v}" for k, v in self._proxy_auth(proxy).items()]
+        for k, v in headers.items():
+            if "\r" in v or "\n" in v:
+                raise TransportError(f"cannot send header {k}: it contains a line break", permanent=True)
+            lines.append(f"{k}: {v}")
+        pool = self._pool((scheme, host, port, proxy))
+        for _try in range(2):
+            conn = pool.pop() if pool else None
             try:
-                conn.request("GET", quote(url.split("#", 1)[0], safe=_URL_SAFE) if absolute else target,
-                             headers=hdrs)
-                raw = conn.getresponse()
-            except _STALE as e:
-                conn.close()
-                if reused and not fresh:
-                    continue  # the server closed the idle keep-alive connection: once more
-                raise TransportError(f"connection failed: {_short(e)}") from None
-            except ssl.SSLError as e:
-                conn.close()
-                raise TransportError(f"TLS error: {_short(e)}", permanent=True) from None
+                if conn is None:
+                    conn = self._open(scheme, host, port, proxy)
+                request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                reused, conn.used = conn.used, True
+                try:
+                    conn.sock.sendall(request)
+                    version, status, reason, hdrs = _read_head(conn.rfile)
+                except _Stale:
+                    conn.close()
+                    if reused:
+                        continue  # the server closed the idle keep-alive connection: once more
+                    raise BrokenResponse("the server closed the connection without a response") from None
+                except OSError as e:
+                    # A reset, a broken pipe or a TLS close on a pooled connection: the same story.
+                    conn.close()
+                    if reused and not isinstance(e, TimeoutError):
+                        continue
+                    raise
+                connection = hdrs.get("connection", "").lower()
+                keep_alive = "close" not in connection and (version == 1 or "keep-alive" in connection)
+                return Response(conn, status, reason, hdrs, keep_alive, pool, self.pool_size)
+            except UnicodeEncodeError:
+                raise TransportError(f"cannot fetch this URL or its redirect: {url[:100]!r} is not "
+                                     "plain ASCII after encoding", permanent=True) from None
             except TimeoutError:
-                conn.close()
+                _close(conn)
                 raise TransportError("timed out waiting for the server", timeout=True) from None
             except socket.gaierror:
-                conn.close()
+                _close(conn)
                 raise TransportError(f"connection failed: cannot resolve host {host!r} "
                                      "(no network or no DNS?)") from None
-            except http.client.InvalidURL as e:
-                conn.close()
-                raise TransportError(f"cannot fetch this URL or its redirect: {_short(e)}",
-                                     permanent=True) from None
             except READ_ERRORS as e:
-                conn.close()
+                _close(conn)
+                if _is_tls_error(e):
+                    raise TransportError(f"TLS error: {_short(e)}", permanent=True) from None
                 raise TransportError(f"connection failed: {_short(e)} ({host})") from None
-            return Response(raw, conn, self._local.pools[key], self.pool_size)
-        raise AssertionError("unreachable")
+        raise TransportError(f"connection failed: the server keeps closing connections ({host})")
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
         """GET `url` following redirects; the response body is not read yet (call release_conn)."""
@@ -272,6 +461,18 @@ class Transport:
             if resp.status == 303:
                 hdrs = {k: v for k, v in hdrs.items() if k not in ("Range", "If-Range")}
         raise TransportError(f"too many redirects (more than {self.max_redirects})", permanent=True)
+
+
+def _close(conn: _Conn | None) -> None:
+    if conn is not None:
+        conn.close()
+
+
+def _is_tls_error(e: BaseException) -> bool:
+    import sys
+
+    ssl = sys.modules.get("ssl")  # loaded only if some URL was https
+    return ssl is not None and isinstance(e, ssl.SSLError)
 
 
 def _short(e: BaseException) -> str:
