@@ -165,3 +165,32 @@ def test_a_server_closing_idle_connections_costs_no_error(server):
         r.read1(100)
         r.release_conn()
     assert len({s.client_port for s in server.requests}) == 3
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, {}),
+    ({"HTTP_PROXY": "http://p:1", "HTTPS_PROXY": "http://q:2"}, {"http": "http://p:1", "https": "http://q:2"}),
+    ({"HTTP_PROXY": "http://up:1", "http_proxy": "http://low:1"}, {"http": "http://low:1"}),
+    ({"HTTP_PROXY": "http://up:1", "http_proxy": ""}, {}),               # empty lower case unsets
+    ({"HTTP_PROXY": "http://up:1", "REQUEST_METHOD": "GET"}, {}),        # CGI: HTTP_PROXY is client-set
+    ({"http_proxy": "http://low:1", "REQUEST_METHOD": "GET"}, {"http": "http://low:1"}),
+    ({"ALL_PROXY": "socks://s:3", "NO_PROXY": "a.org"}, {"all": "socks://s:3", "no": "a.org"}),
+    ({"PATH": "/bin", "HOME": "/root"}, {}),
+])
+def test_env_proxies(environ, expected):
+    assert transport.env_proxies(environ) == expected
+
+
+@pytest.mark.parametrize("host, no_proxy, bypass", [
+    ("example.org", "", False),
+    ("example.org", "*", True),
+    ("example.org", "example.org", True),
+    ("EXAMPLE.org", "example.ORG", True),
+    ("cdn.example.org", ".example.org", True),
+    ("cdn.example.org", "example.org", True),
+    ("badexample.org", "example.org", False),
+    ("127.0.0.1", "localhost, 127.0.0.1", True),
+    ("10.0.0.1", "localhost,127.0.0.1", False),
+])
+def test_no_proxy(host, no_proxy, bypass):
+    assert transport.bypasses_proxy(host, no_proxy) is bypass

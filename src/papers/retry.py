@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 
 #: Statuses worth another attempt, and why.
@@ -56,6 +55,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value.isdigit():
         return float(value)
     try:
+        from email.utils import parsedate_to_datetime  # rare: most servers send seconds
+
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

@@ -28,7 +28,6 @@ import base64
 import os
 import socket
 import threading
-import urllib.request
 import zlib
 from collections import OrderedDict
 from typing import Any
@@ -73,6 +72,38 @@ def ca_bundle() -> str | None:
     except ImportError:
         return None  # the system store
     return certifi.where()
+
+
+def env_proxies(environ: Any) -> dict[str, str]:
+    """Proxies from `*_proxy` variables, as urllib and requests read them: lower case
+    wins over upper case, an empty value unsets, HTTP_PROXY is ignored under CGI."""
+    proxies: dict[str, str] = {}
+    for name, value in environ.items():
+        if value and name.lower().endswith("_proxy") and not name.islower():
+            proxies[name.lower()[:-6]] = value
+    if "REQUEST_METHOD" in environ:
+        proxies.pop("http", None)  # CVE-2016-1000110: a client can set HTTP_PROXY via a header
+    for name, value in environ.items():
+        if name.endswith("_proxy") and name.islower():
+            if value:
+                proxies[name[:-6]] = value
+            else:
+                proxies.pop(name[:-6], None)
+    return proxies
+
+
+def bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """True when NO_PROXY (`*`, or names matching `host` or a parent domain) covers `host`."""
+    if not no_proxy:
+        return False
+    if no_proxy.strip() == "*":
+        return True
+    host = host.lower()
+    for name in no_proxy.split(","):
+        name = name.strip().lstrip(".").lower()
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 class Headers(dict):
@@ -285,7 +316,7 @@ class Transport:
         self.max_redirects = max_redirects
         self.pool_size = pool_size
         self.ca = ca_bundle()
-        self.proxies = urllib.request.getproxies()  # read once: the environment of this run
+        self.proxies = env_proxies(os.environ)  # read once: the environment of this run
         self._ssl: Any = None
         self._ssl_lock = threading.Lock()
         self._local = threading.local()
@@ -317,7 +348,7 @@ class Transport:
 
     def _proxy_for(self, scheme: str, host: str) -> str | None:
         proxy = self.proxies.get(scheme) or self.proxies.get("all")
-        if proxy and urllib.request.proxy_bypass(host):
+        if proxy and bypasses_proxy(host, self.proxies.get("no", "")):
             return None
         return proxy
 
