@@ -191,13 +191,15 @@ def _run_download(settings, papers, files, stdin) -> int:
     try:
         expected = estimate_count(papers, files) if show_bar else None
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
-                               expected=expected)
+                               expected=expected, keep=_KEEP)
     except StateError as e:
         _die(str(e))
     if not settings.json and settings.verbosity >= 0 and not (summary.input_error and not summary.stats.total):
         _print_summary(summary, f"{summary.stats.downloaded} downloaded",
                        f"{summary.stats.skipped} already there", f"files in {summary.output_dir}")
-    return _finish(summary, settings)
+    # Everything is saved: leave without freeing the state's million objects one by one.
+    _exit_now(_finish(summary, settings))
+    return EXIT_OK  # not reached
 
 
 def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
@@ -284,6 +286,9 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+_KEEP: list = []  # the last run's big structures, never freed: the process exits next
 
 
 def _exit_now(code: int) -> None:

@@ -31,7 +31,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 REDIRECTS = (301, 302, 303, 307, 308)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # already-legal URL characters, kept as they are
@@ -398,8 +398,7 @@ class Transport:
         if status != [b"200"]:
             raise BrokenResponse(f"the proxy refused the tunnel: {raw.splitlines()[0][:80]!r}")
 
-    def _request(self, url: str, headers: dict[str, str]) -> Response:
-        parts = urlsplit(url)
+    def _request(self, url: str, parts: SplitResult, headers: dict[str, str]) -> Response:
         scheme = parts.scheme.lower()
         host = parts.hostname
         if not host:
@@ -470,11 +469,12 @@ class Transport:
         seen = {url}
         hdrs = {**self.headers, **(headers or {})}
         for _hop in range(self.max_redirects + 1):
-            scheme = urlsplit(url).scheme.lower()
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
             if scheme not in ("http", "https"):
                 raise TransportError(f"cannot fetch this URL or its redirect: {scheme or 'no'} scheme in "
                                      f"{url[:100]!r} (only http and https)", permanent=True)
-            resp = self._request(url, hdrs)
+            resp = self._request(url, parts, hdrs)
             location = resp.headers.get("Location")
             if resp.status not in REDIRECTS or not location:
                 return resp
