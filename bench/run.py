@@ -30,6 +30,7 @@ ROOT = os.path.dirname(HERE)
 WORK = os.path.join(HERE, ".work")          # on disk, like a user's output dir
 SHM = "/dev/shm/papers-bench"
 PAPERS = [sys.executable, "-m", "papers"]
+FLOORS = ("urllib3", "http.client", "socket")
 
 
 def need(tool: str, package: str) -> str:
@@ -149,6 +150,9 @@ def tool_commands(urls: list[str], out: str, workers: int, lists: str) -> dict[s
                    "--auto-file-renaming=false", "--console-log-level=error", "--summary-interval=0",
                    "--quiet=true"],
         "curl": [CURL, "--parallel", "--parallel-max", str(workers), "--fail", "--silent", "-K", curl_cfg],
+        # The floors under papers: bare GET-and-write loops on each HTTP layer (bench/floor.py).
+        **{f"floor:{mode}": [sys.executable, os.path.join(HERE, "floor.py"), mode, url_file, out, str(workers)]
+           for mode in FLOORS},
     }
 
 
@@ -268,6 +272,9 @@ def main() -> None:
     ARIA2C = need("aria2c", "aria2")
     CURL = need("curl", "curl")
     os.makedirs(WORK, exist_ok=True)
+    # Byte-compile papers as `pip install` does: with PYTHONDONTWRITEBYTECODE set (as on
+    # these machines) an editable checkout would otherwise compile every module per run.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "src", "papers")], check=True)
     q = args.quick
     want = lambda n: args.only is None or n in args.only  # noqa: E731
     results: list[Result] = []
@@ -294,7 +301,8 @@ def main() -> None:
                                    urls, os.path.join(WORK, "out"), 8, args.rounds))
         if want("shm"):
             results.append(compare("shm", f"{len(urls)} x 8 KB, 8 workers, to /dev/shm (CPU cost)",
-                                   urls, SHM, 8, args.rounds))
+                                   urls, SHM, 8, args.rounds,
+                                   tools=("papers", "aria2c", "curl", *(f"floor:{m}" for m in FLOORS))))
             shutil.rmtree(SHM, ignore_errors=True)
         if want("sweep"):
             sweep: dict[str, dict[int, float]] = {}
@@ -402,6 +410,18 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             growth = sc[ns[-1]]["us_per_paper"] / sc[ns[0]]["us_per_paper"]
             lines.append(f"| cost per paper, {ns[-1]:,} vs {ns[0]:,} | {growth:.2f} × | | flat (≈ 1) | "
                          f"{'yes' if growth <= 1.3 else 'no'} |")
+    floor_lines: list[str] = []
+    for r in results:
+        floors = [t for t in r.times if t.startswith("floor:")]
+        if floors:
+            a = r.median("aria2c")
+            floor_lines += ["", f"The floors under papers on `{r.name}` (bench/floor.py: the same URLs on "
+                            "8 threads, a bare GET-and-write loop per HTTP layer, no checks, no state), "
+                            "same run:", "", "| tool | seconds | × aria2c |", "|---|---|---|"]
+            for t in ("papers", "aria2c", "curl", *floors):
+                floor_lines.append(f"| {t} | {r.median(t):.3f} | {r.median(t) / a:.2f} |")
+            floor_lines.append("")
+    lines += floor_lines
     if "sweep" in extra:
         lines += ["", "Files per second against workers (1500 × 8 KB, to disk):", "",
                   "| workers | " + " | ".join(extra["sweep"]) + " |",

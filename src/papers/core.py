@@ -207,10 +207,12 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
             i_status, i_path = STATE_FIELDS.index("status"), STATE_FIELDS.index("path")
             queued = 0
             skipped: list[tuple[Paper, Any]] = []  # sent in batches: a re-run is mostly these
+            seen_add = seen.add
             for paper in papers:
-                if paper.key in seen:
+                n = len(seen)
+                seen_add(paper.key)
+                if len(seen) == n:
                     continue  # another spelling of a paper already planned (unique(), inlined)
-                seen.add(paper.key)
                 # Counted in batches: one message per paper would cost more than the paper.
                 queued += 1
                 if queued == 64:

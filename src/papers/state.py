@@ -70,7 +70,7 @@ class Record(tuple):
         return {f: v for f, v in zip(self.FIELDS, self) if v is not None}
 
 
-_SHARED_VALUES = {"status", "first_seen", "updated", "finished", "permanent"}
+_SHARED_VALUES = {"status", "first_seen", "updated", "finished"}  # strings that repeat
 _OFTEN_EQUAL = (("url", "id"),)  # (field, field whose equal value it may share)
 
 
