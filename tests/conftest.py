@@ -99,10 +99,14 @@ def pdfs_in(directory) -> dict[str, bytes]:
 
 
 def read_state(path) -> dict[str, dict]:
-    """The snapshot at `path`, parsed as plain JSON, records as dicts (schema 2 stores arrays)."""
+    """The snapshot at `path`, parsed as plain JSON, records as dicts (schema 3 stores
+    blocks of columns, schema 2 arrays, dict stores objects)."""
     import json as _json
 
     with open(path) as f:
         data = _json.load(f)
     fields = data.get("fields")
+    if "blocks" in data:
+        return {k: dict(zip(fields, row)) for b in data["blocks"]
+                for k, row in zip(b["keys"], zip(*b["columns"]))}
     return {k: dict(zip(fields, v)) if fields else v for k, v in data["papers"].items()}

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import read_state
 from faultserver import make_pdf
 
 
@@ -162,8 +163,9 @@ def test_broken_pipe_ends_quietly(server, tmp_path, env, fast_config):
     assert code == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
     # The state survived and a re-run picks up the rest.
-    state = json.load(open(tmp_path / "o" / ".papers-state.json"))
-    assert state["papers"]
+    state = read_state(tmp_path / "o" / ".papers-state.json")
+    outcomes = {(r["status"], r.get("error")) for r in state.values()}
+    assert ("downloaded", None) in outcomes and outcomes <= {("downloaded", None), ("failed", "interrupted")}
 
 
 def test_stdout_only_results_logs_to_stderr(server, papers, tmp_path):

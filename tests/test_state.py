@@ -132,7 +132,8 @@ def test_compact_records_roundtrip_as_arrays(tmp_path):
     s.close()
     with open(path) as f:
         data = json.load(f)
-    assert data["fields"] == list(FIELDS) and data["papers"]["a"] == ["a", "downloaded", "/x", 3]
+    assert data["fields"] == list(FIELDS)
+    assert data["blocks"] == [{"keys": ["a"], "columns": [["a"], ["downloaded"], ["/x"], [3]]}]
     t = StateStore(path, FIELDS)
     t.load()
     rec = t.get("a")
@@ -166,50 +167,122 @@ def wide(n):
             "updated": f"2026-11-28T00:00:{n % 60:02d}Z", "permanent": True if n % 5 == 0 else None}
 
 
-@pytest.mark.parametrize("block", [StateStore.BLOCK, 4096, 301])
-def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, block):
-    # > 4 MB, so the loader parses it in several blocks; every record must come back
-    # whole and in order, with shared values shared and ints not confused with True.
-    path = str(tmp_path / "state.json")
+def write_schema2(path, fields, records):
+    """The layout papers wrote before schema 3: a record per line, as an array."""
+    items = list(records.items())
+    with open(path, "w") as f:
+        f.write(json.dumps({"schema": 2, "fields": list(fields)}, separators=(",", ":"))[:-1] + ',"papers":{\n')
+        for i, (k, v) in enumerate(items, 1):
+            row = json.dumps([v.get(x) for x in fields], separators=(",", ":"))
+            f.write(f"{json.dumps(k)}:{row}{',' if i < len(items) else ''}\n")
+        f.write("}}\n")
+
+
+def big_records(n=20_000):
+    recs = {f"k{i}": wide(i) for i in range(n)}
+    recs["one"] = {**wide(1), "permanent": 1, "status": "failed"}
+    return recs
+
+
+def write_state(path, layout, recs):
+    if layout == "schema 2":
+        write_schema2(path, WIDE, recs)
+        return
     s = StateStore(path, WIDE)
     s.load()
-    n = 20_000
-    for i in range(n):
-        s.put(f"k{i}", wide(i))
-    s.put("one", {**wide(1), "permanent": 1, "status": "failed"})
+    for k, v in recs.items():
+        s.put(k, v)
     s.close()
-    assert os.path.getsize(path) > StateStore.BLOCK
-    monkeypatch.setattr(StateStore, "BLOCK", block)
+
+
+@pytest.mark.parametrize("layout, block", [("schema 3", None), ("schema 2", StateStore.BLOCK),
+                                           ("schema 2", 4096), ("schema 2", 301)])
+def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, layout, block):
+    # Several blocks of records (and, for schema 2, of bytes); every record must come
+    # back whole and in order, with shared values shared and ints not confused with True.
+    path = str(tmp_path / "state.json")
+    recs = big_records()
+    write_state(path, layout, recs)
+    if block:
+        assert os.path.getsize(path) > StateStore.BLOCK
+        monkeypatch.setattr(StateStore, "BLOCK", block)
     t = StateStore(path, WIDE)
     t.load()
-    assert list(t.records) == [f"k{i}" for i in range(n)] + ["one"]
-    for i in (0, 1, 2, 4095, 4096, 9999, n - 1):
-        assert t.get(f"k{i}").as_dict() == {k: v for k, v in wide(i).items() if v is not None}
+    assert list(t.records) == list(recs)
+    for k in ("k0", "k1", "k2", "k4095", "k4096", "k9999", "k19999"):
+        assert t.get(k).as_dict() == {f: v for f, v in recs[k].items() if v is not None}
     assert t.get("one")["permanent"] == 1 and t.get("one")["permanent"] is not True
     a, b = t.get("k1"), t.get("k4")
     assert a["status"] is b["status"]                       # one string shared, not two
     assert a["url"] is a["id"] and t.get("k2")["url"] == "https://mirror/2.pdf"
 
 
-@pytest.mark.parametrize("damage", [
-    lambda text: text[: len(text) // 2],                        # cut short: no closing line
-    lambda text: text + '{"extra": 1}\n',                       # something after the end
-    lambda text: text.replace('"downloaded"', '"downloaded"]', 1),  # a broken record
-])
-def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage):
+def test_snapshot_is_one_json_document_of_column_blocks(tmp_path):
     path = str(tmp_path / "state.json")
-    s = StateStore(path, WIDE)
-    s.load()
-    for i in range(50):
-        s.put(f"k{i}", wide(i))
-    s.close()
+    write_state(path, "schema 3", big_records(5000))
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 2 + 2  # head, 2 blocks (4096 + 905), close
+    with open(path) as f:
+        data = json.load(f)
+    assert data["schema"] == SCHEMA == 3 and data["fields"] == list(WIDE)
+    assert [len(b["keys"]) for b in data["blocks"]] == [4096, 905]
+    assert all(len(c) == len(b["keys"]) for b in data["blocks"] for c in b["columns"])
+
+
+def test_pretty_printed_snapshot_still_loads(tmp_path):
+    # Hand-edited or reformatted (jq .) files take the whole-document way.
+    path = str(tmp_path / "state.json")
+    recs = big_records(300)
+    write_state(path, "schema 3", recs)
+    with open(path) as f:
+        data = json.load(f)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+    t = StateStore(path, WIDE)
+    t.load()
+    assert {k: r.as_dict() for k, r in t.records.items()} == {
+        k: {f: v for f, v in r.items() if v is not None} for k, r in recs.items()}
+
+
+def test_blocks_written_with_other_fields_are_matched_by_name(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"schema":3,"fields":["status","id","old"],"blocks":[\n'
+                    '{"keys":["a","b"],"columns":[["downloaded","failed"],["a","b"],[1,2]]}\n]}\n')
+    t = StateStore(str(path), FIELDS)
+    t.load()
+    assert t.get("a").as_dict() == {"id": "a", "status": "downloaded"}
+    assert t.get("b")["status"] == "failed" and t.get("b")["path"] is None
+
+
+CUT = lambda text: text[: len(text) // 2]                              # noqa: E731  no closing line
+EXTRA = lambda text: text + '{"extra": 1}\n'                           # noqa: E731  after the end
+BROKEN = lambda text: text.replace('"downloaded"', '"downloaded"]', 1)  # noqa: E731  bad JSON inside
+
+
+@pytest.mark.parametrize("layout", ["schema 3", "schema 2"])
+@pytest.mark.parametrize("damage", [CUT, EXTRA, BROKEN])
+def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage, layout):
+    path = str(tmp_path / "state.json")
+    write_state(path, layout, {f"k{i}": wide(i) for i in range(50)})
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
         f.write(damage(text))
-    t = StateStore(path, WIDE)
     with pytest.raises(StateError, match="corrupt"):
-        t.load()
+        StateStore(path, WIDE).load()
+
+
+def test_a_block_with_a_short_column_is_corrupt(tmp_path):
+    # Valid JSON, wrong shape: a column shorter than the keys cannot be lined up.
+    path = str(tmp_path / "state.json")
+    write_state(path, "schema 3", {f"k{i}": wide(i) for i in range(50)})
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"downloaded",', "", 1))
+    with pytest.raises(StateError, match="block 1 is not"):
+        StateStore(path, WIDE).load()
 
 
 def test_ragged_rows_still_load(tmp_path):
@@ -222,3 +295,18 @@ def test_ragged_rows_still_load(tmp_path):
     assert t.get("b").as_dict() == {"id": "b", "status": "failed"}
     assert t.get("c").as_dict() == {"id": "c", "status": "downloaded", "path": "/z", "bytes": 1}
     assert t.get("a")["bytes"] == 3
+
+
+def test_an_older_layout_is_rewritten_once_at_close(tmp_path):
+    path = str(tmp_path / "state.json")
+    recs = {f"k{i}": wide(i) for i in range(10)}
+    write_schema2(path, WIDE, recs)
+    s = StateStore.open(path, WIDE)
+    s.close()
+    with open(path) as f:
+        data = json.load(f)
+    assert data["schema"] == 3 and data["blocks"][0]["keys"] == list(recs)
+    mtime = os.stat(path).st_mtime_ns
+    t = StateStore.open(path, WIDE)
+    t.close()
+    assert os.stat(path).st_mtime_ns == mtime  # current layout, nothing new: not rewritten
