@@ -215,7 +215,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                     continue  # another spelling of a paper already planned (unique(), inlined)
                 # Counted in batches: one message per paper would cost more than the paper.
                 queued += 1
-                if queued == 64:
+                if queued == 256:
                     put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
                     queued = 0
                     if cancel.is_set():  # checked per batch too; scheduler.put checks each
