@@ -191,8 +191,9 @@ def timed_rss(cmd: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def scale_rerun(n: int) -> dict[str, float]:
-    """Re-run over a finished n-paper state: wall time, per-paper cost, peak RSS."""
+def scale_rerun(n: int, rounds: int) -> dict[str, float]:
+    """Re-run over a finished n-paper state: median wall time of `rounds` runs, per-paper
+    cost, highest peak RSS."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from papers.models import paper_from_text
     from papers.naming import path_for
@@ -225,8 +226,9 @@ def scale_rerun(n: int) -> dict[str, float]:
         if not f.readline().rstrip().endswith(b'"blocks":['):
             print("bench: converting the state to the current layout (untimed run) ...", file=sys.stderr)
             timed_rss(cmd)
-    t, rss = timed_rss(cmd)
-    res = {"seconds": t, "us_per_paper": t / n * 1e6, "peak_rss_mb": rss}
+    runs = [timed_rss(cmd) for _ in range(rounds)]
+    t, rss = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    res = {"seconds": t, "us_per_paper": t / n * 1e6, "peak_rss_mb": rss, "all_seconds": [r[0] for r in runs]}
     print(f"bench: scale {n}: {t:.2f}s ({res['us_per_paper']:.0f} us/paper), peak RSS {rss:.0f} MB",
           file=sys.stderr)
     return res
@@ -365,7 +367,7 @@ def main() -> None:
     if want("scale"):
         extra["scale"] = {}
         for n in ([10_000] if q else [10_000, 100_000] + ([1_000_000] if args.big else [])):
-            extra["scale"][n] = scale_rerun(n)
+            extra["scale"][n] = scale_rerun(n, args.rounds)
 
     if want("startup"):
         extra["startup"] = startup(args.rounds)
