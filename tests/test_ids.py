@@ -155,3 +155,19 @@ def test_url_key_hides_secrets_on_every_path():
     for url in ("https://example.org/a.pdf?api_key=SECRET", "https://Example.org/a.pdf?token=SECRET"):
         key = paper_from_text(url).key
         assert "SECRET" not in key and "#sha256:" in key
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("10.1234/ABC.5678", "doi"), ("doi:10.1000/xyz", "doi"), ("arXiv:2101.00001v2", "arxiv"),
+    ("math.CA/0611800", "arxiv"), ("PMID:123456", "pmid"), ("PMC123456", "pmcid"),
+    ("https://doi.org/10.1234/abc", "doi"), ("https://pubmed.ncbi.nlm.nih.gov/42/", "pmid"),
+])
+def test_identifier_fast_path_builds_what_paper_from_record_builds(text, kind):
+    from papers.ids import classify
+
+    fast = paper_from_text(text)
+    full = paper_from_record({kind: classify(text).value})
+    for name in ("key", "id", "urls", "doi", "arxiv", "pmid", "pmcid", "title", "authors", "year",
+                 "extra", "problem"):
+        assert getattr(fast, name) == getattr(full, name), name
+    assert getattr(fast, kind)

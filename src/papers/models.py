@@ -93,12 +93,12 @@ def paper_from_text(text: str) -> Paper:
     if s.startswith(("http://", "https://")):
         # Fast path for a plain URL already in canonical form (a million-line list of
         # them is common): the key is the URL itself. Anything unusual takes the full path.
-        rest = s[7:] if s[4] == ":" else s[8:]
-        end = rest.find("/")
-        host = rest[:end]
-        if (end > 0 and host == host.lower() and "?" not in host and "#" not in rest
-                and "@" not in rest and "=" not in rest and not host.endswith(ID_HOSTS)):
-            return Paper(key="url:" + s, id=s, urls=(s,))
+        start = 7 if s[4] == ":" else 8
+        end = s.find("/", start)
+        host = s[start:end]
+        if (end > start and host == host.lower() and "?" not in host and "#" not in s
+                and "@" not in s and "=" not in s and not host.endswith(ID_HOSTS)):
+            return Paper("url:" + s, s, (s,))  # positional: keywords cost 0.4 us more
     ident = classify(s)
     if ident is None:
         return Paper(key="junk:" + s, id=s,
@@ -110,7 +110,28 @@ def paper_from_text(text: str) -> Paper:
         # from the PDF address (no lookup needed).
         pdf = s.replace("/abs/", "/pdf/", 1)
         return replace(paper_from_record({"arxiv": ident.value}), id=s, urls=(pdf,))
-    return paper_from_record({ident.kind: ident.value})
+    # classify() normalised the identifier already: build the Paper as paper_from_record
+    # would, without normalising it again (8 us -> 3 us a DOI on a million-line list).
+    return Paper(*_ID_PAPER[ident.kind](ident.value))
+
+
+def _id_paper(kind: str, key_prefix: str, shown_prefix: str):  # noqa: ANN202
+    slot = ("doi", "arxiv", "pmid", "pmcid").index(kind)
+
+    def args(value: str) -> tuple:
+        ids = [None, None, None, None]
+        ids[slot] = value
+        return (key_prefix + value, shown_prefix + value, (), *ids)
+    return args
+
+
+# The key and the shown id of a paper known by one identifier (see paper_from_record).
+_ID_PAPER = {
+    "doi": _id_paper("doi", "doi:", ""),
+    "arxiv": _id_paper("arxiv", "arxiv:", "arXiv:"),
+    "pmid": _id_paper("pmid", "pmid:", "PMID:"),
+    "pmcid": _id_paper("pmcid", "pmcid:", ""),
+}
 
 
 def _clean_str(value: Any) -> str | None:

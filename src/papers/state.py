@@ -93,6 +93,9 @@ def record_type(fields: tuple[str, ...]) -> type[Record]:
                       if a in fields and b in fields)})
 
 
+_STR_OR_NONE = {str, type(None)}
+
+
 def _one_of(value: Any, other: Any) -> Any:
     return other if value == other else value
 
@@ -197,7 +200,7 @@ class StateStore:
     def _load(self) -> None:
         self.records = {}
         try:
-            with open(self.path, "rb") as f:
+            with open(self.path, "rb", buffering=1 << 22) as f:  # whole block lines in one buffer
                 # Record by record when the layout allows: no whole-file parse tree.
                 raw = None if self.rtype is not None and self._load_lines(f) else (f.seek(0), f.read())[1]
         except FileNotFoundError:
@@ -328,8 +331,10 @@ class StateStore:
         for i in rtype.INTERN:
             col = columns[i]
             # Repeated values (statuses, timestamps) shared across a million records.
-            # Keyed by (type, value): 1 == True, but a 1 must not come back as True.
-            columns[i] = list(map(shared[i].setdefault, zip(map(type, col), col), col))
+            if set(map(type, col)) <= _STR_OR_NONE:
+                columns[i] = list(map(shared[i].setdefault, col, col))
+            else:  # keyed by (type, value): 1 == True, but a 1 must not come back as True
+                columns[i] = list(map(shared[i].setdefault, zip(map(type, col), col), col))
         for i, j in rtype.SAME:
             # A paper given by URL has that URL as id and url: keep one string, not two.
             columns[i] = list(map(_one_of, columns[i], columns[j]))
