@@ -211,6 +211,77 @@ def test_tls_is_verified_and_requests_ca_bundle_honoured(tls_server, papers, env
     assert r2.code == 0 and read(r2.lines[0]["path"]) == body
 
 
+class ConnectProxy:
+    """A forward proxy that only tunnels (CONNECT host:port), as HTTPS proxies do."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.tunnels: list[tuple[str, str | None]] = []  # (target, Proxy-Authorization)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client) -> None:
+        import socket
+        import threading
+
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(1)
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        auth = next((v.split(":", 1)[1].strip() for v in lines[1:] if v.lower().startswith("proxy-authorization:")), None)
+        self.tunnels.append((target, auth))
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(a, b):
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+
+def test_https_through_a_proxy_tunnel_is_verified_end_to_end(tls_server, papers, env, tmp_path):
+    body = make_pdf(30_000, 6)
+    url = tls_server.pdf("/tunnel.pdf", body).replace("127.0.0.1", "localhost")
+    proxy = ConnectProxy()
+    env["HTTPS_PROXY"] = env["https_proxy"] = f"http://u:p@127.0.0.1:{proxy.port}"
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    bundle = tmp_path / "ca.pem"
+    tls_server.ca.cert_pem.write_to_path(str(bundle))
+    env["REQUESTS_CA_BUNDLE"] = str(bundle)
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", url)
+    assert r.code == 0, r.stderr
+    assert read(r.lines[0]["path"]) == body
+    # The proxy saw only a tunnel to the origin (with our credentials), never the request.
+    assert proxy.tunnels == [(f"localhost:{tls_server.port}", "Basic dTpw")]
+    assert tls_server.hits("/tunnel.pdf") == 1
+
+
 def test_proxy_variables_are_honoured(server, papers, env, tmp_path):
     body = make_pdf(2000, 4)
     # As a proxy, the server sees the absolute URL as the request path.
