@@ -118,7 +118,13 @@ def make_files(root: str, n: int, size: int, prefix: str = "f") -> list[str]:
     return names
 
 
+def settle() -> None:
+    """Flush the previous run's dirty pages first, so its writeback cannot stall this one."""
+    os.sync()
+
+
 def timed(cmd: list[str], env=None) -> float:
+    settle()
     t0 = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.perf_counter() - t0
@@ -182,6 +188,7 @@ def compare(name: str, note: str, urls: list[str], out: str, workers: int, round
 def timed_rss(cmd: list[str]) -> tuple[float, float]:
     """Wall time and peak RSS (MB) of a command."""
 
+    settle()
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(p.pid, 0)
