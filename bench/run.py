@@ -394,7 +394,7 @@ def write_results(results: list[Result], extra: dict, args) -> None:
         pc = r.median("papers") / r.median("curl")
         peer, goal = targets.get(r.name, ("aria2c", None))
         met = "yes" if goal and pa <= goal else ("no" if goal else "")
-        lines.append(f"| {r.name}: {r.note} | {pa:.2f} | {pc:.2f} | "
+        lines.append(f"| {r.name}: {r.note} | {pa:.3f} | {pc:.2f} | "
                      f"{'≤ ' + format(goal, 'g') + ' × ' + peer if goal else ''} | {met} |")
     if "hosts" in extra:
         h = extra["hosts"]

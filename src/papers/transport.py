@@ -315,7 +315,6 @@ class Transport:
         self.headers = headers
         self.max_redirects = max_redirects
         self.pool_size = pool_size
-        self.ca = ca_bundle()
         self.proxies = env_proxies(os.environ)  # read once: the environment of this run
         self._ssl: Any = None
         self._ssl_lock = threading.Lock()
@@ -343,7 +342,7 @@ class Transport:
                 import ssl  # only a run that meets https pays for it
 
                 # Verification on, host names checked; made once (loading a bundle is slow).
-                self._ssl = ssl.create_default_context(cafile=self.ca)
+                self._ssl = ssl.create_default_context(cafile=ca_bundle())
             return self._ssl
 
     def _proxy_for(self, scheme: str, host: str) -> str | None:
