@@ -247,7 +247,51 @@ def startup(rounds: int) -> dict[str, float]:
         return statistics.median(xs)
     base = med([sys.executable, "-c", "pass"])
     return {"python -c pass": base, "papers --help": med([*PAPERS, "--help"]),
-            "papers download --help": med([*PAPERS, "download", "--help"])}
+            "papers download --help": med([*PAPERS, "download", "--help"]),
+            **first_request(max(rounds, 7))}
+
+
+def first_request(rounds: int) -> dict[str, float]:
+    """Median seconds from exec to the first TCP connection, for papers and aria2c:
+    what start-up costs a download (the `typical` workload's whole gap)."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    body = b"%PDF-1.4\n" + b"x" * 1000
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+    accepted: list[float] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            accepted.append(time.perf_counter())
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    out = os.path.join(WORK, "first")
+    url = f"http://127.0.0.1:{port}/first.pdf"
+    cmds = {"papers": [*PAPERS, "download", url, "-o", out, "-q", "--no-progress", "--rate-limit", "0"],
+            "aria2c": [ARIA2C, url, "-d", out, "--allow-overwrite=true", "--quiet=true"]}
+    res: dict[str, list[float]] = {t: [] for t in cmds}
+    try:
+        for _ in range(rounds):
+            for tool, cmd in cmds.items():
+                fresh(out)
+                accepted.clear()
+                settle()
+                t0 = time.perf_counter()
+                subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                res[tool].append(accepted[0] - t0)
+    finally:
+        srv.close()
+    return {f"first request: {t}": statistics.median(v) for t, v in res.items()}
 
 
 def chart(sweep: dict[str, dict[int, float]], path: str) -> bool:
@@ -408,6 +452,9 @@ def write_results(results: list[Result], extra: dict, args) -> None:
         for k in ("papers --help", "papers download --help"):
             lines.append(f"| start-up: `{k}` | {s[k] / base:.2f} × `python -c pass` ({s[k] * 1000:.0f} ms) | | "
                          f"≤ 150 ms | {'yes' if s[k] <= 0.150 else 'no'} |")
+        if "first request: papers" in s:
+            fp, fa = s["first request: papers"], s["first request: aria2c"]
+            lines.append(f"| start-up: exec to first request | papers {fp * 1000:.0f} ms, aria2c {fa * 1000:.0f} ms | | | |")
     if "bigfile" in extra:
         b = extra["bigfile"]
         lines.append(f"| a {b['bytes'] >> 20} MB file | peak RSS {b['peak_rss_mb']:.0f} MB | | < 100 MB | "
@@ -424,6 +471,13 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             growth = sc[ns[-1]]["us_per_paper"] / sc[ns[0]]["us_per_paper"]
             lines.append(f"| cost per paper, {ns[-1]:,} vs {ns[0]:,} | {growth:.2f} × | | flat (≈ 1) | "
                          f"{'yes' if growth <= 1.3 else 'no'} |")
+    typical = next((r for r in results if r.name == "typical"), None)
+    if typical is not None and "first request: papers" in extra.get("startup", {}):
+        s = extra["startup"]
+        gap = s["first request: papers"] - s["first request: aria2c"]
+        lines += ["", f"Start-up: papers sends its first request {gap * 1000:.0f} ms after aria2c does "
+                  "(the interpreter, click and the standard modules a run needs); on `typical` that "
+                  f"alone is {gap / typical.median('aria2c') * 100:.1f} % of aria2c's wall time.", ""]
     floor_lines: list[str] = []
     for r in results:
         floors = [t for t in r.times if t.startswith("floor:")]
