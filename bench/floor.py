@@ -26,12 +26,7 @@ def run_urllib3(urls: list[str], out: str, workers: int) -> None:
         pool = urllib3.PoolManager(maxsize=1)
         for i, url in chunk:
             r = pool.request("GET", url, preload_content=False)
-            with open(os.path.join(out, f"{i}.pdf"), "wb") as f:
-                while True:
-                    data = r.read1(1 << 16) if hasattr(r, "read1") else r.read(1 << 16)
-                    if not data:
-                        break
-                    f.write(data)
+            _save(os.path.join(out, f"{i}.pdf"), r.read1)
             r.release_conn()
 
     _threads(urls, workers, work)
@@ -47,13 +42,7 @@ def run_httpclient(urls: list[str], out: str, workers: int) -> None:
             if conn is None:
                 conn = http.client.HTTPConnection(u.hostname, u.port or 80)
             conn.request("GET", u.path)
-            r = conn.getresponse()
-            with open(os.path.join(out, f"{i}.pdf"), "wb") as f:
-                while True:
-                    data = r.read(1 << 16)
-                    if not data:
-                        break
-                    f.write(data)
+            _save(os.path.join(out, f"{i}.pdf"), conn.getresponse().read)
 
     _threads(urls, workers, work)
 
@@ -80,6 +69,13 @@ def run_socket(urls: list[str], out: str, workers: int) -> None:
                     left -= len(data)
 
     _threads(urls, workers, work)
+
+
+def _save(path: str, read) -> None:
+    """Write what `read(n)` returns to `path` until it returns b""."""
+    with open(path, "wb") as f:
+        while data := read(1 << 16):
+            f.write(data)
 
 
 def _threads(urls: list[str], workers: int, work) -> None:

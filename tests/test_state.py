@@ -260,27 +260,27 @@ EXTRA = lambda text: text + '{"extra": 1}\n'                           # noqa: E
 BROKEN = lambda text: text.replace('"downloaded"', '"downloaded"]', 1)  # noqa: E731  bad JSON inside
 
 
-@pytest.mark.parametrize("layout", ["schema 3", "schema 2"])
-@pytest.mark.parametrize("damage", [CUT, EXTRA, BROKEN])
-def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage, layout):
+def damaged(tmp_path, layout, damage) -> str:
+    """A 50-record state in `layout`, then `damage` done to its text."""
     path = str(tmp_path / "state.json")
     write_state(path, layout, {f"k{i}": wide(i) for i in range(50)})
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
         f.write(damage(text))
+    return path
+
+
+@pytest.mark.parametrize("layout", ["schema 3", "schema 2"])
+@pytest.mark.parametrize("damage", [CUT, EXTRA, BROKEN])
+def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage, layout):
     with pytest.raises(StateError, match="corrupt"):
-        StateStore(path, WIDE).load()
+        StateStore(damaged(tmp_path, layout, damage), WIDE).load()
 
 
 def test_a_block_with_a_short_column_is_corrupt(tmp_path):
     # Valid JSON, wrong shape: a column shorter than the keys cannot be lined up.
-    path = str(tmp_path / "state.json")
-    write_state(path, "schema 3", {f"k{i}": wide(i) for i in range(50)})
-    with open(path) as f:
-        text = f.read()
-    with open(path, "w") as f:
-        f.write(text.replace('"downloaded",', "", 1))
+    path = damaged(tmp_path, "schema 3", lambda text: text.replace('"downloaded",', "", 1))
     with pytest.raises(StateError, match="block 1 is not"):
         StateStore(path, WIDE).load()
 
