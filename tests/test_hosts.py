@@ -3,9 +3,11 @@
 import threading
 import time
 
+import pytest
+
 from conftest import pdfs_in
 from faultserver import FaultServer, make_pdf
-from papers.hosts import HostLimiter, HostScheduler, host_of
+from papers.hosts import Cancelled, HostLimiter, HostScheduler, host_of
 
 
 class Clock:
@@ -138,3 +140,47 @@ def test_many_hosts_sorted_input_runs_in_parallel_within_limits(papers, tmp_path
     finally:
         for srv in servers:
             srv.__exit__(None, None, None)
+
+
+def test_a_late_start_still_spaces_the_next_one():
+    # A's turn is at t0 but its request only starts 40 ms later; B's turn is at t0 + 50 ms.
+    # The server must still see the two starts 50 ms apart, not 10.
+    lim = HostLimiter(2, 20, threading.Event())  # 20/s: 50 ms between starts
+    with lim.cond:
+        assert lim.try_acquire("h") == 0.0
+    time.sleep(0.04)
+    starts = []
+    with lim.slot("h", held=True):
+        starts.append(time.monotonic())
+    while True:
+        with lim.cond:
+            wait = lim.try_acquire("h")
+        if wait == 0.0:
+            break
+        time.sleep(wait)
+    with lim.slot("h", held=True):
+        starts.append(time.monotonic())
+    assert starts[1] - starts[0] >= 0.05 - 0.002
+
+
+def test_a_pause_holds_a_request_whose_turn_came_before_it():
+    lim = HostLimiter(2, 0, threading.Event())
+    with lim.cond:
+        assert lim.try_acquire("h") == 0.0  # handed out, not started yet
+    lim.pause("h", 0.15)                     # then a 429 with Retry-After from another request
+    t0 = time.monotonic()
+    with lim.slot("h", held=True):
+        assert time.monotonic() - t0 >= 0.14
+
+
+def test_cancel_while_waiting_to_start_gives_the_slot_back():
+    cancel = threading.Event()
+    lim = HostLimiter(1, 0, cancel)
+    lim.pause("h", 5)
+    with lim.cond:
+        lim._active["h"] = 1  # a reservation handed out
+    threading.Timer(0.05, cancel.set).start()
+    with pytest.raises(Cancelled):
+        with lim.slot("h", held=True):
+            pass
+    assert lim._active["h"] == 0

@@ -67,7 +67,9 @@ class HostLimiter:
         self._max: dict[str, int] = {}
         self._intervals: dict[str, float] = {}
         self._active: dict[str, int] = {}
-        self._next_start: dict[str, float] = {}
+        self._next_start: dict[str, float] = {}   # the next turn to hand out
+        self._last_start: dict[str, float] = {}   # when the last request really started
+        self._paused_until: dict[str, float] = {}
         self._failures: dict[str, int] = {}
 
     def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
@@ -99,21 +101,41 @@ class HostLimiter:
 
     @contextmanager
     def slot(self, key: str, held: bool = False) -> Iterator[None]:
-        """Hold a connection slot for `key` (already `held` from the scheduler, or wait for one)."""
-        if not held:
-            with self.cond:
-                while True:
-                    if self.cancel.is_set():
-                        raise Cancelled()
-                    wait = self.try_acquire(key)
-                    if wait == 0.0:
-                        break
-                    # Paused, spaced out or full: wait, then look again.
-                    self.cond.wait(min(wait, 0.2))
+        """Hold a connection slot for `key` (already `held` from the scheduler, or wait for
+        one); the request starts as the block is entered."""
         try:
+            with self.cond:
+                if not held:
+                    while True:
+                        if self.cancel.is_set():
+                            raise Cancelled()
+                        wait = self.try_acquire(key)
+                        if wait == 0.0:
+                            break
+                        # Paused, spaced out or full: wait, then look again.
+                        self.cond.wait(min(wait, 0.2))
+                    held = True
+                self._space_start(key)
             yield
         finally:
-            self.release(key)
+            if held:
+                self.release(key)
+
+    def _space_start(self, key: str) -> None:
+        # The turn was taken when the work was handed out; a worker that got going late
+        # must not then start right behind one that started on time (the server sees
+        # starts, not turns). Call with `cond` held.
+        interval = self._intervals.get(key, self.interval)
+        while True:
+            now = self.clock()
+            wait = max(self._last_start.get(key, -math.inf) + interval,
+                       self._paused_until.get(key, -math.inf)) - now
+            if wait <= 0:
+                break
+            if self.cancel.is_set():
+                raise Cancelled()
+            self.cond.wait(min(wait, 0.2))
+        self._last_start[key] = now
 
     def pause(self, key: str, seconds: float) -> None:
         """Send no new request for `key` for `seconds`."""
@@ -121,6 +143,8 @@ class HostLimiter:
             until = self.clock() + seconds
             if until > self._next_start.get(key, 0.0):
                 self._next_start[key] = until
+            if until > self._paused_until.get(key, -math.inf):
+                self._paused_until[key] = until
 
     def report(self, key: str, ok: bool) -> None:
         """Feed the circuit breaker: a host that keeps failing is backed off, doubling."""
