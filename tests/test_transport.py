@@ -95,6 +95,8 @@ def test_request_is_plain_http_1_1_with_host_and_percent_encoding():
     (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 300 + b"\r\n", "too many header lines"),
     (b"HTTP/1.1 200 OK\r\nContent-Len", "closed inside the headers"),
     (b"", "closed the connection without a response"),
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * 50, "too many informational"),
+    (b"HTTP/1.1 103 Early Hints\r\n\r\n", "connection closed after an informational"),
 ])
 def test_broken_responses_are_errors_not_hangs(answer, message):
     srv = RawServer(answer)
@@ -194,3 +196,15 @@ def test_env_proxies(environ, expected):
 ])
 def test_no_proxy(host, no_proxy, bypass):
     assert transport.bypasses_proxy(host, no_proxy) is bypass
+
+
+def test_international_host_names_go_out_as_idna():
+    # Through an HTTP proxy the request line and Host carry the name, so the raw server sees them.
+    srv = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    t = Transport(5.0, {})
+    t.proxies = {"http": f"http://127.0.0.1:{srv.port}"}
+    r = t.get("http://bücher.example:8080/é.pdf")
+    r.release_conn()
+    head = srv.requests[0].decode("ascii")
+    assert head.startswith("GET http://xn--bcher-kva.example:8080/%C3%A9.pdf HTTP/1.1\r\n")
+    assert "Host: xn--bcher-kva.example:8080\r\n" in head

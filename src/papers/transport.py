@@ -37,6 +37,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # already-legal URL characters, kept as they are
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 200
+MAX_INFORMATIONAL = 20  # 1xx responses before the real one
 MAX_POOLS = 16  # origins with idle connections kept, per worker thread
 
 
@@ -122,9 +123,11 @@ def _read_line(rfile: Any) -> bytes:
 
 def _read_head(rfile: Any) -> tuple[int, int, str, Headers]:
     """(HTTP minor version, status, reason, headers) of the next final response."""
-    while True:
+    for informational in range(MAX_INFORMATIONAL + 1):
         line = _read_line(rfile)
         if not line:
+            if informational:
+                raise BrokenResponse("the connection closed after an informational response")
             raise _Stale()
         try:
             version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
@@ -156,6 +159,7 @@ def _read_head(rfile: Any) -> tuple[int, int, str, Headers]:
         if status >= 200:
             return (1 if version == "HTTP/1.1" else 0), status, reason.strip(), headers
         # 1xx (100 Continue, 103 Early Hints): informational; the real response follows.
+    raise BrokenResponse("too many informational (1xx) responses")
 
 
 class _Conn:
@@ -409,6 +413,12 @@ class Transport:
             raise TransportError(f"cannot fetch this URL or its redirect: bad port in {url[:100]!r}",
                                  permanent=True) from None
         netloc = parts.netloc.rpartition("@")[2]
+        if not netloc.isascii():
+            try:  # an internationalised host name goes on the wire as IDNA (xn--...)
+                netloc = host.encode("idna").decode("ascii") + (f":{parts.port}" if parts.port else "")
+            except UnicodeError:
+                raise TransportError(f"cannot fetch this URL or its redirect: bad host name in "
+                                     f"{url[:100]!r}", permanent=True) from None
         proxy = self._proxy_for(scheme, host)
         # Spaces and non-ASCII are sent percent-encoded (as browsers and urllib3 do).
         target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
