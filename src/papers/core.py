@@ -109,7 +109,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC,
               keep: list[Any] | None) -> Summary:
-    from papers.fetch import FetchConfig, Fetcher  # urllib3 is imported only when a run starts
+    from papers.fetch import FetchConfig, Fetcher  # the HTTP client loads only when a run starts
     from papers.hosts import Cancelled, HostLimiter, HostScheduler, Reservation, host_of
 
     reporter = reporter or NullReporter()
