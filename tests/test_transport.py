@@ -3,6 +3,7 @@ exactly the bytes a test scripts (framing edge cases no well-behaved server send
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -14,8 +15,9 @@ from papers.transport import Transport, TransportError
 class RawServer:
     """Answers each connection with the next scripted byte string, then closes it."""
 
-    def __init__(self, *answers: bytes) -> None:
+    def __init__(self, *answers: bytes, drip: float = 0.0) -> None:
         self.answers = list(answers)
+        self.drip = drip  # seconds between bytes, for a server that trickles
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.requests: list[bytes] = []
@@ -30,7 +32,15 @@ class RawServer:
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(4096)
                 self.requests.append(data)
-                conn.sendall(answer)
+                if not self.drip:
+                    conn.sendall(answer)
+                    continue
+                try:
+                    for i in range(len(answer)):
+                        conn.sendall(answer[i:i + 1])
+                        time.sleep(self.drip)
+                except OSError:
+                    pass
 
     def url(self, path: str = "/x.pdf") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -208,3 +218,13 @@ def test_international_host_names_go_out_as_idna():
     head = srv.requests[0].decode("ascii")
     assert head.startswith("GET http://xn--bcher-kva.example:8080/%C3%A9.pdf HTTP/1.1\r\n")
     assert "Host: xn--bcher-kva.example:8080\r\n" in head
+
+
+def test_a_server_trickling_its_headers_cannot_hold_a_worker():
+    # Each byte comes well within the read timeout, but the head never ends.
+    srv = RawServer(b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"z" * 1000 + b"\r\n\r\n", drip=0.05)
+    t = Transport(0.4, {})
+    t0 = time.monotonic()
+    with pytest.raises(TransportError, match="timed out") as e:
+        t.get(srv.url())
+    assert e.value.timeout and time.monotonic() - t0 < 2.0

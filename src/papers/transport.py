@@ -25,9 +25,11 @@ The end-to-end tests drive all of it against a real server that injects faults.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import socket
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from typing import Any
@@ -114,17 +116,30 @@ class Headers(dict):
         return dict.get(self, name.lower(), default)
 
 
-def _read_line(rfile: Any) -> bytes:
-    line = rfile.readline(MAX_HEADER_LINE + 1)
-    if len(line) > MAX_HEADER_LINE:
-        raise BrokenResponse("a header line is too long")
-    return line
+def _read_line(rfile: Any, deadline: float = math.inf) -> bytes:
+    # Buffered bytes first; each refill is one socket read, so a server that drips its
+    # head a byte at a time meets the deadline between reads, not just the read timeout.
+    line = b""
+    while True:
+        chunk = rfile.peek(1)
+        end = chunk.find(b"\n") + 1
+        if end:
+            line += rfile.read(end)
+        elif chunk:
+            line += rfile.read(len(chunk))
+        if len(line) > MAX_HEADER_LINE:
+            raise BrokenResponse("a header line is too long")
+        if end or not chunk:
+            return line
+        if time.monotonic() > deadline:
+            raise TimeoutError("the response headers are arriving too slowly")
 
 
-def _read_head(rfile: Any) -> tuple[int, int, str, Headers]:
-    """(HTTP minor version, status, reason, headers) of the next final response."""
+def _read_head(rfile: Any, deadline: float = math.inf) -> tuple[int, int, str, Headers]:
+    """(HTTP minor version, status, reason, headers) of the next final response,
+    which must have arrived by `deadline` (time.monotonic)."""
     for informational in range(MAX_INFORMATIONAL + 1):
-        line = _read_line(rfile)
+        line = _read_line(rfile, deadline)
         if not line:
             if informational:
                 raise BrokenResponse("the connection closed after an informational response")
@@ -140,7 +155,9 @@ def _read_head(rfile: Any) -> tuple[int, int, str, Headers]:
         headers = Headers()
         name = None
         for _ in range(MAX_HEADERS + 1):
-            line = _read_line(rfile)
+            if time.monotonic() > deadline:
+                raise TimeoutError("the response headers are arriving too slowly")
+            line = _read_line(rfile, deadline)
             if line in (b"\r\n", b"\n"):
                 break
             if not line:
@@ -441,7 +458,8 @@ class Transport:
                 reused, conn.used = conn.used, True
                 try:
                     conn.sock.sendall(request)
-                    version, status, reason, hdrs = _read_head(conn.rfile)
+                    # The whole head within twice the timeout, however it trickles in.
+                    version, status, reason, hdrs = _read_head(conn.rfile, time.monotonic() + 2 * self.timeout)
                 except _Stale:
                     conn.close()
                     if reused:
