@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-
 from papers.hosts import Cancelled, HostLimiter, Reservation, host_of
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper
