@@ -79,7 +79,8 @@ class FakeScholar:
 
     def config(self, email: str | None = "me@example.org", extra: str = "") -> str:
         lines = ["rate_limit: 0", "max_per_host: 16", "backoff_base: 0.01", "backoff_max: 0.05",
-                 "retry_after_max: 2", "timeout: 5"]
+                 "retry_after_max: 2", "timeout: 5",
+                 f"doi_resolver: {self.server.url('/doi')}"]  # the DOI last resort, locally
         if email:
             lines.append(f"email: {email}")
         lines.append("sources:")

@@ -118,11 +118,14 @@ def test_stdin_text_and_jsonl(server, papers, tmp_path):
 def test_dry_run_fetches_nothing(server, papers, tmp_path):
     a = server.pdf("/dry.pdf", make_pdf(1000, 1))
     out = tmp_path / "o"
-    r = papers("download", "-o", str(out), "--json", "--dry-run", a, "10.1000/x")
-    assert r.code == 1  # the DOI cannot be fetched yet
+    r = papers("download", "-o", str(out), "--json", "--dry-run", a, "10.1000/x", "arXiv:2101.00001")
+    assert r.code == 1  # the arXiv ID cannot be fetched: every source is off
     recs = r.by_id()
     assert recs[a]["status"] == "would_download" and recs[a]["url"] == a
-    assert recs["10.1000/x"]["status"] == "failed"
+    # The sources are off, but a DOI still has its resolver as the last resort.
+    assert recs["10.1000/x"]["status"] == "would_download"
+    assert recs["10.1000/x"]["url"] == "https://doi.org/10.1000/x"
+    assert recs["arXiv:2101.00001"]["status"] == "failed"
     assert server.hits("/dry.pdf") == 0
     assert not out.exists() or not os.listdir(out)
 

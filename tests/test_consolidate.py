@@ -199,8 +199,9 @@ def test_download_lists_each_failed_candidate(fake, cfg, papers, tmp_path):
     fake.add(doi="10.1000/bad", unpaywall_pdf=html, openalex_pdf=gone)
     r = papers("download", "-c", cfg(), "-o", str(tmp_path / "o"), "--json", "10.1000/bad", fast=False)
     err = r.lines[0]["error"]
-    assert err.startswith("all 2 candidate URLs failed:")
-    assert "not a PDF" in err and "HTTP 404" in err
+    assert err.startswith("all 3 candidate URLs failed:")  # the two found, then the DOI itself
+    assert "not a PDF" in err and f"{gone}: HTTP 404" in err
+    assert f"{fake.server.url('/doi/10.1000/bad')}: HTTP 404" in err
 
 
 def test_consolidate_then_download_pipeline(fake, cfg, papers, tmp_path, env):

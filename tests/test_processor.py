@@ -74,7 +74,7 @@ def test_counts_output_and_state(tmp_path):
         ("http://h/a.pdf", "downloaded"), ("http://h/b.pdf", "failed"), ("http://h/c.pdf", "skipped")]
     assert lines[0] == {"id": "http://h/a.pdf", "status": "downloaded", "path": "/o/1000.pdf",
                         "bytes": 1000, "sha256": "ab" * 32, "url": "http://h/a.pdf",
-                        "error": None, "attempts": 1}
+                        "pdf_url": None, "error": None, "attempts": 1}
     assert lines[1]["error"] == "HTTP 503 (after 4 attempts)"
     assert reporter.closed == (1, 1, 1)
     assert proc.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]

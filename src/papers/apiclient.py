@@ -11,7 +11,7 @@ import requests
 from papers.hosts import Cancelled, HostLimiter
 from papers.redact import redact
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
-from papers.transport import _short
+from papers.netconf import NetConfig
 from papers.settings import SourceSettings
 
 log = logging.getLogger("papers")
@@ -48,12 +48,12 @@ class ApiClient:
     """Requests to the scholarly APIs, shared by all workers (sessions are per thread)."""
 
     def __init__(self, limiter: HostLimiter, cancel: threading.Event, policy: RetryPolicy,
-                 timeout: float, user_agent: str, secrets: tuple[str, ...] = ()) -> None:
+                 timeout: float, net: NetConfig, secrets: tuple[str, ...] = ()) -> None:
         self.limiter = limiter
         self.cancel = cancel
         self.policy = policy
         self.timeout = timeout
-        self.user_agent = user_agent
+        self.net = net
         self.secrets = secrets
         self._local = threading.local()
         self._configured: set[str] = set()
@@ -63,7 +63,11 @@ class ApiClient:
         s = getattr(self._local, "session", None)
         if s is None:
             s = requests.Session()
-            s.headers["User-Agent"] = self.user_agent
+            # Proxies, the CA bundle and the User-Agent come from the run's NetConfig, the
+            # same that libcurl gets; requests must not read the environment on its own.
+            s.trust_env = False
+            s.verify = self.net.ca_bundle or True
+            s.headers["User-Agent"] = self.net.user_agent
             self._local.session = s
         return s
 
@@ -93,7 +97,8 @@ class ApiClient:
             try:
                 with self.limiter.slot(key):
                     resp = self._session().request(method, url, params=params, json=json_body,
-                                                   headers=headers, timeout=(self.timeout, self.timeout))
+                                                   headers=headers, timeout=(self.timeout, self.timeout),
+                                                   proxies=self.net.requests_proxies(url))
                     content = resp.content
                 status = resp.status_code
                 if status in not_found:
@@ -108,7 +113,9 @@ class ApiClient:
             except requests.exceptions.Timeout:
                 reason = f"timed out after {self.timeout:g}s"
             except requests.exceptions.RequestException as e:
-                reason = "connection failed: " + _short(e)
+                reason, unreachable = _explain_request_error(e)
+                if unreachable:  # no DNS: asking again in this run cannot help
+                    raise ApiError(redact(reason, self.secrets)) from None
             if retry >= self.policy.max_retries:
                 suffix = f" (after {retry + 1} attempts)" if retry else ""
                 raise ApiError(redact(reason + suffix, self.secrets))
@@ -135,3 +142,35 @@ def _error_detail(content: bytes) -> str:
             if isinstance(v, str) and v:
                 return " ".join(v.split())[:160]
     return ""
+
+
+def _explain_request_error(e: BaseException) -> tuple[str, bool]:
+    """A requests error as one line a person understands, and whether the host is unreachable
+    for the rest of the run (a name that does not resolve)."""
+    import re
+
+    text = str(e) or type(e).__name__
+    m = re.search(r"Failed to resolve '([^']+)'|Name or service not known|nodename nor servname", text)
+    if m:
+        host = m.group(1) or _host_in(text)
+        return f"cannot resolve host {host} (no network or no DNS?)", True
+    for needle, said in (("Connection refused", "connection refused"),
+                         ("Connection reset", "connection reset by the server"),
+                         ("Network is unreachable", "network is unreachable"),
+                         ("ProxyError", "the proxy refused or failed the connection"),
+                         ("CERTIFICATE_VERIFY_FAILED", "TLS error: the certificate is not trusted")):
+        if needle in text:
+            host = _host_in(text)
+            return f"connection failed: {said}" + (f" ({host})" if host else ""), False
+    text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", text)
+    text = re.sub(r"HTTPS?ConnectionPool\([^)]*\):\s*", "", text)
+    text = re.sub(r"Max retries exceeded with url: \S+\s*", "", text)
+    text = " ".join(text.replace("(Caused by", "").split())
+    return "connection failed: " + text.strip("() ")[:200], False
+
+
+def _host_in(text: str) -> str:
+    import re
+
+    m = re.search(r"host='([^']+)'", text)
+    return m.group(1) if m else ""

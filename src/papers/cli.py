@@ -71,11 +71,13 @@ def _common_options(f):
 @click.option("--max-size", metavar="SIZE", help="Largest file to accept, e.g. 200MB; 0 = no limit.  [default: 1GB]")
 @click.option("--json", "json_output", is_flag=True, default=None,
               help="Print one JSON object per paper on stdout as it finishes.")
+@click.option("--cookies", metavar="FILE",
+              help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
 def download(papers, inputs, output_dir, state, workers, retry_failed, max_retries, timeout,
-             rate_limit, max_per_host, max_size, json_output, progress, config, quiet, verbose,
-             dry_run) -> None:
+             rate_limit, max_per_host, max_size, json_output, cookies, progress, config, quiet,
+             verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -87,7 +89,7 @@ def download(papers, inputs, output_dir, state, workers, retry_failed, max_retri
         "output_dir": output_dir, "state": state, "workers": workers,
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
-        "json": json_output, "progress": progress, "dry_run": dry_run})
+        "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies})
     files = _files(papers, inputs, "download")
     sys.exit(_run_download(settings, papers, files, click.get_text_stream("stdin")))
 

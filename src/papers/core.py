@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.inputs import InputError
 from papers.messages import MessageType, Outcome, QueueMessage
-from papers.models import Paper
+from papers.models import Paper, candidate_urls
 from papers.naming import path_for
 from papers.pipeline import Pipeline
 from papers.processor import STATE_FIELDS, ResultProcessor
@@ -28,6 +28,7 @@ from papers.state import StateError, StateStore
 
 if TYPE_CHECKING:
     from papers.hosts import HostLimiter
+    from papers.netconf import NetConfig
     from papers.resolve import Resolver
     from papers.retry import RetryPolicy
 
@@ -69,7 +70,7 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
             size = -1
         if size == prior.get("bytes"):
             return Outcome(status="skipped", path=done_path, bytes=size, sha256=prior.get("sha256"),
-                           url=prior.get("url"))
+                           url=prior.get("url"), pdf_url=prior.get("pdf_url"))
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve:
         what = ", ".join(paper.identifiers) or paper.id
@@ -142,6 +143,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         proc.sync_dir = real_dir
         return proc
 
+    net = settings.net()
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
     pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
@@ -149,9 +151,9 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     put = pipeline.put
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
-                    chunk_size=settings.chunk_size, user_agent=settings.user_agent,
-                    min_speed=settings.min_speed, min_speed_window=settings.min_speed_window,
-                    policy=policy_of(settings)),
+                    chunk_size=settings.chunk_size, min_speed=settings.min_speed,
+                    min_speed_window=settings.min_speed_window, policy=policy_of(settings),
+                    net=net, doi_resolver=settings.doi_resolver),
         limiter, cancel, put, clock=clock)
     resolver_lock = threading.Lock()
     resolver_box: list[Resolver] = []
@@ -160,7 +162,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         # Made on first use: a run of plain URLs never imports the API clients.
         with resolver_lock:
             if not resolver_box:
-                resolver_box.append(make_resolver(settings, limiter, cancel))
+                resolver_box.append(make_resolver(settings, limiter, cancel, net))
             return resolver_box[0]
 
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
@@ -183,11 +185,16 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
             return
         log.debug("fetching %s", paper.id)
         try:
-            outcome = None
-            if not paper.urls:
+            outcome = lookup_error = None
+            if not paper.urls and can_resolve:
                 paper, outcome = _resolve_inline(resolver(), paper)
+            elif not paper.urls:
+                lookup_error = UNRESOLVED.format(what=", ".join(paper.identifiers) or paper.id)
+            if outcome is not None and paper.doi and settings.doi_resolver:
+                # Nothing found by the sources: the DOI's own landing page is the last resort.
+                outcome, lookup_error = None, outcome.error
             if outcome is None:
-                outcome = fetcher.fetch(paper, path, prior, reservation, hints)
+                outcome = fetcher.fetch(paper, path, prior, reservation, hints, lookup_error)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run
@@ -239,7 +246,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                     put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
                                      outcome=Outcome(status="failed", error=str(e), permanent=True)))
                     continue
-                decided = plan(paper, path, prior, settings.retry_failed, can_resolve=can_resolve)
+                decided = plan(paper, path, prior, settings.retry_failed,
+                               can_resolve=can_resolve or bool(paper.doi and settings.doi_resolver))
                 if decided is not None:
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
                     continue
@@ -255,6 +263,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                 put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
             if skipped:
                 put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
+    fetcher.close()
     if keep is not None:
         keep.append((state, seen, on_disk))
     return Summary(stats=processor.stats, failures=processor.failures,
@@ -303,14 +312,16 @@ def policy_of(settings: Settings) -> "RetryPolicy":
                        backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
 
 
-def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event) -> "Resolver":
+def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
+                  net: "NetConfig | None" = None) -> "Resolver":
     """A Resolver over the sources the settings enable."""
     from papers.apiclient import ApiClient
     from papers.resolve import Resolver
     from papers.sources import build_sources
 
-    ua = settings.user_agent + (f" mailto:{settings.email}" if settings.email else "")
-    client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, ua, settings.secrets)
+    net = net or settings.net()
+
+    client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, net, settings.secrets)
     return Resolver(build_sources(settings, client), settings.secrets)
 
 
@@ -345,16 +356,18 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     state.load()
     stats = Stats()
     input_error = None
+    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     try:
         for paper in unique(papers):
             stats.total += 1
             path = path_for(paper, output_dir)
             decided = plan(paper, path, state.get(paper.key), settings.retry_failed,
-                           can_resolve=any(settings.source(n).enabled for n in settings.use_sources))
-            if decided is None and not paper.urls:
+                           can_resolve=can_resolve or bool(paper.doi and settings.doi_resolver))
+            urls = candidate_urls(paper, settings.doi_resolver)
+            if decided is None and not paper.urls and can_resolve:
                 status, url, error = "would_look_up", None, None
             elif decided is None:
-                status, url, error = "would_download", paper.urls[0], None
+                status, url, error = "would_download", urls[0], None
             else:
                 status, url, error = decided.status, decided.url or (paper.urls[0] if paper.urls else None), decided.error
             if status == "failed":
@@ -363,7 +376,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
                 stats.skipped += 1
             if settings.json:
                 line = {"id": paper.id, "status": status, "path": path, "url": url,
-                        "urls": list(paper.urls), "error": error}
+                        "urls": list(urls), "error": error}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
                 out.write(f"{status}\t{paper.id}\t{url or '-'}\t{path}" +

@@ -32,7 +32,8 @@ class Outcome:
     path: str | None = None
     bytes: int = 0
     sha256: str | None = None
-    url: str | None = None            # the URL fetched, as given (before redirects)
+    url: str | None = None            # the candidate URL, as given
+    pdf_url: str | None = None        # where the bytes came from, after redirects and landing pages
     attempts: int = 0
     error: str | None = None
     permanent: bool = False           # a failure that retrying will not fix

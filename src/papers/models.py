@@ -51,6 +51,16 @@ class Paper:
         return out
 
 
+def candidate_urls(paper: Paper, doi_resolver: str | None) -> tuple[str, ...]:
+    """The URLs to try for `paper`, in order: its own, then its DOI at the resolver."""
+    if not paper.doi or not doi_resolver:
+        return paper.urls
+    from papers.ids import quote_doi
+
+    doi_url = f"{doi_resolver.rstrip('/')}/{quote_doi(paper.doi)}"
+    return paper.urls if doi_url in paper.urls else (*paper.urls, doi_url)
+
+
 def canonical_url(url: str) -> str:
     """A URL with scheme and host lower-cased (the parts that are case-insensitive)."""
     url = url.strip()
@@ -79,7 +89,7 @@ _KIND_NAMES = {"doi": "DOI", "arxiv": "arXiv ID", "pmid": "PMID", "pmcid": "PMCI
 def url_key(url: str) -> str:
     """The identity of a paper given by URL; secrets in the query are hashed, not kept."""
     canon = canonical_url(url)
-    shown = redact(canon) if "=" in canon else canon
+    shown = redact(canon) if "=" in canon or "@" in canon else canon
     if shown != canon:
         import hashlib
 

@@ -41,6 +41,7 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         "bytes": outcome.bytes,
         "sha256": outcome.sha256,
         "url": _safe(outcome.url),
+        "pdf_url": _safe(outcome.pdf_url),
         "error": _safe(outcome.error),
     }
     if paper.title:
@@ -56,7 +57,7 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
 
 #: The fields of a download state record, in their stored order.
 STATE_FIELDS = ("id", "status", "path", "bytes", "sha256", "url", "attempts", "error", "permanent",
-                "first_seen", "updated", "finished", "title", "etag", "last_modified")
+                "first_seen", "updated", "finished", "title", "etag", "last_modified", "pdf_url")
 
 
 def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
@@ -84,6 +85,7 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
             rec["last_modified"] = outcome.last_modified
     else:
         rec["finished"] = iso(outcome.finished) if outcome.finished else prior.get("finished")
+        rec["pdf_url"] = _safe(outcome.pdf_url) if outcome.pdf_url else prior.get("pdf_url")
     if paper.title:
         rec["title"] = paper.title
     return rec
@@ -266,7 +268,8 @@ class ResultProcessor(BaseProcessor):
         if self.json_output:
             for paper, rec in msg.batch:
                 outcome = Outcome(status="skipped", path=rec.get("path"), bytes=rec.get("bytes", 0),
-                                  sha256=rec.get("sha256"), url=rec.get("url"))
+                                  sha256=rec.get("sha256"), url=rec.get("url"),
+                                  pdf_url=rec.get("pdf_url"))
                 self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 

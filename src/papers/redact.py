@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 
 _SECRET_PARAMS = re.compile(r"(?i)\b(api[_-]?key|apikey|key|token|access_token|email|mailto)=([^&#\s\"']+)")
+# user:password@ (or a bare token@) in a URL's authority: credentials for the site or a proxy.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"']+@")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
@@ -15,6 +17,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=***", text)
+    if "@" in text:
+        text = _USERINFO.sub(lambda m: f"{m.group(1)}***@", text)
     return text
 
 

@@ -7,7 +7,10 @@ import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from papers import __version__
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from papers.netconf import NetConfig
 
 DEFAULT_CONFIG_PATHS = (
     os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
@@ -72,12 +75,15 @@ class Settings:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     retry_after_max: float = 120.0
-    user_agent: str = f"papers/{__version__} (bulk paper downloader; +https://pypi.org/project/papers-bulk/)"
+    user_agent: str | None = None       # None: papers/VERSION (+homepage); `mailto:EMAIL` is added
     chunk_size: int = 256 * 1024
     min_speed: int | None = 1000        # bytes/s; slower over min_speed_window aborts (None = off)
     min_speed_window: float = 30.0      # seconds
     save_interval: float = 1.0          # seconds between state checkpoints
-    email: str | None = None            # for Unpaywall (required) and Crossref's polite pool
+    email: str | None = None            # for Unpaywall (required), Crossref's polite pool, the User-Agent
+    cookies: str | None = None          # a Netscape cookies.txt to send cookies from (read only)
+    netrc: bool = True                  # use ~/.netrc (or $NETRC) credentials for the hosts it names
+    doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI; None = off
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
 
@@ -95,6 +101,13 @@ class Settings:
         if self.email:
             vals.append(self.email)
         return tuple(vals)
+
+    def net(self, environ: Any = None) -> "NetConfig":
+        """The network settings both HTTP clients use (see netconf.py)."""
+        from papers.netconf import net_config
+
+        return net_config(environ, email=self.email, agent=self.user_agent, netrc=self.netrc,
+                          cookies_file=self.cookies)
 
     @property
     def state_path(self) -> str:
@@ -137,16 +150,20 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"email: expected an email address, got {value!r}")
         return value.strip()
     kind = {
-        "output_dir": str, "state": str, "user_agent": str,
+        "output_dir": str, "state": str, "user_agent": str, "cookies": str,
         "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
         "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
         "retry_after_max": float, "save_interval": float, "min_speed_window": float,
-        "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool,
+        "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool, "netrc": bool,
     }.get(name)
     if name in ("max_size", "min_speed"):
         return parse_size(value)
-    if value is None and name in ("state", "progress"):
+    if value is None and name in ("state", "progress", "user_agent", "cookies", "doi_resolver"):
         return None
+    if name == "doi_resolver":
+        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"doi_resolver: expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name}: expected true or false, got {value!r}")
@@ -161,7 +178,9 @@ def _coerce(name: str, value: Any) -> Any:
     if kind is str:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{name}: expected text, got {value!r}")
-        return os.path.expanduser(value) if name in ("output_dir", "state") else value
+        if name == "cookies":
+            return _readable(name, os.path.expanduser(value))
+        return os.path.expanduser(value) if name in ("output_dir", "state", "cookies") else value
     raise ConfigError(f"unknown setting {name!r}")
 
 
@@ -219,6 +238,18 @@ def parse_source_names(value: Any) -> tuple[str, ...]:
     if not names:
         raise ConfigError("no sources selected")
     return names
+
+
+def _readable(name: str, path: str) -> str:
+    """`path` if it is a file that can be read, else a ConfigError naming the setting."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{name}: cannot read {path} ({e.strerror})") from None
+    if os.path.isdir(path):
+        raise ConfigError(f"{name}: {path} is a directory, not a cookies.txt file")
+    return path
 
 
 def _number(where: str, value: Any, kind: type, minimum: int = 0) -> Any:

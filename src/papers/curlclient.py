@@ -1,0 +1,336 @@
+"""File downloads over libcurl (pycurl): one reused handle per worker thread.
+
+libcurl speaks HTTP: keep-alive, redirects (http and https only, at most 10
+hops), TLS, proxies of every kind, content decoding, cookies (shared between
+workers, with `--cookies` read only) and `.netrc`. This module configures it
+from a `NetConfig`, watches each transfer (a deadline for the response head,
+no data for `timeout` seconds, `min_speed`, cancellation) and turns libcurl's
+error codes into one-line reasons with a class: transient, unreachable or
+permanent. The body goes to a `Receiver`, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pycurl
+
+from papers.hosts import Cancelled
+from papers.netconf import ACCEPT, NetConfig
+
+MAX_REDIRECTS = 10
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # already-legal URL characters, kept as they are
+_HTTP = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+_E_WEIRD_SERVER_REPLY = 8  # CURLE_WEIRD_SERVER_REPLY, which pycurl does not name
+
+
+class ErrorKind(enum.Enum):
+    """Whether asking again can help."""
+
+    TRANSIENT = "transient"      # retry now, with backoff: resets, timeouts, 5xx
+    UNREACHABLE = "unreachable"  # not in this run (no DNS, no route), but in a later one
+    PERMANENT = "permanent"      # the same answer every time: bad URL, untrusted certificate
+
+
+class CurlFailure(Exception):
+    """A transfer failed before a usable response; `reason` is one line for a person."""
+
+    def __init__(self, reason: str, kind: ErrorKind) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+def _phrase(code: int, message: str, host: str, proxy: str | None, timeout: float,
+            max_size: int | None) -> tuple[str, ErrorKind] | None:
+    t, u, p = ErrorKind.TRANSIENT, ErrorKind.UNREACHABLE, ErrorKind.PERMANENT
+    via = f"proxy {proxy}" if proxy else host
+    table = {
+        pycurl.E_COULDNT_RESOLVE_HOST: (f"cannot resolve host {host} (no network or no DNS?)", u),
+        pycurl.E_COULDNT_RESOLVE_PROXY: (f"cannot resolve the proxy's host ({proxy})", u),
+        pycurl.E_COULDNT_CONNECT: (f"cannot connect to {via}: connection refused or unreachable", t),
+        pycurl.E_OPERATION_TIMEDOUT: (f"timed out after {timeout:g}s connecting to {via}", t),
+        pycurl.E_PEER_FAILED_VERIFICATION: (f"TLS error: the certificate of {host} is not trusted "
+                                            "(see REQUESTS_CA_BUNDLE)", p),
+        pycurl.E_SSL_CONNECT_ERROR: (f"TLS error: the secure connection to {via} failed", t),
+        pycurl.E_SSL_CACERT_BADFILE: ("TLS error: cannot read the CA bundle "
+                                      "(REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE)", p),
+        pycurl.E_GOT_NOTHING: (f"{host} closed the connection without a reply", t),
+        pycurl.E_SEND_ERROR: (f"connection to {host} reset while sending", t),
+        pycurl.E_RECV_ERROR: (f"connection to {host} reset by the server", t),
+        pycurl.E_PARTIAL_FILE: ("the body ended early (truncated)", t),
+        pycurl.E_TOO_MANY_REDIRECTS: (f"too many redirects (more than {MAX_REDIRECTS}; a loop?)", p),
+        pycurl.E_UNSUPPORTED_PROTOCOL: ("cannot fetch this URL or its redirect: "
+                                        "only http and https are allowed", p),
+        pycurl.E_URL_MALFORMAT: ("cannot fetch a malformed URL", p),
+        _E_WEIRD_SERVER_REPLY: (f"{host} did not answer in HTTP", t),
+        pycurl.E_BAD_CONTENT_ENCODING: ("the compressed body is corrupt", t),
+        pycurl.E_FILESIZE_EXCEEDED: (f"too large: over --max-size {max_size} bytes", p),
+        pycurl.E_LOGIN_DENIED: (f"{host} refused the credentials", p),
+    }
+    got = table.get(code)
+    if code == pycurl.E_UNSUPPORTED_PROTOCOL and ("HTTP/" in message or "subversion" in message):
+        got = (f"{host} did not answer in HTTP", t)  # "Received HTTP/0.9", a bad version
+    elif code == pycurl.E_RECV_ERROR and "reset" not in message.lower() and not proxy:
+        got = (f"{host} broke the HTTP framing: {' '.join(message.split())[:120]}", t)
+    elif code == 100:  # CURLE_TOO_LARGE: a header block beyond libcurl's limit
+        got = (f"{host} sent response headers too large to read", t)
+    if got is None and code in (16, 92):  # HTTP/2 framing and stream errors
+        got = (f"HTTP/2 error talking to {host}", t)
+    if got is None and code in (56, 97) and proxy:
+        got = (f"the proxy {proxy} refused or failed the connection", t)
+    return got
+
+
+def describe(code: int, message: str, url: str, proxy: str | None = None,
+             timeout: float = 30.0, max_size: int | None = None) -> tuple[str, ErrorKind]:
+    """libcurl's error `code` as a reason a person understands, and its class."""
+    from papers.redact import redact
+
+    host = _host(url)
+    shown_proxy = redact(proxy) if proxy else None
+    got = _phrase(code, message, host, shown_proxy, timeout, max_size)
+    if got is not None:
+        return got
+    detail = " ".join(message.split())[:160] or f"libcurl error {code}"
+    return f"transfer failed: {redact(detail)}", ErrorKind.TRANSIENT
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url[:80]
+    except ValueError:
+        return url[:80]
+
+
+def wire_url(url: str) -> str:
+    """`url` as it goes on the wire: spaces and non-ASCII percent-encoded, the host in
+    IDNA; what is already legal (`%XX` escapes, a signed query) is kept byte for byte."""
+    if url.isascii() and " " not in url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        netloc = (quote(userinfo, safe=_URL_SAFE) + at if at else "") + \
+            host.encode("idna").decode("ascii") + port
+    path = quote(parts.path, safe=_URL_SAFE)
+    query = quote(parts.query, safe=_URL_SAFE)
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+@dataclass(slots=True)
+class Head:
+    """The final response's status line and headers (names lower-case), and its URL."""
+
+    status: int = 0
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+
+    def get(self, name: str) -> str | None:
+        """A header's value (repeated ones joined by ", "), or None."""
+        return self.headers.get(name.lower())
+
+
+class Receiver(Protocol):
+    """Takes one response: the head once, then the body chunk by chunk."""
+
+    def head(self, head: Head) -> None:
+        """The final response's head arrived (called before the first chunk, or at the end)."""
+
+    def data(self, chunk: bytes) -> bool:
+        """A piece of the (decoded) body; False stops the transfer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a transfer may take before the watchdog stops it."""
+
+    timeout: float = 30.0            # connect; no data for this long; the head within twice it
+    min_speed: int | None = None     # bytes/s over `window`, else stop (drip-feeders)
+    window: float = 30.0
+    max_size: int | None = None
+    buffer_size: int = 256 * 1024
+
+
+class _Transfer:
+    """The callbacks of one transfer: headers, body, and the watchdog."""
+
+    def __init__(self, receiver: Receiver, limits: Limits, cancel: threading.Event,
+                 monotonic: Callable[[], float]) -> None:
+        self.receiver = receiver
+        self.limits = limits
+        self.cancel = cancel
+        self.monotonic = monotonic
+        self.head = Head()
+        self.head_done = False
+        self.started = False             # the receiver has the head
+        self.stopped_by_receiver = False
+        self.error: BaseException | None = None   # raised in a callback, re-raised after
+        self.why: str | None = None      # the watchdog's reason for stopping
+        now = monotonic()
+        self.head_deadline = now + 2 * limits.timeout
+        self.last_data = self.window_start = now
+        self.window_bytes = 0
+
+    def header(self, line: bytes) -> None:
+        self.last_data = self.monotonic()
+        if line.startswith(b"HTTP/"):
+            # A new response (a redirect hop, a 1xx): its head replaces the last one.
+            parts = line.decode("latin-1").split(None, 2)
+            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            self.head = Head(status, parts[2].strip() if len(parts) > 2 else "")
+            self.head_done = False
+            return
+        if line in (b"\r\n", b"\n"):
+            self.head_done = 100 > self.head.status or self.head.status >= 200
+            return
+        name, sep, value = line.decode("latin-1").partition(":")
+        if sep:
+            key, value = name.strip().lower(), value.strip()
+            old = self.head.headers.get(key)
+            self.head.headers[key] = f"{old}, {value}" if old else value
+
+    def write(self, chunk: bytes) -> int | None:
+        self.last_data = self.monotonic()
+        self.window_bytes += len(chunk)
+        try:
+            if not self.started:
+                self.started = True
+                self.receiver.head(self.head)
+            if self.receiver.data(chunk):
+                return None
+            self.stopped_by_receiver = True
+        except BaseException as e:  # noqa: BLE001 - re-raised after perform()
+            self.error = e
+        return 0  # anything but len(chunk) makes libcurl stop
+
+    def progress(self, dltotal: int, dlnow: int, ultotal: int, ulnow: int) -> int:
+        if self.cancel.is_set():
+            self.error = Cancelled()
+            return 1
+        now = self.monotonic()
+        timeout = self.limits.timeout
+        if not self.head_done and now > self.head_deadline:
+            self.why = f"timed out after {2 * timeout:g}s waiting for the response head"
+        elif now - self.last_data > timeout:
+            self.why = f"timed out after {timeout:g}s without data, at {dlnow} bytes"
+        elif self.limits.min_speed and now - self.window_start >= self.limits.window:
+            rate = self.window_bytes / (now - self.window_start)
+            if rate < self.limits.min_speed:
+                self.why = (f"too slow: {rate:.0f} B/s over {now - self.window_start:.0f}s "
+                            f"(minimum {self.limits.min_speed} B/s), at {dlnow} bytes")
+            self.window_start, self.window_bytes = now, 0
+        return 1 if self.why else 0
+
+
+class CurlClient:
+    """GETs over libcurl. One instance serves all workers; each thread has its own handle.
+
+    Cookies, DNS answers and TLS sessions are shared between the handles.
+    """
+
+    def __init__(self, net: NetConfig, limits: Limits, cancel: threading.Event,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.net = net
+        self.limits = limits
+        self.cancel = cancel
+        self.monotonic = monotonic
+        self.share = pycurl.CurlShare()
+        for data in (pycurl.LOCK_DATA_COOKIE, pycurl.LOCK_DATA_DNS, pycurl.LOCK_DATA_SSL_SESSION):
+            self.share.setopt(pycurl.SH_SHARE, data)
+        self._local = threading.local()
+        self._handles: list[pycurl.Curl] = []
+        self._lock = threading.Lock()
+
+    def _handle(self) -> pycurl.Curl:
+        c = getattr(self._local, "handle", None)
+        if c is None:
+            c = self._new_handle()
+            self._local.handle = c
+            with self._lock:
+                self._handles.append(c)
+        return c
+
+    def _new_handle(self) -> pycurl.Curl:
+        net, limits = self.net, self.limits
+        c = pycurl.Curl()
+        c.setopt(pycurl.SHARE, self.share)
+        c.setopt(pycurl.NOSIGNAL, 1)
+        c.setopt(pycurl.PROTOCOLS, _HTTP)
+        c.setopt(pycurl.REDIR_PROTOCOLS, _HTTP)
+        c.setopt(pycurl.FOLLOWLOCATION, 1)
+        c.setopt(pycurl.MAXREDIRS, MAX_REDIRECTS)
+        c.setopt(pycurl.AUTOREFERER, 1)
+        c.setopt(pycurl.USERAGENT, net.user_agent)
+        c.setopt(pycurl.ACCEPT_ENCODING, "")  # what this libcurl decodes: gzip, deflate, br ...
+        # The cookie engine is on for every run; a cookies.txt is only read (no COOKIEJAR).
+        c.setopt(pycurl.COOKIEFILE, net.cookies_file or "")
+        c.setopt(pycurl.NETRC, pycurl.NETRC_OPTIONAL if net.netrc else pycurl.NETRC_IGNORED)
+        if net.netrc and net.netrc_file:
+            c.setopt(pycurl.NETRC_FILE, net.netrc_file)
+        if net.ca_bundle:
+            c.setopt(pycurl.CAINFO, net.ca_bundle)
+            c.setopt(pycurl.PROXY_CAINFO, net.ca_bundle)
+        c.setopt(pycurl.CONNECTTIMEOUT_MS, int(limits.timeout * 1000))
+        c.setopt(pycurl.BUFFERSIZE, limits.buffer_size)
+        c.setopt(pycurl.TCP_KEEPALIVE, 1)
+        if limits.max_size:
+            c.setopt(pycurl.MAXFILESIZE_LARGE, limits.max_size)
+        c.setopt(pycurl.NOPROGRESS, 0)
+        return c
+
+    def get(self, url: str, headers: dict[str, str], receiver: Receiver) -> Head:
+        """GET `url`, following redirects; the body goes to `receiver`.
+
+        Returns the final head (with the URL the bytes came from). Raises
+        CurlFailure when no usable response came, Cancelled when the run stops,
+        and re-raises what the receiver raised.
+        """
+        c = self._handle()
+        t = _Transfer(receiver, self.limits, self.cancel, self.monotonic)
+        proxy = self.net.proxy_for(url)
+        c.setopt(pycurl.URL, wire_url(url))
+        c.setopt(pycurl.PROXY, proxy or "")  # "" : no proxy, whatever the environment says
+        c.setopt(pycurl.HTTPHEADER, [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())])
+        c.setopt(pycurl.HEADERFUNCTION, t.header)
+        c.setopt(pycurl.WRITEFUNCTION, t.write)
+        c.setopt(pycurl.XFERINFOFUNCTION, t.progress)
+        try:
+            c.perform()
+        except pycurl.error as e:
+            self._raise_for(t, e, url, proxy)
+        finally:
+            t.head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
+        if not t.started:
+            t.started = True
+            receiver.head(t.head)
+        return t.head
+
+    def _raise_for(self, t: _Transfer, e: pycurl.error, url: str, proxy: str | None) -> None:
+        if t.error is not None:
+            raise t.error
+        if t.why is not None:
+            raise CurlFailure(t.why, ErrorKind.TRANSIENT)
+        code, message = e.args[0], (e.args[1] if len(e.args) > 1 else "")
+        if t.stopped_by_receiver and code == pycurl.E_WRITE_ERROR:
+            return  # the receiver has what it wanted, or knows why it stopped
+        raise CurlFailure(*describe(code, message, url, proxy, self.limits.timeout,
+                                    self.limits.max_size))
+
+    def close(self) -> None:
+        """Close every handle (their connections) and the share."""
+        with self._lock:
+            for c in self._handles:
+                c.close()
+            self._handles.clear()
+        self.share.close()

@@ -1,0 +1,237 @@
+"""Downloads over libcurl, against a raw socket server that says exactly the bytes a
+test scripts (framing edge cases no well-behaved server sends). Each test checks what
+papers does with them: the file on disk and the outcome, not how HTTP is parsed."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import pycurl
+
+from faultserver import Reply
+from papers import netconf
+from papers.curlclient import ErrorKind, describe, wire_url
+from papers.fetch import Fetcher, FetchConfig
+from papers.hosts import HostLimiter
+from papers.models import paper_from_text
+from papers.retry import RetryPolicy
+
+
+class RawServer:
+    """Answers each connection with the next scripted byte string, then closes it."""
+
+    def __init__(self, *answers: bytes, drip: float = 0.0) -> None:
+        self.answers = list(answers)
+        self.drip = drip  # seconds between bytes, for a server that trickles
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        for answer in self.answers:
+            conn, _ = self.sock.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                self.requests.append(data)
+                if not self.drip:
+                    conn.sendall(answer)
+                    continue
+                try:
+                    for i in range(len(answer)):
+                        conn.sendall(answer[i:i + 1])
+                        time.sleep(self.drip)
+                except OSError:
+                    pass
+
+    def url(self, path: str = "/x.pdf") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+
+def fetch_one(url: str, tmp_path, timeout: float = 5.0, retries: int = 0):
+    """Fetch `url` with the real Fetcher; returns the outcome and the final file's bytes."""
+    cancel = threading.Event()
+    fetcher = Fetcher(FetchConfig(timeout=timeout, policy=RetryPolicy(max_retries=retries,
+                                                                       backoff_base=0.01)),
+                      HostLimiter(8, 0, cancel), cancel, lambda msg: None)
+    path = str(tmp_path / "x.pdf")
+    try:
+        outcome = fetcher.fetch(paper_from_text(url), path)
+    finally:
+        fetcher.close()
+    data = open(path, "rb").read() if os.path.exists(path) else None
+    return outcome, data
+
+
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+@pytest.mark.parametrize("answer", [
+    # Content-Length
+    b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + PDF,
+    # chunked, with a chunk extension and a trailer
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"4;ext=1\r\n%PDF\r\nb\r\n-1.7\n%%EOF\n\r\n0\r\nX-Trailer: y\r\n\r\n",
+    # HTTP/1.0 without a length: the body runs to the end of the connection
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/pdf\r\n\r\n" + PDF,
+    # 1xx responses come first and are skipped
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + PDF,
+    # bare LF line ends
+    b"HTTP/1.1 200 OK\nContent-Length: 15\n\n" + PDF,
+])
+def test_every_framing_gives_the_exact_file(answer, tmp_path):
+    srv = RawServer(answer)
+    outcome, data = fetch_one(srv.url(), tmp_path)
+    assert outcome.status == "downloaded", outcome.error
+    assert data == PDF and outcome.bytes == len(PDF)
+
+
+def test_request_percent_encodes_spaces_and_non_ascii_and_drops_the_fragment(tmp_path):
+    srv = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + PDF)
+    fetch_one(srv.url("/a b/\u00e9.pdf?q=1 2#frag"), tmp_path)
+    head = srv.requests[0].decode("latin-1")
+    assert head.startswith("GET /a%20b/%C3%A9.pdf?q=1%202 HTTP/1.1\r\n")
+    assert f"Host: 127.0.0.1:{srv.port}\r\n" in head and "frag" not in head
+
+
+@pytest.mark.parametrize("answer, message", [
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "did not answer in HTTP"),
+    (b"HTTP/1.1 abc OK\r\n\r\n", "did not answer in HTTP"),
+    (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 400_000 + b"\r\n\r\n", "headers too large"),
+    (b"", "closed the connection without a reply"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "broke the HTTP framing"),
+    (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 8\r\n\r\nnot gzip",
+     "compressed body is corrupt"),
+])
+def test_broken_responses_are_transient_failures_not_hangs(answer, message, tmp_path):
+    srv = RawServer(answer)
+    t0 = time.monotonic()
+    outcome, data = fetch_one(srv.url(), tmp_path)
+    assert outcome.status == "failed" and message in outcome.error
+    assert not outcome.permanent  # a broken server may be fixed: retried later
+    assert data is None and time.monotonic() - t0 < 5
+
+
+def test_cut_short_body_keeps_the_part_and_the_next_try_uses_a_new_connection(tmp_path):
+    body = PDF + b"x" * 85
+    srv = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\nETag: \"e\"\r\n\r\n" + body,
+                    b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100-199/200\r\n"
+                    b"Content-Length: 100\r\n\r\n" + b"y" * 100)
+    outcome, data = fetch_one(srv.url(), tmp_path, retries=1)
+    assert outcome.status == "downloaded", outcome.error
+    assert data == body + b"y" * 100
+    second = srv.requests[1].decode("latin-1")
+    assert "Range: bytes=100-\r\n" in second and 'If-Range: "e"\r\n' in second
+
+
+def test_a_server_closing_idle_connections_costs_no_error(server, tmp_path):
+    url = server.route("/c.pdf", Reply(body=PDF, close_after=True))
+    cancel = threading.Event()
+    fetcher = Fetcher(FetchConfig(timeout=5), HostLimiter(8, 0, cancel), cancel, lambda m: None)
+    for i in range(3):
+        out = fetcher.fetch(paper_from_text(url), str(tmp_path / f"c{i}.pdf"))
+        assert out.status == "downloaded" and out.attempts == 1, out.error
+    fetcher.close()
+    assert len({s.client_port for s in server.requests}) == 3
+
+
+def test_one_handle_keeps_its_connection_alive(server, tmp_path):
+    urls = [server.pdf(f"/k{i}.pdf", PDF) for i in range(4)]
+    cancel = threading.Event()
+    fetcher = Fetcher(FetchConfig(timeout=5), HostLimiter(8, 0, cancel), cancel, lambda m: None)
+    for i, url in enumerate(urls):
+        assert fetcher.fetch(paper_from_text(url), str(tmp_path / f"k{i}.pdf")).status == "downloaded"
+    fetcher.close()
+    assert len({s.client_port for s in server.requests}) == 1
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, {}),
+    ({"HTTP_PROXY": "http://p:1", "HTTPS_PROXY": "http://q:2"}, {"http": "http://p:1", "https": "http://q:2"}),
+    ({"HTTP_PROXY": "http://up:1", "http_proxy": "http://low:1"}, {"http": "http://low:1"}),
+    ({"HTTP_PROXY": "http://up:1", "http_proxy": ""}, {}),               # empty lower case unsets
+    ({"HTTP_PROXY": "http://up:1", "REQUEST_METHOD": "GET"}, {}),        # CGI: HTTP_PROXY is client-set
+    ({"http_proxy": "http://low:1", "REQUEST_METHOD": "GET"}, {"http": "http://low:1"}),
+    ({"ALL_PROXY": "socks://s:3", "NO_PROXY": "a.org"}, {"all": "socks://s:3", "no": "a.org"}),
+    ({"PATH": "/bin", "HOME": "/root"}, {}),
+])
+def test_env_proxies(environ, expected):
+    assert netconf.env_proxies(environ) == expected
+
+
+@pytest.mark.parametrize("host, no_proxy, bypass", [
+    ("example.org", "", False),
+    ("example.org", "*", True),
+    ("example.org", "example.org", True),
+    ("EXAMPLE.org", "example.ORG", True),
+    ("cdn.example.org", ".example.org", True),
+    ("cdn.example.org", "example.org", True),
+    ("badexample.org", "example.org", False),
+    ("127.0.0.1", "localhost, 127.0.0.1", True),
+    ("10.0.0.1", "localhost,127.0.0.1", False),
+])
+def test_no_proxy(host, no_proxy, bypass):
+    assert netconf.bypasses_proxy(host, no_proxy) is bypass
+
+
+@pytest.mark.parametrize("url, wire", [
+    ("http://example.org/a.pdf", "http://example.org/a.pdf"),
+    # a signed query goes out byte for byte: escapes, '+', '=' and '&' untouched
+    ("https://cdn.example/x.pdf?Signature=a%2Bb%3D&Expires=1&Key-Pair-Id=K+1",
+     "https://cdn.example/x.pdf?Signature=a%2Bb%3D&Expires=1&Key-Pair-Id=K+1"),
+    ("http://example.org/a b.pdf", "http://example.org/a%20b.pdf"),
+    ("http://b\u00fccher.example:8080/\u00e9.pdf", "http://xn--bcher-kva.example:8080/%C3%A9.pdf"),
+    ("http://u:p@b\u00fccher.example/x", "http://u:p@xn--bcher-kva.example/x"),
+])
+def test_wire_url(url, wire):
+    assert wire_url(url) == wire
+
+
+@pytest.mark.parametrize("code, message, reason, kind", [
+    (pycurl.E_COULDNT_RESOLVE_HOST, "Could not resolve host: pubs.example",
+     "cannot resolve host pubs.example (no network or no DNS?)", ErrorKind.UNREACHABLE),
+    (pycurl.E_COULDNT_CONNECT, "Failed to connect", "cannot connect to pubs.example: connection refused",
+     ErrorKind.TRANSIENT),
+    (pycurl.E_PEER_FAILED_VERIFICATION, "SSL certificate problem: unable to get local issuer certificate",
+     "TLS error: the certificate of pubs.example is not trusted", ErrorKind.PERMANENT),
+    (pycurl.E_OPERATION_TIMEDOUT, "Connection timed out after 30001 milliseconds",
+     "timed out after 30s connecting to pubs.example", ErrorKind.TRANSIENT),
+    (pycurl.E_TOO_MANY_REDIRECTS, "Maximum (10) redirects followed", "too many redirects",
+     ErrorKind.PERMANENT),
+    (pycurl.E_UNSUPPORTED_PROTOCOL, 'Protocol "ftp" is disabled (in redirect)',
+     "cannot fetch this URL or its redirect: only http and https", ErrorKind.PERMANENT),
+    (pycurl.E_UNSUPPORTED_PROTOCOL, "Received HTTP/0.9 when not allowed",
+     "pubs.example did not answer in HTTP", ErrorKind.TRANSIENT),
+    (pycurl.E_RECV_ERROR, "Recv failure: Connection reset by peer",
+     "connection to pubs.example reset by the server", ErrorKind.TRANSIENT),
+    (pycurl.E_GOT_NOTHING, "Empty reply from server", "pubs.example closed the connection without a reply",
+     ErrorKind.TRANSIENT),
+    (999, "something odd", "transfer failed: something odd", ErrorKind.TRANSIENT),
+])
+def test_libcurl_errors_read_as_one_line_with_their_class(code, message, reason, kind):
+    said, got = describe(code, message, "https://pubs.example/a.pdf")
+    assert said.startswith(reason) and got is kind
+
+
+def test_a_proxy_is_named_in_connection_errors_without_its_password():
+    said, kind = describe(pycurl.E_COULDNT_CONNECT, "", "https://pubs.example/a.pdf",
+                          proxy="http://user:s3cret@proxy.example:3128")
+    assert "proxy http://" in said and "s3cret" not in said and kind is ErrorKind.TRANSIENT
+
+
+def test_a_server_trickling_its_headers_cannot_hold_a_worker(tmp_path):
+    # Each byte comes well within the timeout, but the head never ends.
+    srv = RawServer(b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Slow-%d: z\r\n" % i for i in range(400))
+                    + b"\r\n", drip=0.01)
+    t0 = time.monotonic()
+    outcome, data = fetch_one(srv.url(), tmp_path, timeout=0.4)
+    assert outcome.status == "failed" and "timed out" in outcome.error and "response head" in outcome.error
+    assert time.monotonic() - t0 < 3.0 and data is None
