@@ -235,3 +235,39 @@ def test_a_server_trickling_its_headers_cannot_hold_a_worker(tmp_path):
     outcome, data = fetch_one(srv.url(), tmp_path, timeout=0.4)
     assert outcome.status == "failed" and "timed out" in outcome.error and "response head" in outcome.error
     assert time.monotonic() - t0 < 3.0 and data is None
+
+
+@pytest.mark.parametrize("url, proxies, no_proxy, expected", [
+    ("http://a.org/x", {"http": "http://p:1"}, "", "http://p:1"),
+    ("https://a.org/x", {"http": "http://p:1"}, "", None),
+    ("https://a.org/x", {"all": "socks5h://s:1080"}, "", "socks5h://s:1080"),
+    ("https://a.org/x", {"https": "https://tls-proxy:443", "all": "socks5h://s:1"}, "", "https://tls-proxy:443"),
+    ("https://pdf.a.org/x", {"all": "socks5h://s:1"}, "a.org", None),
+    ("http://127.0.0.1:8080/x", {"http": "http://p:1"}, "localhost,127.0.0.1", None),
+])
+def test_one_proxy_choice_for_both_clients(url, proxies, no_proxy, expected):
+    net = netconf.NetConfig(proxies=proxies, no_proxy=no_proxy)
+    assert net.proxy_for(url) == expected
+    scheme = url.split(":")[0]
+    assert net.requests_proxies(url) == ({scheme: expected} if expected else {})
+
+
+def test_net_config_reads_the_environment_once():
+    net = netconf.net_config({"HTTPS_PROXY": "http://p:3128", "no_proxy": "intra.example",
+                              "NETRC": "/etc/papers-netrc", "SSL_CERT_FILE": "/ca.pem"},
+                             email="me@uni.example", netrc=True, cookies_file="/c.txt")
+    assert net.proxies == {"https": "http://p:3128"} and net.no_proxy == "intra.example"
+    assert net.ca_bundle == "/ca.pem" and net.netrc_file == "/etc/papers-netrc"
+    assert net.user_agent.startswith("papers/") and net.user_agent.endswith(" mailto:me@uni.example")
+    assert netconf.user_agent(None, "MyLab/1.0") == "MyLab/1.0"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("http://reader:pa55@pub.example/x.pdf", "http://***@pub.example/x.pdf"),
+    ("failed: socks5h://u:p@proxy:1080 refused", "failed: socks5h://***@proxy:1080 refused"),
+    ("mail me@uni.example", "mail me@uni.example"),  # not a URL: only named secrets go
+])
+def test_credentials_in_urls_are_redacted(text, shown):
+    from papers.redact import redact
+
+    assert redact(text) == shown

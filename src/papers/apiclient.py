@@ -17,6 +17,25 @@ from papers.settings import SourceSettings
 log = logging.getLogger("papers")
 
 
+class _VerifiedProxyAdapter(requests.adapters.HTTPAdapter):
+    """Verifies an https:// proxy's own certificate against the run's CA bundle.
+
+    requests verifies the origin, but for an http:// URL through an https://
+    proxy it leaves the TLS session to the proxy unverified; libcurl verifies both.
+    """
+
+    def __init__(self, ca_bundle: str | None) -> None:
+        self.ca_bundle = ca_bundle
+        super().__init__()
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if proxy.lower().startswith("https://") and "proxy_ssl_context" not in proxy_kwargs:
+            import ssl
+
+            proxy_kwargs["proxy_ssl_context"] = ssl.create_default_context(cafile=self.ca_bundle)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
 class ApiError(Exception):
     """An API did not answer usefully; the message is one safe line."""
 
@@ -68,6 +87,9 @@ class ApiClient:
             s.trust_env = False
             s.verify = self.net.ca_bundle or True
             s.headers["User-Agent"] = self.net.user_agent
+            adapter = _VerifiedProxyAdapter(self.net.ca_bundle)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
             self._local.session = s
         return s
 

@@ -1,0 +1,54 @@
+"""Landing pages: which link is the PDF (pure, table-driven)."""
+
+import pytest
+
+from papers.landing import charset_of, pdf_link
+
+PAGE = "https://pub.example/article/10.1/x?from=doi"
+
+
+@pytest.mark.parametrize("html, expected", [
+    # citation_pdf_url wins over everything else, wherever it stands
+    ('<iframe src="/frame.pdf"></iframe><meta name="citation_pdf_url" content="https://cdn.example/x.pdf">',
+     "https://cdn.example/x.pdf"),
+    ('<META NAME="Citation_PDF_URL" CONTENT="/content/x.pdf">', "https://pub.example/content/x.pdf"),
+    # then <link rel="alternate" type="application/pdf">
+    ('<link rel="alternate" type="application/pdf" href="x.full.pdf">'
+     '<meta http-equiv="refresh" content="0; url=/elsewhere">', "https://pub.example/article/10.1/x.full.pdf"),
+    ('<link rel="canonical alternate" type="application/pdf; charset=binary" href="../p.pdf">',
+     "https://pub.example/article/p.pdf"),
+    ('<link rel="alternate" type="application/rss+xml" href="/feed">', None),
+    # then a meta refresh to a URL (ScienceDirect), quoted or not
+    ('<meta http-equiv="Refresh" content="2; URL=\'/pii/S1/pdfft?md5=a&pid=1.pdf\'">',
+     "https://pub.example/pii/S1/pdfft?md5=a&pid=1.pdf"),
+    ('<meta http-equiv="refresh" content="5">', None),
+    # then an iframe, embed or object whose source looks like a PDF (IEEE stamp.jsp)
+    ('<iframe src="https://ieee.example/stampPDF/getPDF.jsp?tp=&arnumber=1"></iframe>',
+     "https://ieee.example/stampPDF/getPDF.jsp?tp=&arnumber=1"),
+    ('<embed src="/view?id=3" type="application/pdf">', "https://pub.example/view?id=3"),
+    ('<object data="//cdn.example/a.pdf"></object>', "https://cdn.example/a.pdf"),
+    ('<iframe src="https://ads.example/banner.html"></iframe>', None),
+    # entities are decoded; a link back to the page itself or to another scheme is no link
+    ('<meta name="citation_pdf_url" content="/x.pdf?a=1&amp;b=2">', "https://pub.example/x.pdf?a=1&b=2"),
+    (f'<meta name="citation_pdf_url" content="{PAGE}">', None),
+    ('<meta name="citation_pdf_url" content="javascript:void(0)">', None),
+    # a login page has none of them
+    ("<html><form action=/login><input name=user></form></html>", None),
+    ("<html><body><p>unclosed <b>tags <meta name=citation_pdf_url content=/late.pdf>",
+     "https://pub.example/late.pdf"),
+])
+def test_pdf_link(html, expected):
+    assert pdf_link(html.encode(), PAGE) == expected
+
+
+def test_the_page_charset_is_used():
+    html = '<meta name="citation_pdf_url" content="/caf\u00e9.pdf">'.encode("latin-1")
+    assert pdf_link(html, PAGE, "latin-1") == "https://pub.example/caf\u00e9.pdf"
+
+
+@pytest.mark.parametrize("ctype, charset", [
+    ("text/html; charset=ISO-8859-1", "ISO-8859-1"), ('text/html; charset="utf-8"', "utf-8"),
+    ("text/html", None), ("text/html; charset=no-such-codec", None), (None, None),
+])
+def test_charset_of(ctype, charset):
+    assert charset_of(ctype) == charset
