@@ -31,6 +31,16 @@ def run_one(papers, tmp_path, url, *args):
     return r, r.lines[0]
 
 
+def refused_at_first(pub, papers, tmp_path, path: str, seed: int, message: str) -> tuple[str, bytes]:
+    """Serve a PDF at `/<path>/NAME` and check that a plain run is refused with `message`."""
+    name = path.rsplit("/", 1)[-1]
+    body = pub.pdf(name, seed)
+    url = pub.url(path)
+    r, line = run_one(papers, tmp_path, url)
+    assert r.code == 1 and message in line["error"], line["error"]
+    return url, body
+
+
 def test_cookie_check_that_redirects_back_is_passed(pub, papers, tmp_path):
     body = pub.pdf("cc.pdf", 1)
     r, line = run_one(papers, tmp_path, pub.url("/cc/cc.pdf"))
@@ -78,10 +88,7 @@ def test_two_landing_hops_are_followed_and_a_login_page_fails_saying_so(pub, pap
 
 
 def test_email_reaches_the_user_agent_of_downloads(pub, papers, tmp_path):
-    body = pub.pdf("ua.pdf", 5)
-    url = pub.url("/ua/ua.pdf")
-    r, line = run_one(papers, tmp_path, url)
-    assert r.code == 1 and "HTTP 403" in line["error"]
+    url, body = refused_at_first(pub, papers, tmp_path, "/ua/ua.pdf", 5, "HTTP 403")
     cfg = tmp_path / "ua.yaml"
     cfg.write_text("rate_limit: 0\nemail: librarian@uni.example\nsources: {arxiv: {enabled: false}}\n")
     r2 = papers("download", "-c", str(cfg), "-o", str(tmp_path / "o2"), "--json", url)
@@ -134,10 +141,7 @@ def test_a_signed_query_string_goes_out_byte_for_byte(pub, papers, tmp_path):
 
 
 def test_cookies_txt_from_a_browser_is_sent_and_never_written_or_shown(pub, papers, tmp_path):
-    body = pub.pdf("members.pdf", 9)
-    url = pub.url("/members/members.pdf")
-    r, line = run_one(papers, tmp_path, url)
-    assert r.code == 1 and "likely a login page" in line["error"]
+    url, body = refused_at_first(pub, papers, tmp_path, "/members/members.pdf", 9, "likely a login page")
     jar = tmp_path / "cookies.txt"
     text = ("# Netscape HTTP Cookie File\n"
             f"127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\t{SESSION}\n"
