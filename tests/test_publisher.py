@@ -175,6 +175,7 @@ def test_a_doi_alone_reaches_the_pdf_through_the_resolver_and_its_landing_page(p
     line = r.lines[0]
     assert read(line["path"]) == body and line["doi"] == "10.5555/some-doi"
     assert line["url"] == pub.url("/doi/10.5555/some-doi")
+    assert line["landing_page"] == pub.url("/landing/meta/rel/doi-10.5555_some-doi.pdf")
     assert line["pdf_url"] == pub.url("/files/doi-10.5555_some-doi.pdf")
     paths = [s.path for s in pub.srv.requests]
     assert paths == ["/doi/10.5555/some-doi", "/landing/meta/rel/doi-10.5555_some-doi.pdf",

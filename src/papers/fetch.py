@@ -71,6 +71,7 @@ class Attempt:
     landing: bytes | None = None      # an HTML page that may point at the PDF ...
     page_url: str | None = None       # ... and its final URL, to resolve its links against
     charset: str | None = None
+    landing_page: str | None = None   # the last landing page that led to the PDF
 
 
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
@@ -448,6 +449,7 @@ class Fetcher:
             if result.ok:
                 return Outcome(status="downloaded", path=path, bytes=result.nbytes,
                                sha256=result.sha256, url=url, pdf_url=result.pdf_url,
+                               landing_page=result.landing_page,
                                attempts=attempts, started=started, finished=self.clock())
             tried.append((url, result))
             last_url_with_part = url
@@ -487,11 +489,12 @@ class Fetcher:
                          validators: dict[str, tuple[str | None, str | None]],
                          reservation: Reservation | None) -> tuple[Attempt, int]:
         """Try one candidate URL, following at most MAX_LANDING_HOPS landing pages to the PDF."""
-        target, n = url, 0
+        target, n, page = url, 0, None
         for hop in range(MAX_LANDING_HOPS + 1):
             attempt, used = self._fetch_url(target, path, validators, reservation)
             n += used
             if attempt.landing is None:
+                attempt.landing_page = page
                 return attempt, n
             link = pdf_link(attempt.landing, attempt.page_url or target, attempt.charset)
             if link is None:
@@ -499,7 +502,7 @@ class Fetcher:
             if hop == MAX_LANDING_HOPS:
                 break
             log.info("%s: landing page %s points to %s", url, attempt.page_url, link)
-            target = link
+            target, page = link, attempt.page_url
         return Attempt(permanent=True, reason=f"landing pages led on more than {MAX_LANDING_HOPS} "
                                               f"times, never to a PDF (last: {target})"), n
 

@@ -34,6 +34,7 @@ class Outcome:
     sha256: str | None = None
     url: str | None = None            # the candidate URL, as given
     pdf_url: str | None = None        # where the bytes came from, after redirects and landing pages
+    landing_page: str | None = None   # the landing page that pointed to pdf_url, if any
     attempts: int = 0
     error: str | None = None
     permanent: bool = False           # a failure that retrying will not fix

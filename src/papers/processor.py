@@ -44,6 +44,8 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         "pdf_url": _safe(outcome.pdf_url),
         "error": _safe(outcome.error),
     }
+    if outcome.landing_page:
+        line["landing_page"] = _safe(outcome.landing_page)
     if paper.title:
         line["title"] = paper.title
     for kind in ("doi", "arxiv", "pmid", "pmcid"):
