@@ -54,11 +54,13 @@ class Summary:
 
 
 def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
-         can_resolve: bool = True) -> Outcome | None:
+         can_resolve: bool = True, doi_resolver: str | None = None) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
     Returns the outcome to report when it does not (already downloaded, a
     known permanent failure, nothing fetchable), or None to fetch it.
+    `can_resolve`: some source can look identifiers up; a DOI can also go to
+    `doi_resolver`.
     """
     if paper.problem:
         return Outcome(status="failed", error=paper.problem, permanent=False)
@@ -72,7 +74,7 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
             return Outcome(status="skipped", path=done_path, bytes=size, sha256=prior.get("sha256"),
                            url=prior.get("url"), pdf_url=prior.get("pdf_url"))
         # The file was deleted or changed: fetch it again.
-    if not paper.urls and not can_resolve:
+    if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status="failed", error=UNRESOLVED.format(what=what), permanent=False)
     if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
@@ -246,8 +248,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                     put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
                                      outcome=Outcome(status="failed", error=str(e), permanent=True)))
                     continue
-                decided = plan(paper, path, prior, settings.retry_failed,
-                               can_resolve=can_resolve or bool(paper.doi and settings.doi_resolver))
+                decided = plan(paper, path, prior, settings.retry_failed, can_resolve,
+                               settings.doi_resolver)
                 if decided is not None:
                     put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
                     continue
@@ -320,7 +322,6 @@ def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.
     from papers.sources import build_sources
 
     net = net or settings.net()
-
     client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, net, settings.secrets)
     return Resolver(build_sources(settings, client), settings.secrets)
 
@@ -361,8 +362,8 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
         for paper in unique(papers):
             stats.total += 1
             path = path_for(paper, output_dir)
-            decided = plan(paper, path, state.get(paper.key), settings.retry_failed,
-                           can_resolve=can_resolve or bool(paper.doi and settings.doi_resolver))
+            decided = plan(paper, path, state.get(paper.key), settings.retry_failed, can_resolve,
+                           settings.doi_resolver)
             urls = candidate_urls(paper, settings.doi_resolver)
             if decided is None and not paper.urls and can_resolve:
                 status, url, error = "would_look_up", None, None
