@@ -68,7 +68,10 @@ def test_kill_9_at_any_moment_then_resume(server, env, fast_config, tmp_path, ki
             assert server.hits(p) == 1, p
 
 
-def test_sigint_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_config, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signal_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_config, tmp_path,
+                                                             signum):
     bodies = {f"/s{i}.pdf": make_pdf(64 * 1024, i) for i in range(4)}
     urls = [server.route(p, Reply(body=b, etag=f'"{p}"', drip=0.05, drip_chunk=1024))
             for p, b in bodies.items()]
@@ -77,7 +80,7 @@ def test_sigint_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_c
     assert wait_for(lambda: out.exists() and any(
         n.endswith(".part") and os.path.getsize(out / n) > 4096 for n in os.listdir(out)))
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     code = proc.wait(timeout=10)
     elapsed = time.monotonic() - t0
     err = proc.stderr.read().decode()

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import pdfs_in
 from faultserver import FaultServer, make_pdf
-from papers.hosts import Cancelled, HostLimiter, HostScheduler, host_of
+from papers.errors import Cancelled
+from papers.hosts import HostLimiter, HostScheduler, host_of
 
 
 class Clock:

@@ -13,7 +13,8 @@ import pycurl
 
 from faultserver import Reply
 from papers import netconf
-from papers.curlclient import ErrorKind, describe, wire_url
+from papers.curlclient import describe, wire_url
+from papers.errors import ErrorKind
 from papers.fetch import Fetcher, FetchConfig
 from papers.hosts import HostLimiter
 from papers.models import paper_from_text

@@ -2,7 +2,8 @@ import io
 
 import pytest
 
-from papers.inputs import InputError, iter_papers, read_stream
+from papers.errors import InputError
+from papers.inputs import iter_papers, read_stream
 
 
 def ids(text: str, name: str = "in") -> list[str]:

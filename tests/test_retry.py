@@ -5,7 +5,8 @@ import pytest
 
 from papers.fetch import describe_not_pdf, parse_content_range
 from papers.retry import RetryPolicy, is_transient_status, parse_retry_after
-from papers.settings import ConfigError, parse_size
+from papers.errors import ConfigError
+from papers.settings import parse_size
 
 
 @pytest.mark.parametrize("status, transient", [

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from papers.state import SCHEMA, StateError, StateStore
+from papers.errors import StateError
+from papers.state import SCHEMA, StateStore
 
 
 def rec(n):

@@ -1,3 +1,3 @@
-from papers.cli import main
+from papers.cli import run
 
-main()
+run()

@@ -8,7 +8,8 @@ from typing import Any
 
 import requests
 
-from papers.hosts import Cancelled, HostLimiter
+from papers.errors import ApiError, Cancelled
+from papers.hosts import HostLimiter
 from papers.redact import redact
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.netconf import NetConfig
@@ -34,10 +35,6 @@ class _VerifiedProxyAdapter(requests.adapters.HTTPAdapter):
 
             proxy_kwargs["proxy_ssl_context"] = ssl.create_default_context(cafile=self.ca_bundle)
         return super().proxy_manager_for(proxy, **proxy_kwargs)
-
-
-class ApiError(Exception):
-    """An API did not answer usefully; the message is one safe line."""
 
 
 class ApiResponse:

@@ -5,34 +5,60 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
-EXIT_OK = 0             # every paper downloaded or already there
-EXIT_FAILED = 1         # at least one paper failed
-EXIT_USAGE = 2          # bad usage, input, config or state
-EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: state saved, .part files kept
-EXIT_PIPE = 141         # stdout was closed by its reader (`| head`): state saved
+from papers.errors import ConfigError, ExitStatus, PapersError, StateError, UsageError
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    every paper downloaded or already there
   1    at least one paper failed (the others are on disk)
   2    bad usage, input, config or state file
-  130  interrupted (Ctrl-C, SIGTERM): state saved, resume by re-running
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP): state saved, resume by re-running
   141  stdout closed by its reader (e.g. `| head`): state saved
 """
 
 
-def _die(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"papers: error: {message}", err=True)
-    sys.exit(code)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="papers-bulk", prog_name="papers")
-def main() -> None:
+def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `papers` with `argv` (default: the process's arguments); return the exit status.
+
+    The one place where errors become exit statuses and one-line messages.
+    Tests call it in-process, with sys.stdin/stdout/stderr swapped.
+    """
+    try:
+        return cli.main(args=argv, prog_name="papers", standalone_mode=False)
+    except click.exceptions.Exit as e:  # --help, --version
+        return e.exit_code
+    except click.ClickException as e:  # bad flags, as click words them
+        e.show()
+        return ExitStatus.ERROR
+    except click.exceptions.Abort:
+        return ExitStatus.INTERRUPTED
+    except PapersError as e:
+        click.echo(f"papers: error: {e}", err=True)
+        return e.exit_status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return ExitStatus.PIPE
+
+
+def run() -> None:
+    """The console script: `main()`, then exit with its status."""
+    code = main()
+    if code == ExitStatus.INTERRUPTED and _workers_left():
+        # Workers abandoned mid-read must not hold the exit: everything is saved.
+        _leave(code)
+    sys.exit(code)
 
 
 def _input_options(f):
@@ -56,7 +82,7 @@ def _common_options(f):
     return f
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@cli.command(epilog=EXIT_CODES_HELP)
 @_input_options
 @click.option("-o", "--output-dir", metavar="DIR", help="Where PDFs go.  [default: ./papers]")
 @click.option("--retry-failed", is_flag=True, default=None,
@@ -91,10 +117,10 @@ def download(papers, inputs, output_dir, state, workers, retry_failed, max_retri
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies})
     files = _files(papers, inputs, "download")
-    sys.exit(_run_download(settings, papers, files, click.get_text_stream("stdin")))
+    return _run_download(settings, papers, files, sys.stdin)
 
 
-@main.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
+@cli.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
                                              "every paper consolidated (with or without a PDF)")
               .replace("at least one paper failed (the others are on disk)",
                        "at least one paper failed (junk input, or a source error left it incomplete)"))
@@ -118,22 +144,18 @@ def consolidate(papers, inputs, output_file, sources, workers, state, progress, 
     settings = _settings(config, quiet, verbose, {"workers": workers, "progress": progress,
                                                   "use_sources": sources})
     files = _files(papers, inputs, "consolidate")
-    sys.exit(_run_consolidate(settings, papers, files, click.get_text_stream("stdin"),
-                              output_file, state))
+    return _run_consolidate(settings, papers, files, sys.stdin, output_file, state)
 
 
 def _settings(config, quiet, verbose, overrides):
-    from papers.settings import DEFAULT_CONFIG_PATHS, ConfigError, build_settings, load_config
+    from papers.settings import DEFAULT_CONFIG_PATHS, build_settings, load_config
 
     config_path = config or os.environ.get("PAPERS_CONFIG")
     if not config_path:
         config_path = next((p for p in DEFAULT_CONFIG_PATHS if os.path.exists(p)), None)
-    try:
-        raw = load_config(config_path) if config_path else {}
-        return build_settings(raw, {**overrides,
-                                    "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None})
-    except ConfigError as e:
-        _die(str(e))
+    raw = load_config(config_path) if config_path else {}
+    return build_settings(raw, {**overrides,
+                                "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None})
 
 
 def _files(papers, inputs, command):
@@ -141,10 +163,11 @@ def _files(papers, inputs, command):
     for path in files:
         # Checked before anything is created or locked: a typo costs one line, nothing else.
         if path != "-" and not os.path.isfile(path):
-            _die(f"{path}: no such file" if not os.path.exists(path) else f"{path}: not a regular file")
+            raise UsageError(f"{path}: no such file" if not os.path.exists(path)
+                             else f"{path}: not a regular file")
     if not papers and not files:
-        if click.get_text_stream("stdin").isatty():
-            _die("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
                  f"(see papers {command} --help)")
         files = ["-"]
     return files
@@ -168,60 +191,38 @@ def _display(settings, bar_allowed=True):
 
 
 def _run_download(settings, papers, files, stdin) -> int:
-    import threading
-
     from papers.core import dry_run, run_download
     from papers.inputs import estimate_count, iter_papers
-    from papers.state import StateError
 
     reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
     stream = iter_papers(papers, files, stdin)
     if settings.dry_run:
-        try:
-            summary = dry_run(settings, stream, out=sys.stdout)
-        except StateError as e:
-            _die(str(e))
-        except BrokenPipeError:
-            _quiet_stdout()
-            return EXIT_PIPE
-        if summary.input_error:
-            _die(summary.input_error)
-        return EXIT_FAILED if summary.stats.failed else EXIT_OK
-
-    cancel = threading.Event()
-    _install_signal_handlers(cancel, reporter)
-    try:
+        return _finish(dry_run(settings, stream, out=sys.stdout), settings, quiet_empty=True)
+    with _signals_stop() as cancel:
+        cancel.reporter = reporter
         expected = estimate_count(papers, files) if show_bar else None
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
-                               expected=expected, keep=_KEEP)
-    except StateError as e:
-        _die(str(e))
-    if not settings.json and settings.verbosity >= 0 and not (summary.input_error and not summary.stats.total):
-        _print_summary(summary, f"{summary.stats.downloaded} downloaded",
-                       f"{summary.stats.skipped} already there", f"files in {summary.output_dir}")
-    # Everything is saved: leave without freeing the state's million objects one by one.
-    _exit_now(_finish(summary, settings))
-    return EXIT_OK  # not reached
+                               expected=expected)
+    s = summary.stats
+    if not settings.json and settings.verbosity >= 0 \
+            and not (summary.ending.value == "bad_input" and not s.total):
+        _print_summary(summary, f"{s.downloaded} downloaded", f"{s.skipped} already there",
+                       f"files in {summary.output_dir}")
+    return _finish(summary, settings)
 
 
 def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
-    import threading
-
     from papers.consolidate import run_consolidate
     from papers.inputs import estimate_count, iter_papers
-    from papers.state import StateError
 
     reporter, show_bar = _display(settings)
-    cancel = threading.Event()
-    _install_signal_handlers(cancel, reporter)
-    try:
+    with _signals_stop() as cancel:
+        cancel.reporter = reporter
         expected = estimate_count(papers, files)
         summary = run_consolidate(settings, iter_papers(papers, files, stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
                                   state_path=state, reporter=reporter, cancel=cancel,
                                   expected=expected)
-    except StateError as e:
-        _die(str(e))
     if settings.verbosity >= 0 and (output_file or show_bar):
         s = summary.stats
         where = f"written to {summary.output_dir}" if output_file else "on stdout"
@@ -230,29 +231,29 @@ def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
     return _finish(summary, settings)
 
 
-def _finish(summary, settings) -> int:
-    """The exit code of a finished run (may exit at once when interrupted)."""
-    if summary.output_closed:
+def _finish(summary, settings, quiet_empty: bool = False) -> int:
+    """The exit status of a finished run, with its closing line on stderr."""
+    from papers.core import Ending
+
+    ending, reason = summary.ending, summary.reason
+    if ending is Ending.OUTPUT_CLOSED:
         _quiet_stdout()
-        os._exit(EXIT_PIPE)
-    if not summary.stats.total and summary.input_error is None and settings.verbosity >= 0:
+        return ExitStatus.PIPE
+    if not summary.stats.total and ending is Ending.COMPLETE and settings.verbosity >= 0 \
+            and not quiet_empty:
         click.echo("papers: no papers in the input", err=True)
-    if summary.fatal_error:
-        click.echo(f"papers: error: {summary.fatal_error}", err=True)
-        _exit_now(EXIT_USAGE)
-    if summary.input_error:
-        click.echo(f"papers: error: {summary.input_error}", err=True)
-        _exit_now(EXIT_USAGE)
-    if summary.stop_reason:
-        click.echo(f"papers: stopped: {summary.stop_reason}; finished files are safe, free space "
+    if ending in (Ending.STATE_FAILED, Ending.BAD_INPUT):
+        click.echo(f"papers: error: {reason}", err=True)
+        return ExitStatus.ERROR
+    if ending is Ending.STOPPED:
+        click.echo(f"papers: stopped: {reason}; finished files are safe, free space "
                    "or fix permissions and run the same command again to resume", err=True)
-        _exit_now(EXIT_FAILED)
-    if summary.interrupted:
+        return ExitStatus.FAILED
+    if ending is Ending.INTERRUPTED:
         click.echo(f"papers: interrupted; state saved in {summary.state_path}: run the same "
                    "command again to resume", err=True)
-        # Workers still blocked in a read must not hold the exit: everything is saved.
-        _exit_now(EXIT_INTERRUPTED)
-    return EXIT_FAILED if summary.stats.failed else EXIT_OK
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.FAILED if summary.stats.failed else ExitStatus.OK
 
 
 def _print_summary(summary, *parts) -> None:
@@ -268,16 +269,35 @@ def _print_summary(summary, *parts) -> None:
                    f"{summary.state_path}", err=True)
 
 
-def _install_signal_handlers(cancel, reporter) -> None:
-    def handler(signum, frame):
-        if cancel.is_set():
-            # Second signal: leave at once. The state file is valid at every instant.
-            os._exit(EXIT_INTERRUPTED)
-        cancel.set()
-        reporter.log("papers: stopping (press Ctrl-C again to quit at once)...")
+class _Stop(threading.Event):
+    """Set by the first SIGINT, SIGTERM or SIGHUP; the run winds down and saves."""
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    reporter = None
+
+
+@contextmanager
+def _signals_stop() -> Iterator[_Stop]:
+    """Route SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) to a
+    stop event while the run lasts. A second signal leaves at once (see `_leave`)."""
+    stop = _Stop()
+
+    def handler(signum, frame):
+        if stop.is_set():
+            _leave(ExitStatus.INTERRUPTED)
+        stop.set()
+        if stop.reporter is not None:
+            stop.reporter.log("papers: stopping (press Ctrl-C again to quit at once)...")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread; a caller elsewhere sets `stop` itself
+        return
+    wanted = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    saved = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield stop
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
 def _quiet_stdout() -> None:
@@ -290,13 +310,21 @@ def _quiet_stdout() -> None:
         pass
 
 
-_KEEP: list = []  # the last run's big structures, never freed: the process exits next
+def _workers_left() -> bool:
+    """True when a thread other than this one would hold the interpreter's exit."""
+    me = threading.current_thread()
+    return any(t is not me and t.is_alive() and not t.daemon for t in threading.enumerate())
 
 
-def _exit_now(code: int) -> None:
+def _leave(code: int) -> None:
+    """The one fast way out: after a second signal, or when abandoned workers are still
+    blocked after an interrupt. The state file is valid at every instant, so nothing
+    is lost by skipping the interpreter's teardown."""
     try:
         sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
+    except (BrokenPipeError, ValueError, OSError):
         _quiet_stdout()
-    sys.stderr.flush()
-    os._exit(code)
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

@@ -11,15 +11,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from papers.core import Summary, make_resolver, unique
-from papers.inputs import InputError
+from papers.core import Summary, ending_of, make_resolver, unique
+from papers.errors import InputError, StateError
 from papers.messages import MessageType, QueueMessage
 from papers.models import Paper
 from papers.pipeline import Pipeline
 from papers.processor import BaseProcessor
 from papers.reporting import NullReporter, Reporter
 from papers.settings import Settings
-from papers.state import StateError, StateStore, write_atomic
+from papers.state import StateStore, write_atomic
 
 log = logging.getLogger("papers")
 
@@ -86,7 +86,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     Papers already consolidated completely (per the state file) are output
     again without asking anyone. Raises StateError like `run_download`.
     """
-    from papers.hosts import Cancelled, HostLimiter
+    from papers.errors import Cancelled
+    from papers.hosts import HostLimiter
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -157,9 +158,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
             input_error = str(e)
             if chunk:
                 pipeline.submit(work, chunk)
-    return Summary(stats=processor.stats, failures=processor.failures,
-                   interrupted=cancel.is_set() and not output_closed.is_set()
-                   and processor.fatal_error is None,
-                   output_closed=output_closed.is_set(), input_error=input_error,
-                   fatal_error=processor.fatal_error, output_dir=output_file or "",
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.fatal_error,
+                               input_error, None)
+    return Summary(stats=processor.stats, failures=processor.failures, ending=ending,
+                   reason=reason, output_dir=output_file or "",
                    state_path=state.path)

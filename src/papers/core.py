@@ -6,6 +6,7 @@ Nothing here imports click; the CLI maps flags to `Settings` and the returned
 
 from __future__ import annotations
 
+import enum
 import gc
 import logging
 import os
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.inputs import InputError
+from papers.errors import InputError, StateError
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper, candidate_urls
 from papers.naming import path_for
@@ -24,7 +25,7 @@ from papers.pipeline import Pipeline
 from papers.processor import STATE_FIELDS, ResultProcessor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.settings import Settings
-from papers.state import StateError, StateStore
+from papers.state import StateStore
 
 if TYPE_CHECKING:
     from papers.hosts import HostLimiter
@@ -38,19 +39,39 @@ UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, 
               "or a record with pdf_url")
 
 
+class Ending(enum.Enum):
+    """How a run ended, most serious first; the CLI maps each to an exit status."""
+
+    OUTPUT_CLOSED = "output_closed"  # stdout's reader went away (`| head`)
+    STATE_FAILED = "state_failed"    # the state file cannot be written: `reason`
+    BAD_INPUT = "bad_input"          # the input broke off: `reason`
+    STOPPED = "stopped"              # the output cannot be written (disk full): `reason`
+    INTERRUPTED = "interrupted"      # a signal stopped it
+    COMPLETE = "complete"            # every paper was processed
+
+
 @dataclass(slots=True)
 class Summary:
     """What a run did, for the exit code and the closing summary."""
 
     stats: Stats
     failures: list[tuple[str, str]] = field(default_factory=list)
-    interrupted: bool = False
-    output_closed: bool = False
-    input_error: str | None = None
-    fatal_error: str | None = None
-    stop_reason: str | None = None
+    ending: Ending = Ending.COMPLETE
+    reason: str | None = None        # what ended it, unless COMPLETE or INTERRUPTED
     output_dir: str = ""
     state_path: str = ""
+
+
+def ending_of(cancelled: bool, output_closed: bool, state_error: str | None,
+              input_error: str | None, stop_reason: str | None) -> tuple[Ending, str | None]:
+    """The one ending of a run from all that happened in it, most serious first."""
+    for ending, reason in ((Ending.STATE_FAILED, state_error), (Ending.BAD_INPUT, input_error),
+                           (Ending.STOPPED, stop_reason)):
+        if reason is not None and not output_closed:
+            return ending, reason
+    if output_closed:
+        return Ending.OUTPUT_CLOSED, None
+    return (Ending.INTERRUPTED if cancelled else Ending.COMPLETE), None
 
 
 def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
@@ -93,27 +114,25 @@ def _message_for(outcome: Outcome) -> MessageType:
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
                  clock: Callable[[], float] = time.time,
-                 expected: int | None = None, keep: list[Any] | None = None) -> Summary:
+                 expected: int | None = None) -> Summary:
     """Download `papers` as `settings` say; block until done or cancelled.
 
     Raises StateError when the state file is locked, unreadable or corrupt
     (before anything is fetched). `expected` is a guess of the number of
     papers, for the progress bar. Setting `cancel` stops the run: no new
     papers start, in-flight ones are abandoned within ABANDON_SECONDS (their
-    `.part` kept), the state is saved. A caller about to exit may pass `keep`:
-    the run's big structures are left in it rather than freed on return
-    (freeing a million records takes a few tenths of a second).
+    `.part` kept), the state is saved.
     """
     with _QuietGC() as quiet_gc:
-        return _download(settings, papers, out, reporter, cancel, clock, expected, quiet_gc, keep)
+        return _download(settings, papers, out, reporter, cancel, clock, expected, quiet_gc)
 
 
 def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
-              clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC,
-              keep: list[Any] | None) -> Summary:
+              clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.fetch import FetchConfig, Fetcher  # the HTTP client loads only when a run starts
-    from papers.hosts import Cancelled, HostLimiter, HostScheduler, Reservation, host_of
+    from papers.errors import Cancelled
+    from papers.hosts import HostLimiter, HostScheduler, Reservation, host_of
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -266,14 +285,10 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
             if skipped:
                 put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
     fetcher.close()
-    if keep is not None:
-        keep.append((state, seen, on_disk))
-    return Summary(stats=processor.stats, failures=processor.failures,
-                   interrupted=cancel.is_set() and not output_closed.is_set()
-                   and processor.fatal_error is None and processor.stop_reason is None,
-                   output_closed=output_closed.is_set(), input_error=input_error,
-                   fatal_error=processor.fatal_error, stop_reason=processor.stop_reason,
-                   output_dir=output_dir, state_path=state.path)
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.fatal_error,
+                               input_error, processor.stop_reason)
+    return Summary(stats=processor.stats, failures=processor.failures, ending=ending,
+                   reason=reason, output_dir=output_dir, state_path=state.path)
 
 
 class _QuietGC:
@@ -385,4 +400,6 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     except InputError as e:
         input_error = str(e)
     out.flush()
-    return Summary(stats=stats, input_error=input_error, output_dir=output_dir, state_path=state.path)
+    ending, reason = ending_of(False, False, None, input_error, None)
+    return Summary(stats=stats, ending=ending, reason=reason, output_dir=output_dir,
+                   state_path=state.path)

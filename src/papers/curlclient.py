@@ -11,7 +11,6 @@ permanent. The body goes to a `Receiver`, chunk by chunk.
 
 from __future__ import annotations
 
-import enum
 import threading
 import time
 from collections.abc import Callable
@@ -21,30 +20,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pycurl
 
-from papers.hosts import Cancelled
+from papers.errors import Cancelled, ErrorKind, TransferError
 from papers.netconf import ACCEPT, NetConfig
 
 MAX_REDIRECTS = 10
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # already-legal URL characters, kept as they are
 _HTTP = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
 _E_WEIRD_SERVER_REPLY = 8  # CURLE_WEIRD_SERVER_REPLY, which pycurl does not name
-
-
-class ErrorKind(enum.Enum):
-    """Whether asking again can help."""
-
-    TRANSIENT = "transient"      # retry now, with backoff: resets, timeouts, 5xx
-    UNREACHABLE = "unreachable"  # not in this run (no DNS, no route), but in a later one
-    PERMANENT = "permanent"      # the same answer every time: bad URL, untrusted certificate
-
-
-class CurlFailure(Exception):
-    """A transfer failed before a usable response; `reason` is one line for a person."""
-
-    def __init__(self, reason: str, kind: ErrorKind) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
 
 
 def _phrase(code: int, message: str, host: str, proxy: str | None, timeout: float,
@@ -162,8 +144,39 @@ class Limits:
     buffer_size: int = 256 * 1024
 
 
+def parse_head(lines: list[bytes]) -> Head:
+    """The last complete response head in raw header `lines` (a redirect hop or a 1xx
+    is replaced by the response after it); names lower-case, repeats joined by ", "."""
+    head = Head()
+    for line in lines:
+        if line.startswith(b"HTTP/"):
+            parts = line.decode("latin-1").split(None, 2)
+            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            head = Head(status, parts[2].strip() if len(parts) > 2 else "")
+            continue
+        name, sep, value = line.decode("latin-1").partition(":")
+        if sep:
+            key, value = name.strip().lower(), value.strip()
+            old = head.headers.get(key)
+            head.headers[key] = f"{old}, {value}" if old else value
+    return head
+
+
+def _head_complete(lines: list[bytes]) -> bool:
+    """True when `lines` end with a final (not 1xx) response's blank line."""
+    if not lines or lines[-1] not in (b"\r\n", b"\n"):
+        return False
+    status = next((line for line in reversed(lines) if line.startswith(b"HTTP/")), b"")
+    code = status.split(None, 2)[1:2]
+    return not (code and code[0].startswith(b"1"))
+
+
 class _Transfer:
-    """The callbacks of one transfer: headers, body, and the watchdog."""
+    """The callbacks of one transfer: headers, body, and the watchdog.
+
+    Header lines are only collected (`list.append`, no Python frame per line) and
+    parsed once, when the body starts; see bench/RESULTS.md, "header lines".
+    """
 
     def __init__(self, receiver: Receiver, limits: Limits, cancel: threading.Event,
                  monotonic: Callable[[], float]) -> None:
@@ -171,42 +184,28 @@ class _Transfer:
         self.limits = limits
         self.cancel = cancel
         self.monotonic = monotonic
-        self.head = Head()
-        self.head_done = False
-        self.started = False             # the receiver has the head
+        self.lines: list[bytes] = []
+        self.head: Head | None = None    # parsed when the body starts, or at the end
         self.stopped_by_receiver = False
         self.error: BaseException | None = None   # raised in a callback, re-raised after
         self.why: str | None = None      # the watchdog's reason for stopping
         now = monotonic()
         self.head_deadline = now + 2 * limits.timeout
         self.last_data = self.window_start = now
+        self.seen = (0, 0)               # (header lines, body bytes) at the last look
         self.window_bytes = 0
 
-    def header(self, line: bytes) -> None:
-        self.last_data = self.monotonic()
-        if line.startswith(b"HTTP/"):
-            # A new response (a redirect hop, a 1xx): its head replaces the last one.
-            parts = line.decode("latin-1").split(None, 2)
-            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            self.head = Head(status, parts[2].strip() if len(parts) > 2 else "")
-            self.head_done = False
-            return
-        if line in (b"\r\n", b"\n"):
-            self.head_done = 100 > self.head.status or self.head.status >= 200
-            return
-        name, sep, value = line.decode("latin-1").partition(":")
-        if sep:
-            key, value = name.strip().lower(), value.strip()
-            old = self.head.headers.get(key)
-            self.head.headers[key] = f"{old}, {value}" if old else value
+    def start(self) -> Head:
+        """Hand the receiver the final head (once) and return it."""
+        if self.head is None:
+            self.head = parse_head(self.lines)
+            self.receiver.head(self.head)
+        return self.head
 
     def write(self, chunk: bytes) -> int | None:
-        self.last_data = self.monotonic()
-        self.window_bytes += len(chunk)
         try:
-            if not self.started:
-                self.started = True
-                self.receiver.head(self.head)
+            if self.head is None:
+                self.start()
             if self.receiver.data(chunk):
                 return None
             self.stopped_by_receiver = True
@@ -219,8 +218,12 @@ class _Transfer:
             self.error = Cancelled()
             return 1
         now = self.monotonic()
+        seen = (len(self.lines), dlnow)
+        if seen != self.seen:
+            self.window_bytes += dlnow - self.seen[1] if dlnow >= self.seen[1] else dlnow
+            self.seen, self.last_data = seen, now
         timeout = self.limits.timeout
-        if not self.head_done and now > self.head_deadline:
+        if now > self.head_deadline and self.head is None and not _head_complete(self.lines):
             self.why = f"timed out after {2 * timeout:g}s waiting for the response head"
         elif now - self.last_data > timeout:
             self.why = f"timed out after {timeout:g}s without data, at {dlnow} bytes"
@@ -293,7 +296,7 @@ class CurlClient:
         """GET `url`, following redirects; the body goes to `receiver`.
 
         Returns the final head (with the URL the bytes came from). Raises
-        CurlFailure when no usable response came, Cancelled when the run stops,
+        TransferError when no usable response came, Cancelled when the run stops,
         and re-raises what the receiver raised.
         """
         c = self._handle()
@@ -302,29 +305,26 @@ class CurlClient:
         c.setopt(pycurl.URL, wire_url(url))
         c.setopt(pycurl.PROXY, proxy or "")  # "" : no proxy, whatever the environment says
         c.setopt(pycurl.HTTPHEADER, [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())])
-        c.setopt(pycurl.HEADERFUNCTION, t.header)
+        c.setopt(pycurl.HEADERFUNCTION, t.lines.append)
         c.setopt(pycurl.WRITEFUNCTION, t.write)
         c.setopt(pycurl.XFERINFOFUNCTION, t.progress)
         try:
             c.perform()
         except pycurl.error as e:
             self._raise_for(t, e, url, proxy)
-        finally:
-            t.head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
-        if not t.started:
-            t.started = True
-            receiver.head(t.head)
-        return t.head
+        head = t.start()
+        head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
+        return head
 
     def _raise_for(self, t: _Transfer, e: pycurl.error, url: str, proxy: str | None) -> None:
         if t.error is not None:
             raise t.error
         if t.why is not None:
-            raise CurlFailure(t.why, ErrorKind.TRANSIENT)
+            raise TransferError(t.why, ErrorKind.TRANSIENT)
         code, message = e.args[0], (e.args[1] if len(e.args) > 1 else "")
         if t.stopped_by_receiver and code == pycurl.E_WRITE_ERROR:
             return  # the receiver has what it wanted, or knows why it stopped
-        raise CurlFailure(*describe(code, message, url, proxy, self.limits.timeout,
+        raise TransferError(*describe(code, message, url, proxy, self.limits.timeout,
                                     self.limits.max_size))
 
     def close(self) -> None:

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from papers.curlclient import CurlClient, CurlFailure, ErrorKind, Head, Limits
-from papers.hosts import Cancelled, HostLimiter, Reservation, host_of
+from papers.curlclient import CurlClient, Head, Limits
+from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
+from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
 from papers.messages import MessageType, Outcome, QueueMessage
 from papers.models import Paper, candidate_urls
@@ -264,7 +265,7 @@ class _Body:
         try:
             _write_all(self.file, chunk)
         except OSError as e:
-            raise _DiskError(e) from e
+            raise DiskError(e) from e
         self.hasher.update(chunk)
         self.written += len(chunk)
         self.pending += len(chunk)
@@ -283,7 +284,7 @@ class _Body:
         try:
             fd = _open_part(self.part, self.append, absent=not tl.part_may_exist)
         except OSError as e:
-            raise _DiskError(e) from e
+            raise DiskError(e) from e
         tl.part_may_exist = True
         self.attempt.wrote_part = True
         self.file = os.fdopen(fd, "wb", buffering=0)
@@ -312,7 +313,7 @@ class _Body:
             return self.attempt.etag, self.attempt.last_modified
         return None
 
-    def failed(self, e: CurlFailure) -> Attempt:
+    def failed(self, e: TransferError) -> Attempt:
         """The transfer broke: keep what arrived of a PDF, so the next try resumes it."""
         a = self.attempt
         keep = self.is_pdf and self.written > 0 and e.kind is not ErrorKind.PERMANENT
@@ -561,12 +562,12 @@ class Fetcher:
         body = _Body(self, part, have)
         try:
             head = self.client.get(url, headers, body)
-        except CurlFailure as e:
+        except TransferError as e:
             return body.failed(e)
         except Cancelled:
             body.close(keep=body.is_pdf)
             raise Cancelled(body.validators()) from None
-        except _DiskError as e:
+        except DiskError as e:
             body.close(keep=body.is_pdf)
             return _disk_failure(part, e.__cause__ or e)
         try:
@@ -610,10 +611,6 @@ def _disk_failure(part: str, err: BaseException) -> Attempt:
 
 # Errors that will hit every other paper too: stop the run instead of failing them all.
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
-
-
-class _DiskError(Exception):
-    """Writing the .part failed (disk full, permissions): our fault, not the server's."""
 
 
 __all__ = ["Fetcher", "FetchConfig", "Cancelled", "host_of", "parse_content_range", "describe_not_pdf"]

@@ -20,9 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-
-class Cancelled(Exception):
-    """The run is stopping; abandon this paper."""
+from papers.errors import Cancelled
 
 
 def host_of(url: str) -> str:

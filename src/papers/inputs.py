@@ -14,13 +14,10 @@ from itertools import chain
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from papers.errors import InputError
 from papers.models import Paper, paper_from_record, paper_from_text
 
 _CHUNK = 1 << 16
-
-
-class InputError(Exception):
-    """Malformed input; the message names the source and line."""
 
 
 def _item_to_paper(item: Any, where: str) -> Paper:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from papers.apiclient import ApiError
+from papers.errors import ApiError
 from papers.ids import arxiv_base
 from papers.models import Paper
 from papers.redact import redact

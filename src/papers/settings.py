@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from papers.errors import ConfigError
+
 if TYPE_CHECKING:
     from papers.netconf import NetConfig
 
@@ -14,10 +16,6 @@ DEFAULT_CONFIG_PATHS = (
     os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
                  "papers", "config.yaml"),
 )
-
-
-class ConfigError(Exception):
-    """A bad setting; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)

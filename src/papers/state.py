@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
+from papers.errors import StateError
+
 SCHEMA = 3
 BLOCK_RECORDS = 4096  # records per line of the snapshot
 
@@ -98,10 +100,6 @@ _STR_OR_NONE = {str, type(None)}
 
 def _one_of(value: Any, other: Any) -> Any:
     return other if value == other else value
-
-
-class StateError(Exception):
-    """The state file cannot be used; the message says which file and what to do."""
 
 
 def fsync_dir(path: str) -> None:

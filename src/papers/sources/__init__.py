@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from papers.sources.base import Candidate, Found, Ids, Source, Unavailable
+from papers.sources.base import Candidate, Found, Ids, Source
 
 
 def build_sources(settings, client) -> list[Source]:
@@ -23,4 +23,4 @@ def build_sources(settings, client) -> list[Source]:
     return out
 
 
-__all__ = ["Candidate", "Found", "Ids", "Source", "Unavailable", "build_sources"]
+__all__ = ["Candidate", "Found", "Ids", "Source", "build_sources"]

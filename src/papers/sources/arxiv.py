@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from papers.apiclient import ApiError
+from papers.errors import ApiError
 from papers.ids import arxiv_base
 from papers.sources.base import Found, Ids, Source, text, year_of
 

@@ -84,10 +84,6 @@ class Found:
             self.candidates.append(Candidate(url.strip(), self.source, **{k: v for k, v in kw.items() if v}))
 
 
-class Unavailable(Exception):
-    """A source cannot be asked at all (e.g. Unpaywall without an email)."""
-
-
 class Source:
     """One scholarly API. Subclasses set `name` and implement `query` and `lookup`."""
 

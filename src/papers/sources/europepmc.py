@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers.apiclient import ApiError
+from papers.errors import ApiError
 from papers.sources.base import Found, Ids, Source, text, year_of
 
 

@@ -38,7 +38,7 @@ class SemanticScholar(Source):
                                    headers=self._headers())
         answers = resp.json() if resp else []
         if not isinstance(answers, list) or len(answers) != len(wanted):
-            from papers.apiclient import ApiError
+            from papers.errors import ApiError
 
             raise ApiError("batch answer does not match the request")
         it = iter(answers)
