@@ -1,12 +1,15 @@
 """The result processor driven synchronously from a filled queue (no threads, no network)."""
 
+import dataclasses
 import io
 import json
 import queue
 
-from papers.messages import MessageType, Outcome, QueueMessage
+from papers.messages import (AlreadyDone, DownloadComplete, DownloadFailed, DownloadInterrupted,
+                             DownloadSkipped, InputDone, LogMessage, MessageType, Outcome,
+                             PapersQueued, ProgressUpdate, QueueMessage, Status, Stop)
 from papers.models import paper_from_text
-from papers.processor import STATE_FIELDS, ResultProcessor
+from papers.processor import STATE_FIELDS, DownloadPrinter, DownloadRecorder, download_processor
 from papers.reporting import Reporter
 from papers.state import StateStore
 
@@ -31,10 +34,10 @@ def drive(messages, state=None, json_output=True):
     q = queue.Queue()
     for m in messages:
         q.put(m)
-    q.put(QueueMessage(MessageType.STOP))
+    q.put(Stop())
     out = io.StringIO()
     reporter = RecordingReporter()
-    proc = ResultProcessor(q, state, reporter, out, json_output, clock=lambda: 1_700_000_000.0)
+    proc = download_processor(q, state, reporter, out, json_output, clock=lambda: 1_700_000_000.0)
     proc.run()
     return proc, out.getvalue(), reporter
 
@@ -45,8 +48,8 @@ C = paper_from_text("http://h/c.pdf")
 
 
 def done(p, n):
-    return QueueMessage(MessageType.DOWNLOAD_COMPLETE, paper=p, outcome=Outcome(
-        status="downloaded", path=f"/o/{n}.pdf", bytes=n, sha256="ab" * 32, url=p.urls[0],
+    return DownloadComplete(p, Outcome(
+        status=Status.DOWNLOADED, path=f"/o/{n}.pdf", bytes=n, sha256="ab" * 32, url=p.urls[0],
         attempts=1, started=1_699_999_999.0, finished=1_700_000_000.0))
 
 
@@ -54,20 +57,19 @@ def test_counts_output_and_state(tmp_path):
     state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
     msgs = [
-        QueueMessage(MessageType.PAPER_QUEUED, paper=A),
-        QueueMessage(MessageType.PAPER_QUEUED, paper=B),
-        QueueMessage(MessageType.PAPER_QUEUED, paper=C),
-        QueueMessage(MessageType.INPUT_DONE),
-        QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=600),
-        QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=400),
+        PapersQueued(2),
+        PapersQueued(1),
+        InputDone(),
+        ProgressUpdate(600),
+        ProgressUpdate(400),
         done(A, 1000),
-        QueueMessage(MessageType.DOWNLOAD_FAILED, paper=B, outcome=Outcome(
-            status="failed", url=B.urls[0], attempts=4, error="HTTP 503 (after 4 attempts)")),
-        QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=C, outcome=Outcome(
-            status="skipped", path="/o/c.pdf", bytes=7, sha256="cd" * 32, url=C.urls[0])),
+        DownloadFailed(B, Outcome(
+            status=Status.FAILED, url=B.urls[0], attempts=4, error="HTTP 503 (after 4 attempts)")),
+        DownloadSkipped(C, Outcome(
+            status=Status.SKIPPED, path="/o/c.pdf", bytes=7, sha256="cd" * 32, url=C.urls[0])),
     ]
     proc, out, reporter = drive(msgs, state)
-    s = proc.stats
+    s = proc.recorder.stats
     assert (s.total, s.downloaded, s.failed, s.skipped, s.bytes) == (3, 1, 1, 1, 1000)
     lines = [json.loads(x) for x in out.splitlines()]
     assert [(x["id"], x["status"]) for x in lines] == [
@@ -77,7 +79,7 @@ def test_counts_output_and_state(tmp_path):
                         "pdf_url": None, "error": None, "attempts": 1}
     assert lines[1]["error"] == "HTTP 503 (after 4 attempts)"
     assert reporter.closed == (1, 1, 1)
-    assert proc.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]
+    assert proc.recorder.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]
     # STOP saved a snapshot that a new run reads back.
     again = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     again.load()
@@ -91,8 +93,8 @@ def test_counts_output_and_state(tmp_path):
 def test_attempts_accumulate_across_runs(tmp_path):
     state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
-    fail = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
-        status="failed", url=A.urls[0], attempts=2, error="x"))
+    fail = DownloadFailed(A, Outcome(
+        status=Status.FAILED, url=A.urls[0], attempts=2, error="x"))
     drive([fail], state)
     state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
@@ -109,21 +111,21 @@ def test_skipped_papers_do_not_rewrite_state(tmp_path):
     drive([done(A, 10)], state)
     state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
-    skip = QueueMessage(MessageType.DOWNLOAD_SKIPPED, paper=A, outcome=Outcome(
-        status="skipped", path="/o/10.pdf", bytes=10, url=A.urls[0]))
+    skip = DownloadSkipped(A, Outcome(
+        status=Status.SKIPPED, path="/o/10.pdf", bytes=10, url=A.urls[0]))
     proc, _, _ = drive([skip], state)
     assert state.journal_lines == 0
-    assert proc.stats.skipped == 1
+    assert proc.recorder.stats.skipped == 1
 
 
 def test_interrupted_outcome_is_remembered_but_not_counted(tmp_path):
     state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     state.load()
-    msg = QueueMessage(MessageType.DOWNLOAD_FAILED, paper=A, outcome=Outcome(
-        status="interrupted", url=A.urls[0], error="interrupted", etag='"e1"'))
+    msg = DownloadInterrupted(A, Outcome(
+        status=Status.INTERRUPTED, url=A.urls[0], error="interrupted", etag='"e1"'))
     proc, out, _ = drive([msg], state)
     assert out == ""
-    assert proc.stats.failed == 0
+    assert proc.recorder.stats.failed == 0
     rec = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
     rec.load()
     assert rec.get(A.key)["etag"] == '"e1"' and rec.get(A.key)["permanent"] is False
@@ -132,7 +134,7 @@ def test_interrupted_outcome_is_remembered_but_not_counted(tmp_path):
 def test_no_json_means_nothing_on_stdout():
     proc, out, reporter = drive([done(A, 1)], json_output=False)
     assert out == ""
-    assert proc.stats.downloaded == 1
+    assert proc.recorder.stats.downloaded == 1
 
 
 class ClosedPipe(io.StringIO):
@@ -142,13 +144,13 @@ class ClosedPipe(io.StringIO):
 
 def test_broken_stdout_is_reported_once_and_processing_continues():
     q = queue.Queue()
-    for m in (done(A, 1), done(B, 2), QueueMessage(MessageType.STOP)):
+    for m in (done(A, 1), done(B, 2), Stop()):
         q.put(m)
     calls = []
-    proc = ResultProcessor(q, None, None, ClosedPipe(), True, on_output_closed=lambda: calls.append(1))
+    proc = download_processor(q, None, None, ClosedPipe(), True, on_output_closed=lambda: calls.append(1))
     proc.run()
     assert calls == [1]
-    assert proc.output_closed and proc.stats.downloaded == 2
+    assert proc.printer.output_closed and proc.recorder.stats.downloaded == 2
 
 
 def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
@@ -160,12 +162,12 @@ def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
     state.load()
     fatal = []
     q = queue.Queue()
-    for m in (done(A, 1), done(B, 2), QueueMessage(MessageType.STOP)):
+    for m in (done(A, 1), done(B, 2), Stop()):
         q.put(m)
-    proc = ResultProcessor(q, state, None, io.StringIO(), True, on_fatal=lambda: fatal.append(1))
+    proc = download_processor(q, state, None, io.StringIO(), True, on_fatal=lambda: fatal.append(1))
     proc.run()
     assert fatal == [1]
-    assert "No space left on device" in proc.fatal_error
+    assert "No space left on device" in proc.recorder.fatal_error
     assert proc.stopped and q.empty()
 
 
@@ -181,12 +183,11 @@ def test_log_records_from_workers_are_shown_by_the_processor():
     q = queue.Queue()
     record = logging.LogRecord("papers", logging.INFO, __file__, 1, "retrying %s", ("x",), None)
     debug = logging.LogRecord("papers", logging.DEBUG, __file__, 1, "noise", (), None)
-    for m in (QueueMessage(MessageType.LOG, record=record), QueueMessage(MessageType.LOG, record=debug),
-              QueueMessage(MessageType.STOP)):
+    for m in (LogMessage(record), LogMessage(debug), Stop()):
         q.put(m)
-    proc = ResultProcessor(q, None)
+    proc = download_processor(q, None)
     handler = Collect(level=logging.INFO)
-    proc.log_handlers = [handler]
+    proc.printer.log_handlers = [handler]
     proc.run()
     assert shown == ["retrying x"]
 
@@ -194,6 +195,39 @@ def test_log_records_from_workers_are_shown_by_the_processor():
 def test_batched_skips_count_and_print_each_paper():
     batch = [(p, {"status": "downloaded", "path": f"/o/{i}.pdf", "bytes": i, "url": p.urls[0]})
              for i, p in enumerate((A, B, C))]
-    proc, out, _ = drive([QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=batch)])
-    assert proc.stats.skipped == 3
+    proc, out, _ = drive([AlreadyDone(batch)])
+    assert proc.recorder.stats.skipped == 3
     assert [json.loads(x)["path"] for x in out.splitlines()] == ["/o/0.pdf", "/o/1.pdf", "/o/2.pdf"]
+
+
+def test_recorder_and_printer_each_do_only_their_part(tmp_path):
+    """The recorder counts and writes the state, never stdout; the printer prints from
+    the recorder's counts and never touches the state."""
+    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state.load()
+    recorder = DownloadRecorder(state, clock=lambda: 1_700_000_000.0)
+    recorder.handle(done(A, 5))
+    recorder.handle(Stop())
+    assert recorder.stats.downloaded == 1 and state.get(A.key)["bytes"] == 5
+
+    out = io.StringIO()
+    printer = DownloadPrinter(recorder.stats, None, out, True)
+    printer.handle(done(B, 7))
+    assert json.loads(out.getvalue())["bytes"] == 7
+    assert recorder.stats.downloaded == 1 and state.get(B.key) is None
+
+
+def test_every_message_kind_has_a_handler():
+    """Each MessageType of a download run is handled by the recorder, the printer or both."""
+    recorder, printer = DownloadRecorder(None), DownloadPrinter(None)
+    download_kinds = set(MessageType) - {MessageType.PAPER_QUEUED, MessageType.PAPER_CONSOLIDATED}
+    assert download_kinds <= set(recorder.handlers) | set(printer.handlers)
+
+
+def test_messages_carry_only_their_own_fields():
+    fields = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in (
+        PapersQueued, ProgressUpdate, DownloadComplete, AlreadyDone, LogMessage, Stop)}
+    assert fields == {"PapersQueued": {"count"}, "ProgressUpdate": {"nbytes"},
+                      "DownloadComplete": {"paper", "outcome"}, "AlreadyDone": {"batch"},
+                      "LogMessage": {"record"}, "Stop": set()}
+    assert isinstance(Stop(), QueueMessage) and Stop().type is MessageType.STOP

@@ -13,10 +13,10 @@ from typing import Any, TextIO
 
 from papers.core import Summary, ending_of, make_resolver, unique
 from papers.errors import InputError, StateError
-from papers.messages import MessageType, QueueMessage
+from papers.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
 from papers.models import Paper
 from papers.pipeline import Pipeline
-from papers.processor import BaseProcessor
+from papers.processor import Printer, Recorder, ResultProcessor
 from papers.reporting import NullReporter, Reporter
 from papers.settings import Settings
 from papers.state import StateStore, write_atomic
@@ -33,25 +33,23 @@ def default_state_path(output_file: str | None) -> str:
     return os.path.abspath(".papers-consolidate-state.json")
 
 
-class ConsolidateProcessor(BaseProcessor):
-    """Owns the checkpoint, the counts, the display and the output of consolidate."""
+class ConsolidateRecorder(Recorder):
+    """Counts and checkpoints consolidated records; with an output file, writes it at the end."""
 
     def __init__(self, *args: Any, output_file: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.output_file = output_file
         self.order: list[str] = []
+        self.handlers[MessageType.PAPER_QUEUED] = self._on_paper_queued
         self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
-        if output_file:
-            self.handlers[MessageType.PAPER_QUEUED] = self._on_queued_in_order
 
-    def _on_queued_in_order(self, msg: QueueMessage) -> None:
+    def _on_paper_queued(self, msg: Any) -> None:
         self.stats.total += 1
-        self.order.append(msg.paper.key)
+        if self.output_file:
+            self.order.append(msg.paper.key)
 
-    def _on_consolidated(self, msg: QueueMessage) -> None:
-        rec = msg.result
-        assert rec is not None and msg.paper is not None
-        stats = self.stats
+    def _on_consolidated(self, msg: Any) -> None:
+        rec, stats = msg.record, self.stats
         if msg.skipped:
             stats.skipped += 1
         elif rec["status"] == "found":
@@ -59,22 +57,31 @@ class ConsolidateProcessor(BaseProcessor):
         elif rec["status"] == "not_found":
             stats.not_found += 1
         else:
-            stats.failed += 1
-            if len(self.failures) < 20:
-                self.failures.append((msg.paper.id, rec.get("reason") or "failed"))
+            self.note_failure(msg.paper.id, rec.get("reason"))
         if self.state is not None and not msg.skipped:
             self.state.put(msg.paper.key, rec)
-        if self.output_file is None:
-            self._emit(json.dumps(rec, ensure_ascii=False))
-        self.reporter.update(stats)
 
-    def _on_stop(self, msg: QueueMessage) -> None:
+    def _on_stop(self, msg: Any) -> None:
         if self.output_file and self.state is not None:
             # One JSON array in input order, replaced atomically.
             records = [self.state.get(k) for k in self.order]
             data = json.dumps([r for r in records if r is not None], ensure_ascii=False, indent=1)
             write_atomic(self.output_file, data.encode("utf-8") + b"\n")
         super()._on_stop(msg)
+
+
+class ConsolidatePrinter(Printer):
+    """Prints each consolidated record as a JSON line, unless they go to an output file."""
+
+    def __init__(self, *args: Any, to_stdout: bool = True, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.to_stdout = to_stdout
+        self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
+
+    def _on_consolidated(self, msg: Any) -> None:
+        if self.to_stdout:
+            self.emit(json.dumps(msg.record, ensure_ascii=False))
+        self.reporter.update(self.stats)
 
 
 def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
@@ -99,10 +106,12 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
         output_closed.set()
         cancel.set()
 
-    def make_processor(q: queue.Queue) -> ConsolidateProcessor:
-        return ConsolidateProcessor(q, state, reporter, out, True, clock=clock,
-                                    save_interval=settings.save_interval, output_file=output_file,
-                                    on_output_closed=on_output_closed, on_fatal=cancel.set)
+    def make_processor(q: queue.Queue) -> ResultProcessor:
+        recorder = ConsolidateRecorder(state, clock=clock, save_interval=settings.save_interval,
+                                       output_file=output_file, on_fatal=cancel.set)
+        printer = ConsolidatePrinter(recorder.stats, reporter, out, True,
+                                     on_output_closed=on_output_closed, to_stdout=not output_file)
+        return ResultProcessor(q, recorder, printer)
 
     pipeline = Pipeline(make_processor, settings.workers, cancel)
     processor = pipeline.processor
@@ -119,7 +128,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
         try:
             for i, rec in resolver.resolve_iter(chunk):
                 done.add(i)
-                pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=chunk[i], result=rec))
+                pipeline.put(PaperConsolidated(chunk[i], rec))
         except Cancelled:
             return
         except Exception as e:  # a bug must cost these papers, not the run
@@ -128,23 +137,22 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                 if i not in done:
                     rec = {"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
                            "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
-                    pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=p, result=rec))
+                    pipeline.put(PaperConsolidated(p, rec))
 
     chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
     input_error = None
     with pipeline:
         if expected:
-            pipeline.put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
+            pipeline.put(TotalEstimate(expected))
         chunk: list[Paper] = []
         try:
             for paper in unique(papers):
                 if cancel.is_set():
                     break
-                pipeline.put(QueueMessage(MessageType.PAPER_QUEUED, paper=paper))
+                pipeline.put(PaperQueued(paper))
                 prior = state.get(paper.key)  # read before any work on this key exists
                 if prior is not None and prior.get("complete") and prior.get("status") != "failed":
-                    pipeline.put(QueueMessage(MessageType.PAPER_CONSOLIDATED, paper=paper,
-                                              result=prior, skipped=True))
+                    pipeline.put(PaperConsolidated(paper, prior, skipped=True))
                     continue
                 chunk.append(paper)
                 if len(chunk) >= chunk_size:
@@ -158,8 +166,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
             input_error = str(e)
             if chunk:
                 pipeline.submit(work, chunk)
-    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.fatal_error,
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.recorder.fatal_error,
                                input_error, None)
-    return Summary(stats=processor.stats, failures=processor.failures, ending=ending,
+    return Summary(stats=processor.recorder.stats, failures=processor.recorder.failures, ending=ending,
                    reason=reason, output_dir=output_file or "",
                    state_path=state.path)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.errors import InputError, StateError
-from papers.messages import MessageType, Outcome, QueueMessage
+from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
+                             result_message)
 from papers.models import Paper, candidate_urls
 from papers.naming import path_for
 from papers.pipeline import Pipeline
-from papers.processor import STATE_FIELDS, ResultProcessor
+from papers.processor import STATE_FIELDS, ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.settings import Settings
 from papers.state import StateStore
@@ -84,7 +85,7 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
     `doi_resolver`.
     """
     if paper.problem:
-        return Outcome(status="failed", error=paper.problem, permanent=False)
+        return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
     if prior and prior.get("status") == "downloaded":
         done_path = prior.get("path") or path
         try:
@@ -92,23 +93,16 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
         except OSError:
             size = -1
         if size == prior.get("bytes"):
-            return Outcome(status="skipped", path=done_path, bytes=size, sha256=prior.get("sha256"),
+            return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.get("sha256"),
                            url=prior.get("url"), pdf_url=prior.get("pdf_url"))
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
-        return Outcome(status="failed", error=UNRESOLVED.format(what=what), permanent=False)
+        return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
     if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
-        return Outcome(status="failed", permanent=True, url=prior.get("url"),
+        return Outcome(status=Status.FAILED, permanent=True, url=prior.get("url"),
                        error=f"{prior.get('error')} [failed permanently before; --retry-failed tries again]")
     return None
-
-
-def _message_for(outcome: Outcome) -> MessageType:
-    return {
-        "downloaded": MessageType.DOWNLOAD_COMPLETE,
-        "skipped": MessageType.DOWNLOAD_SKIPPED,
-    }.get(outcome.status, MessageType.DOWNLOAD_FAILED)
 
 
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
@@ -158,11 +152,9 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         cancel.set()
 
     def make_processor(q: queue.Queue) -> ResultProcessor:
-        proc = ResultProcessor(q, state, reporter, out, settings.json, clock=clock,
-                               save_interval=settings.save_interval,
-                               on_output_closed=on_output_closed, on_fatal=cancel.set)
-        proc.sync_dir = real_dir
-        return proc
+        return download_processor(q, state, reporter, out, settings.json, clock=clock,
+                                  save_interval=settings.save_interval, sync_dir=real_dir,
+                                  on_output_closed=on_output_closed, on_fatal=cancel.set)
 
     net = settings.net()
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
@@ -220,14 +212,14 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
             return
         except Exception as e:  # a bug must cost one paper, not the run
             log.debug("internal error on %s", paper.id, exc_info=True)
-            outcome = Outcome(status="failed", error=f"internal error: {type(e).__name__}: {e}")
-        put(QueueMessage(_message_for(outcome), paper=paper, outcome=outcome))
+            outcome = Outcome(status=Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
+        put(result_message(paper, outcome))
 
     input_error = None
     with pipeline:
         pipeline.start_loops(worker_loop)
         if expected:
-            put(QueueMessage(MessageType.TOTAL_ESTIMATE, count=expected))
+            put(TotalEstimate(expected))
         try:
             at = tuple.__getitem__  # positional reads of a Record, without its mapping layer
             state_get = state.records.get
@@ -244,7 +236,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                 # Counted in batches: one message per paper would cost more than the paper.
                 queued += 1
                 if queued == 256:
-                    put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
+                    put(PapersQueued(queued))
                     queued = 0
                     if cancel.is_set():  # checked per batch too; scheduler.put checks each
                         break
@@ -258,19 +250,18 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                     if done.startswith(dir_prefix) and done[plen:] in on_disk:
                         skipped.append((paper, prior))  # the outcome is built only if printed
                         if len(skipped) >= 256:
-                            put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
+                            put(AlreadyDone(skipped))
                             skipped = []
                         continue
                 try:
                     path = path_for(paper, real_dir, resolved=True)
                 except ValueError as e:
-                    put(QueueMessage(MessageType.DOWNLOAD_FAILED, paper=paper,
-                                     outcome=Outcome(status="failed", error=str(e), permanent=True)))
+                    put(result_message(paper, Outcome(Status.FAILED, error=str(e), permanent=True)))
                     continue
                 decided = plan(paper, path, prior, settings.retry_failed, can_resolve,
                                settings.doi_resolver)
                 if decided is not None:
-                    put(QueueMessage(_message_for(decided), paper=paper, outcome=decided))
+                    put(result_message(paper, decided))
                     continue
                 host = host_of(paper.urls[0]) if paper.urls else None
                 name = os.path.basename(path)
@@ -281,13 +272,13 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
             input_error = str(e)
         finally:
             if queued:
-                put(QueueMessage(MessageType.PAPER_QUEUED, count=queued))
+                put(PapersQueued(queued))
             if skipped:
-                put(QueueMessage(MessageType.DOWNLOAD_SKIPPED, batch=skipped))
+                put(AlreadyDone(skipped))
     fetcher.close()
-    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.fatal_error,
-                               input_error, processor.stop_reason)
-    return Summary(stats=processor.stats, failures=processor.failures, ending=ending,
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.recorder.fatal_error,
+                               input_error, processor.recorder.stop_reason)
+    return Summary(stats=processor.recorder.stats, failures=processor.recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path)
 
 
@@ -350,7 +341,7 @@ def _resolve_inline(resolver: "Resolver", paper: Paper) -> tuple[Paper, Outcome 
     if resolved.urls:
         return resolved, None
     # Source errors are worth another try later; a clean "none found" is not.
-    return resolved, Outcome(status="failed", error=record["reason"],
+    return resolved, Outcome(status=Status.FAILED, error=record["reason"],
                              permanent=record["status"] == "not_found")
 
 

@@ -24,7 +24,7 @@ from papers.curlclient import CurlClient, Head, Limits
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
-from papers.messages import MessageType, Outcome, QueueMessage
+from papers.messages import Outcome, ProgressUpdate, Status
 from papers.models import Paper, candidate_urls
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
@@ -275,7 +275,7 @@ class _Body:
             return False
         now = f.monotonic()
         if self.pending >= PROGRESS_BYTES or now - self.last_emit >= PROGRESS_SECONDS:
-            f.emit(QueueMessage(MessageType.PROGRESS_UPDATE, nbytes=self.pending))
+            f.emit(ProgressUpdate(self.pending))
             self.pending, self.last_emit = 0, now
         return True
 
@@ -361,7 +361,7 @@ class Fetcher:
     """Fetches papers to disk. One instance serves all workers; each thread has its own handle."""
 
     def __init__(self, config: FetchConfig, limiter: HostLimiter, cancel: threading.Event,
-                 emit: Callable[[QueueMessage], None],
+                 emit: Callable[[ProgressUpdate], None],
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -418,7 +418,7 @@ class Fetcher:
         started = self.clock()
         urls = candidate_urls(paper, self.config.doi_resolver)
         if not urls:
-            return Outcome(status="failed", error=lookup_error or paper.problem or "no PDF URL to try",
+            return Outcome(status=Status.FAILED, error=lookup_error or paper.problem or "no PDF URL to try",
                            started=started, finished=self.clock())
         existing = self._adopt_existing(path, urls[0], started) if self._tl.final_may_exist else None
         if existing is not None:
@@ -440,15 +440,15 @@ class Fetcher:
                 # Abandoned mid-way: keep the .part and say how to resume it.
                 etag, last_modified = (stop.args[0] if stop.args and stop.args[0]
                                        else validators.get(url, (None, None)))
-                return Outcome(status="interrupted", url=url, attempts=attempts, started=started,
+                return Outcome(status=Status.INTERRUPTED, url=url, attempts=attempts, started=started,
                                finished=self.clock(), error="interrupted",
                                etag=etag, last_modified=last_modified)
             attempts += n
             if result.fatal:
-                return Outcome(status="failed", url=url, attempts=attempts, started=started,
+                return Outcome(status=Status.FAILED, url=url, attempts=attempts, started=started,
                                finished=self.clock(), error=result.reason, fatal=True)
             if result.ok:
-                return Outcome(status="downloaded", path=path, bytes=result.nbytes,
+                return Outcome(status=Status.DOWNLOADED, path=path, bytes=result.nbytes,
                                sha256=result.sha256, url=url, pdf_url=result.pdf_url,
                                landing_page=result.landing_page,
                                attempts=attempts, started=started, finished=self.clock())
@@ -459,7 +459,7 @@ class Fetcher:
         last_url = tried[-1][0]
         etag, last_modified = validators.get(last_url, (None, None))
         error = self._explain(tried)
-        return Outcome(status="failed", url=last_url, attempts=attempts, started=started,
+        return Outcome(status=Status.FAILED, url=last_url, attempts=attempts, started=started,
                        finished=self.clock(), permanent=all(a.permanent for _, a in tried),
                        error=f"{lookup_error}; then {error}" if lookup_error else error,
                        etag=etag, last_modified=last_modified)
@@ -483,7 +483,7 @@ class Fetcher:
         if PDF_MAGIC not in head:
             return None
         size = os.path.getsize(path)
-        return Outcome(status="skipped", path=path, bytes=size, sha256=h.hexdigest(),
+        return Outcome(status=Status.SKIPPED, path=path, bytes=size, sha256=h.hexdigest(),
                        url=url, attempts=0, started=started, finished=self.clock())
 
     def _fetch_candidate(self, url: str, path: str,

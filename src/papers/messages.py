@@ -1,10 +1,15 @@
-"""Typed messages from the input reader and the workers to the result processor."""
+"""Typed messages from the planner and the workers to the result processor.
+
+Each kind is a small frozen dataclass that carries only what it needs; its
+`type` (a MessageType) is what the processor dispatches on.
+"""
 
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from papers.models import Paper
 
@@ -12,23 +17,38 @@ from papers.models import Paper
 class MessageType(enum.Enum):
     """What a QueueMessage reports."""
 
-    PAPER_QUEUED = "paper_queued"            # `count` more papers (default 1) counted into the total
+    PAPERS_QUEUED = "papers_queued"          # `count` more papers counted into the total
+    PAPER_QUEUED = "paper_queued"            # consolidate: one paper, in input order
     TOTAL_ESTIMATE = "total_estimate"        # how many papers the input probably holds
     INPUT_DONE = "input_done"                # the input is exhausted: the total is final
     PROGRESS_UPDATE = "progress_update"      # bytes received since the last update
     DOWNLOAD_COMPLETE = "download_complete"  # a PDF is on disk under its final name
     DOWNLOAD_SKIPPED = "download_skipped"    # already done; nothing was fetched
     DOWNLOAD_FAILED = "download_failed"      # no candidate produced a PDF
+    DOWNLOAD_INTERRUPTED = "download_interrupted"  # the run stopped mid-way; the .part is kept
+    ALREADY_DONE = "already_done"            # a batch of papers the state and the disk say are done
     PAPER_CONSOLIDATED = "paper_consolidated"  # consolidate: a paper's merged record
     LOG = "log"                              # a log record from a worker, shown by the processor
     STOP = "stop"                            # no more messages: save and finish
+
+
+class Status(str, enum.Enum):
+    """What became of one paper in a run (a str, so it prints and serialises as its value)."""
+
+    DOWNLOADED = "downloaded"
+    SKIPPED = "skipped"          # a complete file was already there
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # the run stopped first: not a result, the paper resumes next run
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of one paper, as the worker (or the planner) saw it."""
 
-    status: str                       # downloaded | skipped | failed
+    status: Status
     path: str | None = None
     bytes: int = 0
     sha256: str | None = None
@@ -44,19 +64,104 @@ class Outcome:
     etag: str | None = None           # validators of a kept .part, for a later Range resume
     last_modified: str | None = None
     unreported: int = 0               # bytes received but not yet sent as PROGRESS_UPDATE
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class QueueMessage:
-    """A message on the results queue, tagged by its type."""
+    """A message on the results queue; each subclass fixes its `type`."""
 
-    type: MessageType
-    paper: Paper | None = None
-    outcome: Outcome | None = None
-    nbytes: int = 0                   # PROGRESS_UPDATE: bytes received since the last one
-    count: int = 1                    # PAPER_QUEUED: papers; TOTAL_ESTIMATE: papers expected
-    record: Any = None                # LOG: the logging.LogRecord
-    result: dict[str, Any] | None = None  # PAPER_CONSOLIDATED: the record
-    skipped: bool = False             # PAPER_CONSOLIDATED: taken from the state, nothing asked
-    batch: list[tuple[Paper, Any]] | None = None  # DOWNLOAD_SKIPPED: (paper, state record) pairs
+    type: ClassVar[MessageType]
+
+
+@dataclass(frozen=True, slots=True)
+class PapersQueued(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.PAPERS_QUEUED
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaperQueued(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.PAPER_QUEUED
+    paper: Paper
+
+
+@dataclass(frozen=True, slots=True)
+class TotalEstimate(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.TOTAL_ESTIMATE
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class InputDone(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.INPUT_DONE
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.PROGRESS_UPDATE
+    nbytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaperResult(QueueMessage):
+    """One paper's outcome; `result_message` picks the subclass from its status."""
+
+    type: ClassVar[MessageType]
+    paper: Paper
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadComplete(PaperResult):
+    type: ClassVar[MessageType] = MessageType.DOWNLOAD_COMPLETE
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadSkipped(PaperResult):
+    type: ClassVar[MessageType] = MessageType.DOWNLOAD_SKIPPED
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadFailed(PaperResult):
+    type: ClassVar[MessageType] = MessageType.DOWNLOAD_FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadInterrupted(PaperResult):
+    type: ClassVar[MessageType] = MessageType.DOWNLOAD_INTERRUPTED
+
+
+_RESULT_KINDS = {Status.DOWNLOADED: DownloadComplete, Status.SKIPPED: DownloadSkipped,
+                 Status.FAILED: DownloadFailed, Status.INTERRUPTED: DownloadInterrupted}
+
+
+def result_message(paper: Paper, outcome: Outcome) -> PaperResult:
+    """The message that carries `outcome`, of the kind its status names."""
+    return _RESULT_KINDS[outcome.status](paper, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyDone(QueueMessage):
+    """Papers whose state record says downloaded, with the file in place: (paper, record)."""
+
+    type: ClassVar[MessageType] = MessageType.ALREADY_DONE
+    batch: list[tuple[Paper, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperConsolidated(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.PAPER_CONSOLIDATED
+    paper: Paper
+    record: dict[str, Any]
+    skipped: bool = False             # taken from the state; nothing was asked
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.LOG
+    record: logging.LogRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Stop(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.STOP

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from papers.messages import MessageType, QueueMessage
-from papers.processor import BaseProcessor
+from papers.messages import InputDone, LogMessage, QueueMessage, Stop
+from papers.processor import ResultProcessor
 
 log = logging.getLogger("papers")
 
@@ -58,7 +58,7 @@ class _QueueLogHandler(logging.Handler):
     """Sends log records from other threads through the queue, so that only the
     processor thread writes to the display; the processor's own go straight out."""
 
-    def __init__(self, q: queue.Queue, processor: BaseProcessor, thread: threading.Thread) -> None:
+    def __init__(self, q: queue.Queue, processor: ResultProcessor, thread: threading.Thread) -> None:
         super().__init__()
         self.q = q
         self.processor = processor
@@ -66,9 +66,9 @@ class _QueueLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if threading.current_thread() is self.thread or not self.thread.is_alive():
-            self.processor.process(QueueMessage(MessageType.LOG, record=record))
+            self.processor.process(LogMessage(record))
         else:
-            self.q.put(QueueMessage(MessageType.LOG, record=record))
+            self.q.put(LogMessage(record))
 
 
 class Pipeline:
@@ -79,7 +79,7 @@ class Pipeline:
     saves the state.
     """
 
-    def __init__(self, make_processor: Callable[[queue.Queue], BaseProcessor], workers: int,
+    def __init__(self, make_processor: Callable[[queue.Queue], ResultProcessor], workers: int,
                  cancel: threading.Event, on_input_end: Callable[[], None] | None = None) -> None:
         self.q: queue.Queue[QueueMessage] = queue.Queue(maxsize=QUEUE_SIZE)
         self.processor = make_processor(self.q)
@@ -92,7 +92,7 @@ class Pipeline:
         self.on_input_end = on_input_end
 
     def __enter__(self) -> "Pipeline":
-        self.processor.log_handlers = log.handlers[:]
+        self.processor.printer.log_handlers = log.handlers[:]
         self._saved_handlers = log.handlers[:]
         log.handlers[:] = [_QueueLogHandler(self.q, self.processor, self.thread)]
         self.thread.start()
@@ -119,12 +119,12 @@ class Pipeline:
     def __exit__(self, *exc: Any) -> None:
         if self.on_input_end is not None:
             self.on_input_end()
-        self.put(QueueMessage(MessageType.INPUT_DONE))
+        self.put(InputDone())
         self.inflight.wait_empty(self.cancel)
         if self.cancel.is_set():
             self.inflight.wait_empty(None, timeout=ABANDON_SECONDS)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.put(QueueMessage(MessageType.STOP))
+        self.put(Stop())
         # The processor only has the queue left to drain and the state to save.
         self.thread.join(timeout=60)
         log.handlers[:] = self._saved_handlers

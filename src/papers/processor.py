@@ -1,4 +1,10 @@
-"""The result processor: the one thread that owns state, counts, display and stdout."""
+"""The result processor: the one thread that drains the queue.
+
+As aws-cli's `s3/results.py` does, it hands each message to two handlers: the
+`Recorder` (counts, the state file, directory syncs), the only writer of the
+state, and the `Printer` (JSON lines on stdout, the bar, log lines). Each
+dispatches on the message's MessageType.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from papers.messages import MessageType, Outcome, QueueMessage
+from papers.messages import MessageType, Outcome, QueueMessage, Status
 from papers.models import Paper
 from papers.redact import redact
 from papers.reporting import NullReporter, Reporter, Stats
@@ -36,7 +42,7 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     """The JSON object printed on stdout for one finished paper (secrets in URLs masked)."""
     line = {
         "id": _safe(paper.id),
-        "status": outcome.status,
+        "status": outcome.status.value,
         "path": outcome.path,
         "bytes": outcome.bytes,
         "sha256": outcome.sha256,
@@ -52,7 +58,7 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         value = getattr(paper, kind)
         if value:
             line[kind] = value
-    if outcome.status != "skipped":
+    if outcome.status is not Status.SKIPPED:
         line["attempts"] = outcome.attempts
     return line
 
@@ -66,7 +72,7 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
                  now: float) -> dict[str, Any]:
     """The state-file record for a paper after `outcome`, carrying history from `prior`."""
     prior = prior or {}
-    status = "downloaded" if outcome.status in ("downloaded", "skipped") else "failed"
+    status = "downloaded" if outcome.status in (Status.DOWNLOADED, Status.SKIPPED) else "failed"
     rec: dict[str, Any] = {
         "id": _safe(paper.id),
         "status": status,
@@ -93,51 +99,184 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
     return rec
 
 
-class BaseProcessor:
-    """Drains the queue; alone updates the state file, the counts, the display and stdout.
+Handler = Callable[[Any], None]
 
-    Run it in its own thread with `run()`, or drive it synchronously in tests
-    with `process()` on each message. Subclasses add handlers to `handlers`.
+
+class Recorder:
+    """Counts, failures and the state file: the only writer of the state.
+
+    Subclasses add handlers to `handlers`, keyed by MessageType.
     """
 
-    def __init__(self, q: queue.Queue | None, state: StateStore | None,
-                 reporter: Reporter | None = None, out: TextIO | None = None,
-                 json_output: bool = False, clock: Callable[[], float] = time.time,
+    def __init__(self, state: StateStore | None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, save_interval: float = 1.0,
-                 on_output_closed: Callable[[], None] | None = None,
-                 compact_threshold: int = 50_000,
+                 compact_threshold: int = 50_000, sync_dir: str | None = None,
                  on_fatal: Callable[[], None] | None = None) -> None:
-        self.queue = q
         self.state = state
-        self.reporter = reporter or NullReporter()
-        self.out = out
-        self.json_output = json_output
         self.clock = clock
         self.monotonic = monotonic
         self.save_interval = save_interval
-        self.on_output_closed = on_output_closed
         self.compact_threshold = compact_threshold
+        self.sync_dir = sync_dir  # the output directory, fsynced before journal writes
+        self.on_fatal = on_fatal or (lambda: None)
         self.stats = Stats()
         self.failures: list[tuple[str, str]] = []
-        self.output_closed = False
-        self.stopped = False
         self.fatal_error: str | None = None   # the state cannot be written
         self.stop_reason: str | None = None   # a worker found the output cannot be written
-        self.on_fatal = on_fatal or (lambda: None)
-        self._last_sync = monotonic()
         self._renamed = False
+        self._last_sync = monotonic()
         self._last_dir_sync = 0.0
-        self.sync_dir: str | None = None  # the output directory, fsynced before journal writes
-        self.handlers: dict[MessageType, Callable[[QueueMessage], None]] = {
-            MessageType.PAPER_QUEUED: self._on_queued,
-            MessageType.INPUT_DONE: self._on_input_done,
+        self.handlers: dict[MessageType, Handler] = {
+            MessageType.PAPERS_QUEUED: self._on_queued,
             MessageType.TOTAL_ESTIMATE: self._on_expected,
+            MessageType.INPUT_DONE: self._on_input_done,
+            MessageType.STOP: self._on_stop,
+        }
+
+    def handle(self, msg: QueueMessage) -> None:
+        """Record one message."""
+        handler = self.handlers.get(msg.type)
+        if handler is not None:
+            handler(msg)
+
+    def fail(self, error: Exception) -> None:
+        """The state cannot be written: remember why (once) and stop the run."""
+        if self.fatal_error is None:
+            what = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            where = getattr(error, "filename", None)
+            self.fatal_error = f"cannot record results{f' in {where}' if where else ''}: {what}"
+            log.error("%s; stopping", self.fatal_error)
+            self.on_fatal()
+
+    def note_failure(self, paper_id: str, error: str | None) -> None:
+        """Count a failed paper and keep the first few for the summary."""
+        self.stats.failed += 1
+        if len(self.failures) < MAX_LISTED_FAILURES:
+            self.failures.append((_safe(paper_id), _safe(error) or "failed"))
+
+    def idle(self) -> None:
+        """Nothing waiting: a good moment to push journal lines out."""
+        if self._renamed and self.monotonic() - self._last_dir_sync < DIR_SYNC_INTERVAL:
+            return  # renames wait for the next grouped directory fsync, and so do their records
+        self._sync_renames()
+        if self.state is None:
+            return
+        self.state.flush()
+        now = self.monotonic()
+        if now - self._last_sync >= self.save_interval:
+            self._last_sync = now
+            self.state.sync()
+            if self.state.journal_lines >= max(self.compact_threshold, len(self.state.records)):
+                self.state.compact()
+
+    def _sync_renames(self) -> None:
+        if self._renamed and self.sync_dir:
+            # Group commit: one directory fsync makes every rename since the last one
+            # durable before the journal records them (workers do not fsync it each).
+            self._renamed = False
+            self._last_dir_sync = self.monotonic()
+            fsync_dir(self.sync_dir)
+
+    def _on_queued(self, msg: Any) -> None:
+        self.stats.total += msg.count
+
+    def _on_expected(self, msg: Any) -> None:
+        self.stats.expected = msg.count
+
+    def _on_input_done(self, msg: Any) -> None:
+        self.stats.input_done = True
+
+    def _on_stop(self, msg: Any) -> None:
+        self._sync_renames()
+        if self.state is not None:
+            self.state.close()
+
+
+class Printer:
+    """What a person or a pipeline sees: JSON lines on stdout, the bar, log lines.
+
+    Reads the recorder's counts; writes nothing else. Subclasses add handlers.
+    """
+
+    def __init__(self, stats: Stats, reporter: Reporter | None = None, out: TextIO | None = None,
+                 json_output: bool = False,
+                 on_output_closed: Callable[[], None] | None = None) -> None:
+        self.stats = stats
+        self.reporter = reporter or NullReporter()
+        self.out = out
+        self.json_output = json_output
+        self.on_output_closed = on_output_closed
+        self.output_closed = False
+        self.log_handlers: list[logging.Handler] = []
+        self.handlers: dict[MessageType, Handler] = {
+            MessageType.INPUT_DONE: self._on_update,
             MessageType.LOG: self._on_log,
             MessageType.STOP: self._on_stop,
         }
-        self.log_handlers: list[logging.Handler] = []
 
-    # -- driving -----------------------------------------------------------
+    def handle(self, msg: QueueMessage) -> None:
+        """Show one message."""
+        handler = self.handlers.get(msg.type)
+        if handler is not None:
+            handler(msg)
+
+    def idle(self) -> None:
+        """Nothing waiting: push output out and redraw."""
+        self.flush()
+        self.reporter.update(self.stats)
+
+    def emit(self, line: str) -> None:
+        """One line on stdout (dropped once the reader has gone)."""
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.write(line + "\n")
+        except (BrokenPipeError, ValueError):
+            self._closed()
+
+    def flush(self) -> None:
+        """Flush stdout."""
+        if self.output_closed or self.out is None:
+            return
+        try:
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self._closed()
+
+    def _closed(self) -> None:
+        # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
+        self.output_closed = True
+        if self.on_output_closed is not None:
+            self.on_output_closed()
+
+    def _on_update(self, msg: Any) -> None:
+        self.reporter.update(self.stats)
+
+    def _on_log(self, msg: Any) -> None:
+        for handler in self.log_handlers:
+            if msg.record.levelno >= handler.level:
+                handler.handle(msg.record)
+
+    def _on_stop(self, msg: Any) -> None:
+        self.flush()
+        self.reporter.close(self.stats)
+
+
+class ResultProcessor:
+    """Drains the queue and hands each message to the recorder, then the printer.
+
+    Run it in its own thread with `run()`, or drive it synchronously in tests
+    with `process()` on each message.
+    """
+
+    def __init__(self, q: queue.Queue | None, recorder: Recorder, printer: Printer,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.queue = q
+        self.recorder = recorder
+        self.printer = printer
+        self.monotonic = monotonic
+        self.stopped = False
+
     def run(self) -> None:
         """Process messages until STOP (thread body)."""
         assert self.queue is not None
@@ -154,172 +293,124 @@ class BaseProcessor:
                 # steady stream, so a kill -9 loses almost nothing.
                 if msg is None or self.queue.empty() or self.monotonic() - last_idle > 0.2:
                     last_idle = self.monotonic()
-                    self._idle()
+                    self.printer.idle()
+                    self.recorder.idle()
             except Exception as e:  # e.g. the disk is full: stop the run, keep draining
-                self._fail(e, msg)
-
-    def _fail(self, error: Exception, msg: QueueMessage | None) -> None:
-        if self.fatal_error is None:
-            what = getattr(error, "strerror", None) or str(error) or type(error).__name__
-            where = getattr(error, "filename", None)
-            self.fatal_error = f"cannot record results{f' in {where}' if where else ''}: {what}"
-            log.error("%s; stopping", self.fatal_error)
-            self.on_fatal()
-        if msg is not None and msg.type is MessageType.STOP:
-            self.stopped = True
+                self.recorder.fail(e)
+                if msg is not None and msg.type is MessageType.STOP:
+                    self.stopped = True
 
     def process(self, msg: QueueMessage) -> None:
         """Handle one message."""
-        self.handlers[msg.type](msg)
-
-    def _idle(self) -> None:
-        # Nothing waiting: a good moment to push output and journal lines out.
-        self._flush_output()
-        self.reporter.update(self.stats)
-        if self._renamed and self.monotonic() - self._last_dir_sync < DIR_SYNC_INTERVAL:
-            return  # renames wait for the next grouped directory fsync, and so do their records
-        self._sync_renames()
-        if self.state is not None:
-            self.state.flush()
-            now = self.monotonic()
-            if now - self._last_sync >= self.save_interval:
-                self._last_sync = now
-                self.state.sync()
-                if self.state.journal_lines >= max(self.compact_threshold, len(self.state.records)):
-                    self.state.compact()
-
-    # -- handlers ----------------------------------------------------------
-    def _on_queued(self, msg: QueueMessage) -> None:
-        self.stats.total += msg.count
-
-    def _on_expected(self, msg: QueueMessage) -> None:
-        self.stats.expected = msg.count
-
-    def _on_input_done(self, msg: QueueMessage) -> None:
-        self.stats.input_done = True
-        self.reporter.update(self.stats)
-
-    def _on_log(self, msg: QueueMessage) -> None:
-        for handler in self.log_handlers:
-            if msg.record.levelno >= handler.level:
-                handler.handle(msg.record)
-
-    def _sync_renames(self) -> None:
-        if self._renamed and self.sync_dir:
-            # Group commit: one directory fsync makes every rename since the last one
-            # durable before the journal records them (workers do not fsync it each).
-            self._renamed = False
-            self._last_dir_sync = self.monotonic()
-            fsync_dir(self.sync_dir)
-
-    def _on_stop(self, msg: QueueMessage) -> None:
-        self.stopped = True
-        self._flush_output()
-        self._sync_renames()
-        if self.state is not None:
-            self.state.close()
-        self.reporter.close(self.stats)
-
-    # -- stdout --------------------------------------------------------------
-    def _emit(self, line: str) -> None:
-        if self.output_closed or self.out is None:
-            return
-        try:
-            self.out.write(line + "\n")
-        except (BrokenPipeError, ValueError):
-            self._output_closed()
-
-    def _flush_output(self) -> None:
-        if self.output_closed or self.out is None:
-            return
-        try:
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
-            self._output_closed()
-
-    def _output_closed(self) -> None:
-        # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
-        self.output_closed = True
-        if self.on_output_closed is not None:
-            self.on_output_closed()
+        if msg.type is MessageType.STOP:
+            self.stopped = True
+        self.recorder.handle(msg)
+        self.printer.handle(msg)
 
 
-class ResultProcessor(BaseProcessor):
-    """The processor of `papers download`."""
+class DownloadRecorder(Recorder):
+    """Counts and records the outcomes of `papers download`."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.handlers.update({
             MessageType.PROGRESS_UPDATE: self._on_progress,
-            MessageType.DOWNLOAD_COMPLETE: self._on_finished,
-            MessageType.DOWNLOAD_SKIPPED: self._on_skipped,
-            MessageType.DOWNLOAD_FAILED: self._on_finished,
+            MessageType.DOWNLOAD_COMPLETE: self._on_result,
+            MessageType.DOWNLOAD_SKIPPED: self._on_result,
+            MessageType.DOWNLOAD_FAILED: self._on_result,
+            MessageType.DOWNLOAD_INTERRUPTED: self._on_interrupted,
+            MessageType.ALREADY_DONE: self._on_already_done,
         })
 
-    def _on_progress(self, msg: QueueMessage) -> None:
+    def _on_progress(self, msg: Any) -> None:
         self.stats.bytes += msg.nbytes
-        self.reporter.update(self.stats)
 
-    def _on_skipped(self, msg: QueueMessage) -> None:
-        if msg.batch is None:
-            self._on_finished(msg)
-            return
-        # A batch comes from the planner's fast path: papers whose state says
-        # downloaded, with the file in place. Nothing to record; count and print.
+    def _on_already_done(self, msg: Any) -> None:
+        # From the planner's fast path: the state says downloaded and the file is in
+        # place. Nothing to record; count.
         self.stats.skipped += len(msg.batch)
-        if self.json_output:
-            for paper, rec in msg.batch:
-                outcome = Outcome(status="skipped", path=rec.get("path"), bytes=rec.get("bytes", 0),
-                                  sha256=rec.get("sha256"), url=rec.get("url"),
-                                  pdf_url=rec.get("pdf_url"))
-                self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
-        self.reporter.update(self.stats)
 
-    def _on_finished(self, msg: QueueMessage) -> None:
+    def _on_interrupted(self, msg: Any) -> None:
+        # Not a result: remember the kept .part's validators so the next run resumes it.
         paper, outcome = msg.paper, msg.outcome
-        assert paper is not None and outcome is not None
         self.stats.bytes += outcome.unreported
-        if outcome.status == "downloaded":
-            self._renamed = True
-        if outcome.status == "interrupted":
-            # Not a result: remember the kept .part's validators so the next run resumes it.
-            if self.state is not None:
-                self.state.put(paper.key, state_record(paper, outcome, self.state.get(paper.key),
-                                                       self.clock()))
-            return
+        if self.state is not None:
+            self.state.put(paper.key, state_record(paper, outcome, self.state.get(paper.key),
+                                                   self.clock()))
+
+    def _on_result(self, msg: Any) -> None:
+        paper, outcome = msg.paper, msg.outcome
         stats = self.stats
-        if outcome.status == "downloaded":
+        stats.bytes += outcome.unreported
+        if outcome.status is Status.DOWNLOADED:
+            self._renamed = True
             stats.downloaded += 1
             log.info("downloaded %s -> %s", _safe(paper.id), outcome.path)
-        elif outcome.status == "skipped":
+        elif outcome.status is Status.SKIPPED:
             stats.skipped += 1
             log.debug("already there: %s -> %s", paper.id, outcome.path)
         else:
-            stats.failed += 1
+            self.note_failure(paper.id, outcome.error)
             if outcome.fatal and self.stop_reason is None:
                 self.stop_reason = outcome.error
                 log.error("stopping: %s; finished files are safe, re-run to resume", outcome.error)
                 self.on_fatal()
-            if len(self.failures) < MAX_LISTED_FAILURES:
-                self.failures.append((_safe(paper.id), _safe(outcome.error) or "failed"))
             # The closing summary (or the JSON line) says it too; as it happens only with -v.
             log.info("failed %s: %s", _safe(paper.id), _safe(outcome.error))
         if self.state is not None:
             prior = self.state.get(paper.key)
-            if self._changes_state(outcome, prior):
+            if _changes_state(outcome, prior):
                 self.state.put(paper.key, state_record(paper, outcome, prior, self.clock()))
-        if self.json_output:
-            self._emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
-        self.reporter.update(stats)
 
-    @staticmethod
-    def _changes_state(outcome: Outcome, prior: dict[str, Any] | None) -> bool:
-        if prior is None:
-            return True
-        if outcome.status == "skipped":
-            # A re-run over finished papers must not rewrite a million records.
-            return prior.get("status") != "downloaded" or prior.get("path") != outcome.path \
-                or prior.get("bytes") != outcome.bytes
-        if outcome.status == "failed" and outcome.attempts == 0 and prior.get("status") == "failed":
-            return False  # a known permanent failure, reported again without a request
+
+def _changes_state(outcome: Outcome, prior: dict[str, Any] | None) -> bool:
+    if prior is None:
         return True
+    if outcome.status is Status.SKIPPED:
+        # A re-run over finished papers must not rewrite a million records.
+        return prior.get("status") != "downloaded" or prior.get("path") != outcome.path \
+            or prior.get("bytes") != outcome.bytes
+    if outcome.status is Status.FAILED and outcome.attempts == 0 and prior.get("status") == "failed":
+        return False  # a known permanent failure, reported again without a request
+    return True
+
+
+class DownloadPrinter(Printer):
+    """Prints the outcomes of `papers download`: a JSON line each with --json, and the bar."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        for kind in (MessageType.PAPERS_QUEUED, MessageType.PROGRESS_UPDATE):
+            self.handlers[kind] = self._on_update
+        for kind in (MessageType.DOWNLOAD_COMPLETE, MessageType.DOWNLOAD_SKIPPED,
+                     MessageType.DOWNLOAD_FAILED):
+            self.handlers[kind] = self._on_result
+        self.handlers[MessageType.ALREADY_DONE] = self._on_already_done
+
+    def _on_result(self, msg: Any) -> None:
+        if self.json_output:
+            self.emit(json.dumps(result_line(msg.paper, msg.outcome), ensure_ascii=False))
+        self.reporter.update(self.stats)
+
+    def _on_already_done(self, msg: Any) -> None:
+        if self.json_output:
+            for paper, rec in msg.batch:
+                outcome = Outcome(status=Status.SKIPPED, path=rec.get("path"),
+                                  bytes=rec.get("bytes", 0), sha256=rec.get("sha256"),
+                                  url=rec.get("url"), pdf_url=rec.get("pdf_url"))
+                self.emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
+        self.reporter.update(self.stats)
+
+
+def download_processor(q: queue.Queue | None, state: StateStore | None,
+                       reporter: Reporter | None = None, out: TextIO | None = None,
+                       json_output: bool = False, *, clock: Callable[[], float] = time.time,
+                       save_interval: float = 1.0, sync_dir: str | None = None,
+                       on_output_closed: Callable[[], None] | None = None,
+                       on_fatal: Callable[[], None] | None = None) -> ResultProcessor:
+    """The processor of `papers download`: its recorder and printer, wired."""
+    recorder = DownloadRecorder(state, clock=clock, save_interval=save_interval,
+                                sync_dir=sync_dir, on_fatal=on_fatal)
+    printer = DownloadPrinter(recorder.stats, reporter, out, json_output,
+                              on_output_closed=on_output_closed)
+    return ResultProcessor(q, recorder, printer)
