@@ -233,7 +233,7 @@ def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
 
 def _finish(summary, settings, quiet_empty: bool = False) -> int:
     """The exit status of a finished run, with its closing line on stderr."""
-    from papers.core import Ending
+    from papers.runner import Ending
 
     ending, reason = summary.ending, summary.reason
     if ending is Ending.OUTPUT_CLOSED:

@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from papers.core import Summary, ending_of, make_resolver, unique
 from papers.errors import InputError, StateError
 from papers.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
 from papers.models import Paper
-from papers.pipeline import Pipeline
+from papers.runner import Pipeline, Summary, ending_of, make_resolver, unique
 from papers.processor import Printer, Recorder, ResultProcessor
 from papers.reporting import NullReporter, Reporter
 from papers.settings import Settings

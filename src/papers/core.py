@@ -6,104 +6,31 @@ Nothing here imports click; the CLI maps flags to `Settings` and the returned
 
 from __future__ import annotations
 
-import enum
 import gc
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.errors import InputError, StateError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
 from papers.models import Paper, candidate_urls
-from papers.naming import path_for
-from papers.pipeline import Pipeline
+from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.processor import STATE_FIELDS, ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
+from papers.runner import BATCH, Pipeline, Summary, ending_of, make_resolver, policy_of
 from papers.settings import Settings
 from papers.state import StateStore
 
 if TYPE_CHECKING:
-    from papers.hosts import HostLimiter
-    from papers.netconf import NetConfig
+    from papers.hosts import HostScheduler
     from papers.resolve import Resolver
-    from papers.retry import RetryPolicy
 
 log = logging.getLogger("papers")
-
-UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
-              "or a record with pdf_url")
-
-
-class Ending(enum.Enum):
-    """How a run ended, most serious first; the CLI maps each to an exit status."""
-
-    OUTPUT_CLOSED = "output_closed"  # stdout's reader went away (`| head`)
-    STATE_FAILED = "state_failed"    # the state file cannot be written: `reason`
-    BAD_INPUT = "bad_input"          # the input broke off: `reason`
-    STOPPED = "stopped"              # the output cannot be written (disk full): `reason`
-    INTERRUPTED = "interrupted"      # a signal stopped it
-    COMPLETE = "complete"            # every paper was processed
-
-
-@dataclass(slots=True)
-class Summary:
-    """What a run did, for the exit code and the closing summary."""
-
-    stats: Stats
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    ending: Ending = Ending.COMPLETE
-    reason: str | None = None        # what ended it, unless COMPLETE or INTERRUPTED
-    output_dir: str = ""
-    state_path: str = ""
-
-
-def ending_of(cancelled: bool, output_closed: bool, state_error: str | None,
-              input_error: str | None, stop_reason: str | None) -> tuple[Ending, str | None]:
-    """The one ending of a run from all that happened in it, most serious first."""
-    for ending, reason in ((Ending.STATE_FAILED, state_error), (Ending.BAD_INPUT, input_error),
-                           (Ending.STOPPED, stop_reason)):
-        if reason is not None and not output_closed:
-            return ending, reason
-    if output_closed:
-        return Ending.OUTPUT_CLOSED, None
-    return (Ending.INTERRUPTED if cancelled else Ending.COMPLETE), None
-
-
-def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
-         can_resolve: bool = True, doi_resolver: str | None = None) -> Outcome | None:
-    """Decide without any network request whether `paper` needs fetching.
-
-    Returns the outcome to report when it does not (already downloaded, a
-    known permanent failure, nothing fetchable), or None to fetch it.
-    `can_resolve`: some source can look identifiers up; a DOI can also go to
-    `doi_resolver`.
-    """
-    if paper.problem:
-        return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
-    if prior and prior.get("status") == "downloaded":
-        done_path = prior.get("path") or path
-        try:
-            size = os.path.getsize(done_path)
-        except OSError:
-            size = -1
-        if size == prior.get("bytes"):
-            return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.get("sha256"),
-                           url=prior.get("url"), pdf_url=prior.get("pdf_url"))
-        # The file was deleted or changed: fetch it again.
-    if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
-        what = ", ".join(paper.identifiers) or paper.id
-        return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
-    if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
-        return Outcome(status=Status.FAILED, permanent=True, url=prior.get("url"),
-                       error=f"{prior.get('error')} [failed permanently before; --retry-failed tries again]")
-    return None
-
 
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
@@ -126,7 +53,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.fetch import FetchConfig, Fetcher  # the HTTP client loads only when a run starts
     from papers.errors import Cancelled
-    from papers.hosts import HostLimiter, HostScheduler, Reservation, host_of
+    from papers.hosts import HostLimiter, HostScheduler, Reservation
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -136,14 +63,16 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     except OSError as e:
         raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
     real_dir = os.path.realpath(output_dir)
-    dir_prefix = real_dir.rstrip(os.sep) + os.sep
     # What is in the output dir now: papers whose files are absent skip those checks.
     try:
         on_disk = set(os.listdir(real_dir))  # plain names: a third of scandir's cost
     except OSError:
         on_disk = None
     state = StateStore.open(settings.state_path, STATE_FIELDS)
-    seen: set[str] = set()
+    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
+    # A copy taken before the processor starts: the planner never reads the live store.
+    planner = Planner(real_dir, dict(state.records), on_disk, settings.retry_failed, can_resolve,
+                      settings.doi_resolver)
     quiet_gc.settle()
     output_closed = threading.Event()
 
@@ -178,24 +107,22 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                 resolver_box.append(make_resolver(settings, limiter, cancel, net))
             return resolver_box[0]
 
-    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
-
     def worker_loop() -> None:
         while True:
             got = scheduler.get()
             if got is None:
                 return
-            reservation, (paper, path, prior, hints) = got
+            reservation, job = got
             try:
-                work(paper, path, prior, reservation, hints)
+                work(job, reservation)
             finally:
                 if not reservation.taken:
                     limiter.release(reservation.key)
 
-    def work(paper: Paper, path: str, prior: dict[str, Any] | None, reservation: Reservation,
-             hints: tuple[bool, bool]) -> None:
+    def work(job: Fetch, reservation: Reservation) -> None:
         if cancel.is_set():
             return
+        paper = job.paper
         log.debug("fetching %s", paper.id)
         try:
             outcome = lookup_error = None
@@ -207,7 +134,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                 # Nothing found by the sources: the DOI's own landing page is the last resort.
                 outcome, lookup_error = None, outcome.error
             if outcome is None:
-                outcome = fetcher.fetch(paper, path, prior, reservation, hints, lookup_error)
+                outcome = fetcher.fetch(paper, job.path, job.prior, reservation,
+                                        (job.final_may_exist, job.part_may_exist), lookup_error)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run
@@ -221,65 +149,51 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         if expected:
             put(TotalEstimate(expected))
         try:
-            at = tuple.__getitem__  # positional reads of a Record, without its mapping layer
-            state_get = state.records.get
-            plen = len(dir_prefix)
-            i_status, i_path = STATE_FIELDS.index("status"), STATE_FIELDS.index("path")
-            queued = 0
-            skipped: list[tuple[Paper, Any]] = []  # sent in batches: a re-run is mostly these
-            seen_add = seen.add
-            for paper in papers:
-                n = len(seen)
-                seen_add(paper.key)
-                if len(seen) == n:
-                    continue  # another spelling of a paper already planned (unique(), inlined)
-                # Counted in batches: one message per paper would cost more than the paper.
-                queued += 1
-                if queued == 256:
-                    put(PapersQueued(queued))
-                    queued = 0
-                    if cancel.is_set():  # checked per batch too; scheduler.put checks each
-                        break
-                # Safe to read from this thread: the processor writes a paper's record only
-                # after its work was submitted below, and `seen` stops us asking again.
-                prior = state_get(paper.key)
-                if prior is not None and on_disk is not None and at(prior, i_status) == "downloaded":
-                    # The fast way through a re-run: the file was in the output dir at the
-                    # start (final names only ever hold complete files).
-                    done = at(prior, i_path) or ""
-                    if done.startswith(dir_prefix) and done[plen:] in on_disk:
-                        skipped.append((paper, prior))  # the outcome is built only if printed
-                        if len(skipped) >= 256:
-                            put(AlreadyDone(skipped))
-                            skipped = []
-                        continue
-                try:
-                    path = path_for(paper, real_dir, resolved=True)
-                except ValueError as e:
-                    put(result_message(paper, Outcome(Status.FAILED, error=str(e), permanent=True)))
-                    continue
-                decided = plan(paper, path, prior, settings.retry_failed, can_resolve,
-                               settings.doi_resolver)
-                if decided is not None:
-                    put(result_message(paper, decided))
-                    continue
-                host = host_of(paper.urls[0]) if paper.urls else None
-                name = os.path.basename(path)
-                hints = (True, True) if on_disk is None else (name in on_disk, name + ".part" in on_disk)
-                if not scheduler.put(host, (paper, path, prior, hints)):
-                    break
+            _plan_all(planner, papers, put, scheduler, cancel)
         except InputError as e:
             input_error = str(e)
-        finally:
-            if queued:
-                put(PapersQueued(queued))
-            if skipped:
-                put(AlreadyDone(skipped))
     fetcher.close()
-    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.recorder.fatal_error,
-                               input_error, processor.recorder.stop_reason)
-    return Summary(stats=processor.recorder.stats, failures=processor.recorder.failures, ending=ending,
+    recorder = processor.recorder
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
+                               input_error, recorder.stop_reason)
+    return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path)
+
+
+def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], None],
+              scheduler: "HostScheduler", cancel: threading.Event) -> None:
+    """Plan every paper: fetches go to the scheduler, the rest to the processor.
+
+    Counts and already-done papers travel in batches of BATCH: one message per
+    paper would cost more than a re-run's paper itself.
+    """
+    queued = 0
+    done: list[tuple[Paper, Any]] = []
+    try:
+        for paper in papers:
+            decision = planner.decide(paper)
+            if decision is None:
+                continue  # another spelling of a paper already planned
+            queued += 1
+            if queued == BATCH:
+                put(PapersQueued(queued))
+                queued = 0
+                if cancel.is_set():  # checked per batch too; scheduler.put checks each
+                    return
+            if isinstance(decision, Done):
+                done.append((decision.paper, decision.prior))  # its outcome is built only if printed
+                if len(done) >= BATCH:
+                    put(AlreadyDone(done))
+                    done = []
+            elif isinstance(decision, Report):
+                put(result_message(decision.paper, decision.outcome))
+            elif not scheduler.put(decision.host, decision):
+                return
+    finally:
+        if queued:
+            put(PapersQueued(queued))
+        if done:
+            put(AlreadyDone(done))
 
 
 class _QuietGC:
@@ -312,26 +226,6 @@ class _QuietGC:
             gc.enable()
 
 
-def policy_of(settings: Settings) -> "RetryPolicy":
-    """The retry policy the settings ask for."""
-    from papers.retry import RetryPolicy
-
-    return RetryPolicy(max_retries=settings.max_retries, backoff_base=settings.backoff_base,
-                       backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
-
-
-def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
-                  net: "NetConfig | None" = None) -> "Resolver":
-    """A Resolver over the sources the settings enable."""
-    from papers.apiclient import ApiClient
-    from papers.resolve import Resolver
-    from papers.sources import build_sources
-
-    net = net or settings.net()
-    client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, net, settings.secrets)
-    return Resolver(build_sources(settings, client), settings.secrets)
-
-
 def _resolve_inline(resolver: "Resolver", paper: Paper) -> tuple[Paper, Outcome | None]:
     """Find PDF candidates for a paper given only by identifiers."""
     from papers.resolve import paper_with_candidates
@@ -345,45 +239,30 @@ def _resolve_inline(resolver: "Resolver", paper: Paper) -> tuple[Paper, Outcome 
                              permanent=record["status"] == "not_found")
 
 
-def unique(papers: Iterable[Paper]) -> Iterator[Paper]:
-    """Each paper once: later spellings of a key already seen are dropped."""
-    seen: set[str] = set()
-    for paper in papers:
-        if paper.key not in seen:
-            seen.add(paper.key)
-            yield paper
-
-
 def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summary:
-    """Show what `run_download` would fetch, fetching nothing and writing nothing."""
+    """Show what `run_download` would fetch: the same planner, with the fetching left out."""
     import json
 
     output_dir = os.path.abspath(settings.output_dir)
     state = StateStore(settings.state_path, STATE_FIELDS)
     state.load()
+    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
+    planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
+                      can_resolve, settings.doi_resolver)
     stats = Stats()
     input_error = None
-    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     try:
-        for paper in unique(papers):
+        for paper in papers:
+            decision = planner.decide(paper)
+            if decision is None:
+                continue
             stats.total += 1
-            path = path_for(paper, output_dir)
-            decided = plan(paper, path, state.get(paper.key), settings.retry_failed, can_resolve,
-                           settings.doi_resolver)
-            urls = candidate_urls(paper, settings.doi_resolver)
-            if decided is None and not paper.urls and can_resolve:
-                status, url, error = "would_look_up", None, None
-            elif decided is None:
-                status, url, error = "would_download", urls[0], None
-            else:
-                status, url, error = decided.status, decided.url or (paper.urls[0] if paper.urls else None), decided.error
-            if status == "failed":
-                stats.failed += 1
-            elif status == "skipped":
-                stats.skipped += 1
+            status, path, url, error = _simulated(decision, can_resolve, settings.doi_resolver)
+            stats.failed += status == Status.FAILED
+            stats.skipped += status == Status.SKIPPED
             if settings.json:
                 line = {"id": paper.id, "status": status, "path": path, "url": url,
-                        "urls": list(urls), "error": error}
+                        "urls": list(candidate_urls(paper, settings.doi_resolver)), "error": error}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
             else:
                 out.write(f"{status}\t{paper.id}\t{url or '-'}\t{path}" +
@@ -394,3 +273,18 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     ending, reason = ending_of(False, False, None, input_error, None)
     return Summary(stats=stats, ending=ending, reason=reason, output_dir=output_dir,
                    state_path=state.path)
+
+
+def _simulated(decision: Decision, can_resolve: bool,
+               doi_resolver: str | None) -> tuple[str, str, str | None, str | None]:
+    """(status, path, url, error) that a real run would start from for `decision`."""
+    paper = decision.paper
+    first = paper.urls[0] if paper.urls else None
+    if isinstance(decision, Report):
+        o = decision.outcome
+        return o.status, o.path or "", o.url or first, o.error
+    if isinstance(decision, Done):
+        return Status.SKIPPED, decision.prior.get("path"), decision.prior.get("url"), None
+    if not paper.urls and can_resolve:
+        return "would_look_up", decision.path, None, None
+    return "would_download", decision.path, candidate_urls(paper, doi_resolver)[0], None

@@ -1,22 +1,35 @@
-"""The shape shared by download and consolidate: a worker pool feeding one processor thread."""
+"""The runner shared by download and consolidate: a worker pool feeding one processor
+thread, and what a run returns (a `Summary` with one `Ending`)."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from papers.messages import InputDone, LogMessage, QueueMessage, Stop
+from papers.models import Paper
 from papers.processor import ResultProcessor
+from papers.reporting import Stats
+from papers.settings import Settings
+
+if TYPE_CHECKING:
+    from papers.hosts import HostLimiter
+    from papers.netconf import NetConfig
+    from papers.resolve import Resolver
+    from papers.retry import RetryPolicy
 
 log = logging.getLogger("papers")
 
 ABANDON_SECONDS = 2.0      # after a stop signal, in-flight work gets this long to notice
 QUEUE_SIZE = 10_000        # bounded, so a fast reader cannot flood memory
+BATCH = 256                # papers counted (or found done) per message from the planner
 
 
 class _InFlight:
@@ -128,3 +141,67 @@ class Pipeline:
         # The processor only has the queue left to drain and the state to save.
         self.thread.join(timeout=60)
         log.handlers[:] = self._saved_handlers
+
+
+class Ending(enum.Enum):
+    """How a run ended, most serious first; the CLI maps each to an exit status."""
+
+    OUTPUT_CLOSED = "output_closed"  # stdout's reader went away (`| head`)
+    STATE_FAILED = "state_failed"    # the state file cannot be written: `reason`
+    BAD_INPUT = "bad_input"          # the input broke off: `reason`
+    STOPPED = "stopped"              # the output cannot be written (disk full): `reason`
+    INTERRUPTED = "interrupted"      # a signal stopped it
+    COMPLETE = "complete"            # every paper was processed
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a run did, for the exit code and the closing summary."""
+
+    stats: Stats
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    ending: Ending = Ending.COMPLETE
+    reason: str | None = None        # what ended it, unless COMPLETE or INTERRUPTED
+    output_dir: str = ""
+    state_path: str = ""
+
+
+def ending_of(cancelled: bool, output_closed: bool, state_error: str | None,
+              input_error: str | None, stop_reason: str | None) -> tuple[Ending, str | None]:
+    """The one ending of a run from all that happened in it, most serious first."""
+    for ending, reason in ((Ending.STATE_FAILED, state_error), (Ending.BAD_INPUT, input_error),
+                           (Ending.STOPPED, stop_reason)):
+        if reason is not None and not output_closed:
+            return ending, reason
+    if output_closed:
+        return Ending.OUTPUT_CLOSED, None
+    return (Ending.INTERRUPTED if cancelled else Ending.COMPLETE), None
+
+
+def policy_of(settings: Settings) -> "RetryPolicy":
+    """The retry policy the settings ask for."""
+    from papers.retry import RetryPolicy
+
+    return RetryPolicy(max_retries=settings.max_retries, backoff_base=settings.backoff_base,
+                       backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
+
+
+def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
+                  net: "NetConfig | None" = None) -> "Resolver":
+    """A Resolver over the sources the settings enable."""
+    from papers.apiclient import ApiClient
+    from papers.resolve import Resolver
+    from papers.sources import build_sources
+
+    net = net or settings.net()
+    client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, net, settings.secrets)
+    return Resolver(build_sources(settings, client), settings.secrets)
+
+
+def unique(papers: Iterable[Paper]) -> Iterator[Paper]:
+    """Each paper once: later spellings of a key already seen are dropped."""
+    seen: set[str] = set()
+    for paper in papers:
+        if paper.key not in seen:
+            seen.add(paper.key)
+            yield paper

@@ -1,0 +1,130 @@
+"""The planner: decides each paper without a request: already done, an outcome to
+report, or a fetch. `papers download` and its dry run loop over the same planner.
+
+It reads `priors`, a copy of the state's records taken before the processor
+starts, never the live store that the processor writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from papers.hosts import host_of
+from papers.messages import Outcome, Status
+from papers.models import Paper
+from papers.naming import path_for
+
+UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
+              "or a record with pdf_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The state says downloaded and the file was in the output directory at the start."""
+
+    paper: Paper
+    prior: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An outcome known without a request (a known failure, nothing fetchable, ...)."""
+
+    paper: Paper
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Work for a download worker."""
+
+    paper: Paper
+    path: str
+    prior: Any
+    host: str | None                 # the first candidate's host, for the scheduler
+    final_may_exist: bool = True     # False: the final file was absent at the start
+    part_may_exist: bool = True      # False: no `.part` at the start
+
+
+Decision = Done | Report | Fetch
+
+
+def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
+         can_resolve: bool = True, doi_resolver: str | None = None) -> Outcome | None:
+    """Decide without any network request whether `paper` needs fetching.
+
+    Returns the outcome to report when it does not (already downloaded, a
+    known permanent failure, nothing fetchable), or None to fetch it.
+    `can_resolve`: some source can look identifiers up; a DOI can also go to
+    `doi_resolver`.
+    """
+    if paper.problem:
+        return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
+    if prior and prior.get("status") == "downloaded":
+        done_path = prior.get("path") or path
+        try:
+            size = os.path.getsize(done_path)
+        except OSError:
+            size = -1
+        if size == prior.get("bytes"):
+            return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.get("sha256"),
+                           url=prior.get("url"), pdf_url=prior.get("pdf_url"))
+        # The file was deleted or changed: fetch it again.
+    if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
+        what = ", ".join(paper.identifiers) or paper.id
+        return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
+    if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
+        return Outcome(status=Status.FAILED, permanent=True, url=prior.get("url"),
+                       error=f"{prior.get('error')} [failed permanently before; --retry-failed tries again]")
+    return None
+
+
+class Planner:
+    """Decides each paper once; a later spelling of a paper already seen gets None.
+
+    `output_dir` is a realpath. `on_disk` is the directory's listing at the start
+    (None if unknown): final names only ever hold complete files, so a re-run
+    trusts a listed file whose size the state records, without a stat per paper.
+    """
+
+    def __init__(self, output_dir: str, priors: Mapping[str, Any], on_disk: set[str] | None,
+                 retry_failed: bool = False, can_resolve: bool = True,
+                 doi_resolver: str | None = None) -> None:
+        self.output_dir = output_dir
+        self.prefix = output_dir.rstrip(os.sep) + os.sep
+        self.priors = priors
+        self.on_disk = on_disk
+        self.retry_failed = retry_failed
+        self.can_resolve = can_resolve
+        self.doi_resolver = doi_resolver
+        self.seen: set[str] = set()
+
+    def decide(self, paper: Paper) -> Decision | None:
+        """What to do with `paper`, or None for a duplicate."""
+        if paper.key in self.seen:
+            return None
+        self.seen.add(paper.key)
+        prior = self.priors.get(paper.key)
+        if prior is not None and self._done_on_disk(prior):
+            return Done(paper, prior)
+        try:
+            path = path_for(paper, self.output_dir, resolved=True)
+        except ValueError as e:
+            return Report(paper, Outcome(Status.FAILED, error=str(e), permanent=True))
+        decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver)
+        if decided is not None:
+            return Report(paper, decided)
+        host = host_of(paper.urls[0]) if paper.urls else None
+        if self.on_disk is None:
+            return Fetch(paper, path, prior, host)
+        name = os.path.basename(path)
+        return Fetch(paper, path, prior, host, name in self.on_disk, name + ".part" in self.on_disk)
+
+    def _done_on_disk(self, prior: Any) -> bool:
+        if self.on_disk is None or prior.get("status") != "downloaded":
+            return False
+        done = prior.get("path") or ""
+        return done.startswith(self.prefix) and done[len(self.prefix):] in self.on_disk

@@ -1,0 +1,84 @@
+"""The planner, table-driven: each paper is done, reported without a request, or fetched."""
+
+import os
+
+import pytest
+
+from papers.messages import Status
+from papers.models import paper_from_record, paper_from_text
+from papers.naming import path_for
+from papers.planner import UNRESOLVED, Done, Fetch, Planner, Report
+
+URL = "http://h.test/a.pdf"
+
+
+def make(tmp_path, priors=None, on_disk=None, **kw):
+    out = os.path.realpath(tmp_path)
+    return out, Planner(out, priors or {}, on_disk, **kw)
+
+
+def test_duplicate_spellings_are_planned_once(tmp_path):
+    _, planner = make(tmp_path)
+    assert isinstance(planner.decide(paper_from_text("10.1234/ABC")), Report | Fetch)
+    assert planner.decide(paper_from_text("https://doi.org/10.1234/abc")) is None
+
+
+@pytest.mark.parametrize("case, prior, listed, expect, detail", [
+    ("new paper", None, set(), Fetch, (False, False)),
+    ("a .part is there", None, {"PART"}, Fetch, (False, True)),
+    ("done, file listed", {"status": "downloaded", "path": "FINAL", "bytes": 9}, {"NAME"}, Done, None),
+    ("done, file gone", {"status": "downloaded", "path": "FINAL", "bytes": 9}, set(), Fetch, (False, False)),
+    ("failed permanently", {"status": "failed", "permanent": True, "error": "HTTP 404", "url": URL},
+     set(), Report, "failed permanently before"),
+    ("failed transiently", {"status": "failed", "permanent": False, "error": "HTTP 503"}, set(), Fetch,
+     (False, False)),
+])
+def test_decisions(tmp_path, case, prior, listed, expect, detail):
+    paper = paper_from_text(URL)
+    out, _ = make(tmp_path)
+    final = path_for(paper, out, resolved=True)
+    name = os.path.basename(final)
+    if prior and prior.get("path") == "FINAL":
+        prior = {**prior, "path": final}
+    on_disk = {{"NAME": name, "PART": name + ".part"}[x] for x in listed}
+    _, planner = make(tmp_path, {paper.key: prior} if prior else {}, on_disk)
+    got = planner.decide(paper)
+    assert isinstance(got, expect), case
+    if expect is Fetch:
+        assert (got.path, got.host) == (final, "http://h.test:80")
+        assert (got.final_may_exist, got.part_may_exist) == detail
+    if expect is Report:
+        assert got.outcome.status is Status.FAILED and detail in got.outcome.error
+
+
+def test_retry_failed_fetches_a_permanent_failure(tmp_path):
+    paper = paper_from_text(URL)
+    prior = {"status": "failed", "permanent": True, "error": "HTTP 404"}
+    _, planner = make(tmp_path, {paper.key: prior}, set(), retry_failed=True)
+    assert isinstance(planner.decide(paper), Fetch)
+
+
+@pytest.mark.parametrize("text, can_resolve, resolver, expect", [
+    ("10.1234/abc", False, None, Report),               # nothing can look it up
+    ("10.1234/abc", False, "https://doi.org", Fetch),   # the DOI resolver is the last resort
+    ("10.1234/abc", True, None, Fetch),                 # a worker looks it up
+    ("arXiv:1706.03762", False, "https://doi.org", Report),  # no DOI, no source
+])
+def test_identifiers_without_urls(tmp_path, text, can_resolve, resolver, expect):
+    _, planner = make(tmp_path, can_resolve=can_resolve, doi_resolver=resolver)
+    got = planner.decide(paper_from_text(text))
+    assert isinstance(got, expect)
+    if expect is Report:
+        assert got.outcome.error == UNRESOLVED.format(what=", ".join(paper_from_text(text).identifiers))
+
+
+def test_a_record_with_a_problem_is_reported(tmp_path):
+    _, planner = make(tmp_path)
+    got = planner.decide(paper_from_record({"doi": "not a doi"}))
+    assert isinstance(got, Report) and got.outcome.status is Status.FAILED and got.outcome.error
+
+
+def test_unknown_listing_means_files_may_exist(tmp_path):
+    _, planner = make(tmp_path, on_disk=None)
+    got = planner.decide(paper_from_text(URL))
+    assert isinstance(got, Fetch) and got.final_may_exist and got.part_may_exist
