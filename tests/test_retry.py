@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 
 from papers.fetch import describe_not_pdf, parse_content_range
-from papers.retry import RetryPolicy, is_transient_status, parse_retry_after
+from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.errors import ConfigError
 from papers.settings import parse_size
 
@@ -15,7 +15,7 @@ from papers.settings import parse_size
     (501, False), (505, False),
 ])
 def test_classification(status, transient):
-    assert is_transient_status(status) is transient
+    assert (status in TRANSIENT_STATUS) is transient
 
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)

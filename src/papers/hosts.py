@@ -240,8 +240,3 @@ class HostScheduler:
                 if self._closed and not self._size:
                     return None
                 self.cond.wait(min(best, 0.2))
-
-    @property
-    def queued(self) -> int:
-        with self.cond:
-            return self._size

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 _SECRET_PARAMS = re.compile(r"(?i)\b(api[_-]?key|apikey|key|token|access_token|email|mailto)=([^&#\s\"']+)")
 # user:password@ (or a bare token@) in a URL's authority: credentials for the site or a proxy.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s\"']+@")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -21,7 +20,3 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = _USERINFO.sub(lambda m: f"{m.group(1)}***@", text)
     return text
 
-
-def redact_emails(text: str) -> str:
-    """Also mask anything that looks like an email address (for free text)."""
-    return _EMAIL.sub("***", text)

@@ -42,11 +42,6 @@ class RetryPolicy:
         return ceiling * (0.5 + 0.5 * r)
 
 
-def is_transient_status(status: int) -> bool:
-    """True when an HTTP status is worth retrying."""
-    return status in TRANSIENT_STATUS
-
-
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
     if not value:
