@@ -174,8 +174,9 @@ def _head_complete(lines: list[bytes]) -> bool:
 class _Transfer:
     """The callbacks of one transfer: headers, body, and the watchdog.
 
-    Header lines are only collected (`list.append`, no Python frame per line) and
-    parsed once, when the body starts; see bench/RESULTS.md, "header lines".
+    Header lines are only collected (`list.append`) and parsed once, when the body
+    starts: only the last response of a redirect chain matters (bench/RESULTS.md,
+    "header lines").
     """
 
     def __init__(self, receiver: Receiver, limits: Limits, cancel: threading.Event,
