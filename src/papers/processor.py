@@ -102,7 +102,19 @@ def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
 Handler = Callable[[Any], None]
 
 
-class Recorder:
+class _Dispatcher:
+    """Calls the handler registered in `handlers` for a message's MessageType, if any."""
+
+    handlers: dict[MessageType, Handler]
+
+    def handle(self, msg: QueueMessage) -> None:
+        """Handle one message."""
+        handler = self.handlers.get(msg.type)
+        if handler is not None:
+            handler(msg)
+
+
+class Recorder(_Dispatcher):
     """Counts, failures and the state file: the only writer of the state.
 
     Subclasses add handlers to `handlers`, keyed by MessageType.
@@ -132,12 +144,6 @@ class Recorder:
             MessageType.INPUT_DONE: self._on_input_done,
             MessageType.STOP: self._on_stop,
         }
-
-    def handle(self, msg: QueueMessage) -> None:
-        """Record one message."""
-        handler = self.handlers.get(msg.type)
-        if handler is not None:
-            handler(msg)
 
     def fail(self, error: Exception) -> None:
         """The state cannot be written: remember why (once) and stop the run."""
@@ -192,7 +198,7 @@ class Recorder:
             self.state.close()
 
 
-class Printer:
+class Printer(_Dispatcher):
     """What a person or a pipeline sees: JSON lines on stdout, the bar, log lines.
 
     Reads the recorder's counts; writes nothing else. Subclasses add handlers.
@@ -213,12 +219,6 @@ class Printer:
             MessageType.LOG: self._on_log,
             MessageType.STOP: self._on_stop,
         }
-
-    def handle(self, msg: QueueMessage) -> None:
-        """Show one message."""
-        handler = self.handlers.get(msg.type)
-        if handler is not None:
-            handler(msg)
 
     def idle(self) -> None:
         """Nothing waiting: push output out and redraw."""
