@@ -193,19 +193,19 @@ def _display(settings, bar_allowed=True):
 def _run_download(settings, papers, files, stdin) -> int:
     from papers.core import dry_run, run_download
     from papers.inputs import estimate_count, iter_papers
+    from papers.runner import Ending
 
     reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
     stream = iter_papers(papers, files, stdin)
     if settings.dry_run:
         return _finish(dry_run(settings, stream, out=sys.stdout), settings, quiet_empty=True)
-    with _signals_stop() as cancel:
-        cancel.reporter = reporter
+    with _signals_stop(reporter) as cancel:
         expected = estimate_count(papers, files) if show_bar else None
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
     s = summary.stats
     if not settings.json and settings.verbosity >= 0 \
-            and not (summary.ending.value == "bad_input" and not s.total):
+            and not (summary.ending is Ending.BAD_INPUT and not s.total):
         _print_summary(summary, f"{s.downloaded} downloaded", f"{s.skipped} already there",
                        f"files in {summary.output_dir}")
     return _finish(summary, settings)
@@ -216,8 +216,7 @@ def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
     from papers.inputs import estimate_count, iter_papers
 
     reporter, show_bar = _display(settings)
-    with _signals_stop() as cancel:
-        cancel.reporter = reporter
+    with _signals_stop(reporter) as cancel:
         expected = estimate_count(papers, files)
         summary = run_consolidate(settings, iter_papers(papers, files, stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
@@ -269,24 +268,17 @@ def _print_summary(summary, *parts) -> None:
                    f"{summary.state_path}", err=True)
 
 
-class _Stop(threading.Event):
-    """Set by the first SIGINT, SIGTERM or SIGHUP; the run winds down and saves."""
-
-    reporter = None
-
-
 @contextmanager
-def _signals_stop() -> Iterator[_Stop]:
+def _signals_stop(reporter) -> Iterator[threading.Event]:
     """Route SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) to a
     stop event while the run lasts. A second signal leaves at once (see `_leave`)."""
-    stop = _Stop()
+    stop = threading.Event()
 
     def handler(signum, frame):
         if stop.is_set():
             _leave(ExitStatus.INTERRUPTED)
         stop.set()
-        if stop.reporter is not None:
-            stop.reporter.log("papers: stopping (press Ctrl-C again to quit at once)...")
+        reporter.log("papers: stopping (press Ctrl-C again to quit at once)...")
 
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread; a caller elsewhere sets `stop` itself
