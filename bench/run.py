@@ -204,8 +204,7 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from papers.models import paper_from_text
     from papers.naming import path_for
-    from papers.processor import STATE_FIELDS
-    from papers.state import StateStore
+    from papers.state import SCHEMA, PaperRecord, StateStore
 
     d = os.path.join(WORK, f"scale-{n}")
     lst = d + ".list"
@@ -214,7 +213,7 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         real = os.path.realpath(d)
-        st = StateStore(os.path.join(d, ".papers-state.json"), STATE_FIELDS)
+        st = StateStore(os.path.join(d, ".papers-state.json"), PaperRecord)
         with open(lst, "w") as f:
             for i in range(n):
                 url = f"http://127.0.0.1:9/papers/{i}.pdf"
@@ -223,14 +222,15 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
                 path = path_for(p, real, resolved=True)
                 with open(path, "wb") as g:
                     g.write(b"%PDF-1.4\n")
-                st.put(p.key, {"id": url, "status": "downloaded", "path": path, "bytes": 9,
-                               "sha256": "0" * 64, "url": url, "attempts": 1,
-                               "first_seen": "2026-11-28T00:00:00Z", "updated": "2026-11-28T00:00:00Z",
-                               "finished": "2026-11-28T00:00:00Z"})
+                st.put(p.key, PaperRecord(id=url, status="downloaded", path=path, bytes=9,
+                                          sha256="0" * 64, url=url, attempts=1,
+                                          first_seen="2026-11-28T00:00:00Z",
+                                          updated="2026-11-28T00:00:00Z",
+                                          finished="2026-11-28T00:00:00Z"))
         st.compact()
     cmd = [*PAPERS, "download", "-i", lst, "-o", d, "-q", "--no-progress"]
     with open(os.path.join(d, ".papers-state.json"), "rb") as f:
-        if not f.readline().rstrip().endswith(b'"blocks":['):
+        if f.readline().rstrip() != b'{"schema":%d,"papers":{' % SCHEMA:
             print("bench: converting the state to the current layout (untimed run) ...", file=sys.stderr)
             timed_rss(cmd)
     runs = [timed_rss(cmd) for _ in range(rounds)]

@@ -99,14 +99,8 @@ def pdfs_in(directory) -> dict[str, bytes]:
 
 
 def read_state(path) -> dict[str, dict]:
-    """The snapshot at `path`, parsed as plain JSON, records as dicts (schema 3 stores
-    blocks of columns, schema 2 arrays, dict stores objects)."""
+    """The snapshot at `path`, parsed as plain JSON: its records, keyed by paper."""
     import json as _json
 
     with open(path) as f:
-        data = _json.load(f)
-    fields = data.get("fields")
-    if "blocks" in data:
-        return {k: dict(zip(fields, row)) for b in data["blocks"]
-                for k, row in zip(b["keys"], zip(*b["columns"]))}
-    return {k: dict(zip(fields, v)) if fields else v for k, v in data["papers"].items()}
+        return _json.load(f)["papers"]

@@ -13,8 +13,8 @@ from conftest import pdfs_in, read_state
 from faultserver import Reply, make_pdf
 from papers.naming import path_for
 from papers.models import paper_from_text
-from papers.processor import STATE_FIELDS
-from papers.state import StateStore
+
+from papers.state import PaperRecord, StateStore
 
 
 def start(env, config, out, urls, *extra):
@@ -46,14 +46,14 @@ def test_kill_9_at_any_moment_then_resume(server, env, fast_config, tmp_path, ki
     proc.wait()
 
     # The state parses, and every final-named file is complete and exact.
-    state = StateStore(str(out / ".papers-state.json"), STATE_FIELDS)
+    state = StateStore(str(out / ".papers-state.json"), PaperRecord)
     state.load()
     finished_at_kill = pdfs_in(out)
     expected = {os.path.basename(path_for(paper_from_text(u), str(out))): bodies[p]
                 for p, u in zip(bodies, urls)}
     for name, data in finished_at_kill.items():
         assert data == expected[name], f"{name} is partial"
-    recorded = [r for r in state.records.values() if r["status"] == "downloaded"]
+    recorded = [r for r in state.records.values() if r.status == "downloaded"]
     assert len(recorded) <= len(finished_at_kill)
 
     r = subprocess.run([sys.executable, "-m", "papers", "download", "-c", fast_config, "-o", str(out),
@@ -111,7 +111,7 @@ def test_second_sigint_exits_at_once_with_valid_state(server, env, fast_config, 
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=5) == 130
-    state = StateStore(str(out / ".papers-state.json"), STATE_FIELDS)
+    state = StateStore(str(out / ".papers-state.json"), PaperRecord)
     state.load()  # parses (or is absent), never half-written
 
 

@@ -8,6 +8,7 @@ from papers.messages import Status
 from papers.models import paper_from_record, paper_from_text
 from papers.naming import path_for
 from papers.planner import UNRESOLVED, Done, Fetch, Planner, Report
+from papers.state import PaperRecord
 
 URL = "http://h.test/a.pdf"
 
@@ -40,6 +41,7 @@ def test_decisions(tmp_path, case, prior, listed, expect, detail):
     name = os.path.basename(final)
     if prior and prior.get("path") == "FINAL":
         prior = {**prior, "path": final}
+    prior = PaperRecord(id=paper.id, **prior) if prior else None
     on_disk = {{"NAME": name, "PART": name + ".part"}[x] for x in listed}
     _, planner = make(tmp_path, {paper.key: prior} if prior else {}, on_disk)
     got = planner.decide(paper)
@@ -53,7 +55,7 @@ def test_decisions(tmp_path, case, prior, listed, expect, detail):
 
 def test_retry_failed_fetches_a_permanent_failure(tmp_path):
     paper = paper_from_text(URL)
-    prior = {"status": "failed", "permanent": True, "error": "HTTP 404"}
+    prior = PaperRecord(id=paper.id, status="failed", permanent=True, error="HTTP 404")
     _, planner = make(tmp_path, {paper.key: prior}, set(), retry_failed=True)
     assert isinstance(planner.decide(paper), Fetch)
 

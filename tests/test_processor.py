@@ -9,9 +9,9 @@ from papers.messages import (AlreadyDone, DownloadComplete, DownloadFailed, Down
                              DownloadSkipped, InputDone, LogMessage, MessageType, Outcome,
                              PapersQueued, ProgressUpdate, QueueMessage, Status, Stop)
 from papers.models import paper_from_text
-from papers.processor import STATE_FIELDS, DownloadPrinter, DownloadRecorder, download_processor
+from papers.processor import DownloadPrinter, DownloadRecorder, download_processor
 from papers.reporting import Reporter
-from papers.state import StateStore
+from papers.state import PaperRecord, StateStore
 
 
 class RecordingReporter(Reporter):
@@ -54,7 +54,7 @@ def done(p, n):
 
 
 def test_counts_output_and_state(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     msgs = [
         PapersQueued(2),
@@ -81,35 +81,35 @@ def test_counts_output_and_state(tmp_path):
     assert reporter.closed == (1, 1, 1)
     assert proc.recorder.failures == [("http://h/b.pdf", "HTTP 503 (after 4 attempts)")]
     # STOP saved a snapshot that a new run reads back.
-    again = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    again = StateStore(str(tmp_path / "s.json"), PaperRecord)
     again.load()
     ra, rb = again.get(A.key), again.get(B.key)
-    assert ra["status"] == "downloaded" and ra["sha256"] == "ab" * 32 and ra["bytes"] == 1000
-    assert ra["first_seen"] == "2023-11-14T22:13:19Z" and ra["updated"] == "2023-11-14T22:13:20Z"
-    assert rb["status"] == "failed" and rb["permanent"] is False and rb["attempts"] == 4
-    assert again.get(C.key)["status"] == "downloaded"
+    assert ra.status == "downloaded" and ra.sha256 == "ab" * 32 and ra.bytes == 1000
+    assert ra.first_seen == "2023-11-14T22:13:19Z" and ra.updated == "2023-11-14T22:13:20Z"
+    assert rb.status == "failed" and rb.permanent is False and rb.attempts == 4
+    assert again.get(C.key).status == "downloaded"
 
 
 def test_attempts_accumulate_across_runs(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     fail = DownloadFailed(A, Outcome(
         status=Status.FAILED, url=A.urls[0], attempts=2, error="x"))
     drive([fail], state)
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     drive([done(A, 5)], state)
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
-    assert state.get(A.key)["attempts"] == 3
-    assert state.get(A.key)["status"] == "downloaded"
+    assert state.get(A.key).attempts == 3
+    assert state.get(A.key).status == "downloaded"
 
 
 def test_skipped_papers_do_not_rewrite_state(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     drive([done(A, 10)], state)
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     skip = DownloadSkipped(A, Outcome(
         status=Status.SKIPPED, path="/o/10.pdf", bytes=10, url=A.urls[0]))
@@ -119,16 +119,16 @@ def test_skipped_papers_do_not_rewrite_state(tmp_path):
 
 
 def test_interrupted_outcome_is_remembered_but_not_counted(tmp_path):
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     msg = DownloadInterrupted(A, Outcome(
         status=Status.INTERRUPTED, url=A.urls[0], error="interrupted", etag='"e1"'))
     proc, out, _ = drive([msg], state)
     assert out == ""
     assert proc.recorder.stats.failed == 0
-    rec = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    rec = StateStore(str(tmp_path / "s.json"), PaperRecord)
     rec.load()
-    assert rec.get(A.key)["etag"] == '"e1"' and rec.get(A.key)["permanent"] is False
+    assert rec.get(A.key).etag == '"e1"' and rec.get(A.key).permanent is False
 
 
 def test_no_json_means_nothing_on_stdout():
@@ -158,7 +158,7 @@ def test_state_write_failure_stops_the_run_and_keeps_draining(tmp_path):
         def flush(self):
             raise OSError(28, "No space left on device", self.journal_path)
 
-    state = BrokenState(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = BrokenState(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     fatal = []
     q = queue.Queue()
@@ -193,7 +193,7 @@ def test_log_records_from_workers_are_shown_by_the_processor():
 
 
 def test_batched_skips_count_and_print_each_paper():
-    batch = [(p, {"status": "downloaded", "path": f"/o/{i}.pdf", "bytes": i, "url": p.urls[0]})
+    batch = [(p, PaperRecord(p.id, "downloaded", path=f"/o/{i}.pdf", bytes=i, url=p.urls[0]))
              for i, p in enumerate((A, B, C))]
     proc, out, _ = drive([AlreadyDone(batch)])
     assert proc.recorder.stats.skipped == 3
@@ -203,12 +203,12 @@ def test_batched_skips_count_and_print_each_paper():
 def test_recorder_and_printer_each_do_only_their_part(tmp_path):
     """The recorder counts and writes the state, never stdout; the printer prints from
     the recorder's counts and never touches the state."""
-    state = StateStore(str(tmp_path / "s.json"), STATE_FIELDS)
+    state = StateStore(str(tmp_path / "s.json"), PaperRecord)
     state.load()
     recorder = DownloadRecorder(state, clock=lambda: 1_700_000_000.0)
     recorder.handle(done(A, 5))
     recorder.handle(Stop())
-    assert recorder.stats.downloaded == 1 and state.get(A.key)["bytes"] == 5
+    assert recorder.stats.downloaded == 1 and state.get(A.key).bytes == 5
 
     out = io.StringIO()
     printer = DownloadPrinter(recorder.stats, None, out, True)

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from papers.errors import StateError
-from papers.state import SCHEMA, StateStore
+from papers.state import FIELDS, SCHEMA, PaperRecord, StateStore
 
 
 def rec(n):
@@ -122,138 +122,106 @@ def test_lock_refuses_a_second_user(tmp_path):
     again.close()
 
 
-FIELDS = ("id", "status", "path", "bytes")
-
-
-def test_compact_records_roundtrip_as_arrays(tmp_path):
-    path = str(tmp_path / "state.json")
-    s = StateStore(path, FIELDS)
-    s.load()
-    s.put("a", {"id": "a", "status": "downloaded", "path": "/x", "bytes": 3, "ignored": 1})
-    s.close()
-    with open(path) as f:
-        data = json.load(f)
-    assert data["fields"] == list(FIELDS)
-    assert data["blocks"] == [{"keys": ["a"], "columns": [["a"], ["downloaded"], ["/x"], [3]]}]
-    t = StateStore(path, FIELDS)
-    t.load()
-    rec = t.get("a")
-    assert rec["status"] == "downloaded" and rec.get("bytes") == 3 and rec.get("nope", 7) == 7
-    assert rec.as_dict() == {"id": "a", "status": "downloaded", "path": "/x", "bytes": 3}
-
-
-def test_schema_1_object_records_still_load(tmp_path):
-    path = tmp_path / "state.json"
-    path.write_text(json.dumps({"schema": 1, "papers": {"a": {"status": "failed", "bytes": 0, "id": "a"}}}))
-    s = StateStore(str(path), FIELDS)
-    s.load()
-    assert s.get("a")["status"] == "failed" and s.get("a").get("path") is None
-
-
-def test_records_follow_the_fields_the_file_was_written_with(tmp_path):
-    path = tmp_path / "state.json"
-    path.write_text(json.dumps({"schema": 2, "fields": ["status", "id"], "papers": {"a": ["downloaded", "a"]}}))
-    s = StateStore(str(path), FIELDS)
-    s.load()
-    assert s.get("a")["status"] == "downloaded" and s.get("a")["id"] == "a"
-
-
-WIDE = ("id", "status", "path", "bytes", "url", "updated", "permanent")
-
-
 def wide(n):
-    return {"id": f"https://h/{n}.pdf", "status": "downloaded" if n % 3 else "failed",
-            "path": f"/x/{n}.pdf" + "y" * 200, "bytes": n,
-            "url": f"https://h/{n}.pdf" if n % 2 else f"https://mirror/{n}.pdf",
-            "updated": f"2026-11-28T00:00:{n % 60:02d}Z", "permanent": True if n % 5 == 0 else None}
-
-
-def write_schema2(path, fields, records):
-    """The layout papers wrote before schema 3: a record per line, as an array."""
-    items = list(records.items())
-    with open(path, "w") as f:
-        f.write(json.dumps({"schema": 2, "fields": list(fields)}, separators=(",", ":"))[:-1] + ',"papers":{\n')
-        for i, (k, v) in enumerate(items, 1):
-            row = json.dumps([v.get(x) for x in fields], separators=(",", ":"))
-            f.write(f"{json.dumps(k)}:{row}{',' if i < len(items) else ''}\n")
-        f.write("}}\n")
+    return PaperRecord(id=f"https://h/{n}.pdf", status="downloaded" if n % 3 else "failed",
+                       path=f"/x/{n}.pdf" + "y" * 200, bytes=n,
+                       url=f"https://h/{n}.pdf" if n % 2 else f"https://mirror/{n}.pdf",
+                       updated=f"2026-11-28T00:00:{n % 60:02d}Z", permanent=True if n % 5 == 0 else None,
+                       title="Ünïcode \"quoted\"\nand a newline" if n % 7 == 0 else None)
 
 
 def big_records(n=20_000):
-    recs = {f"k{i}": wide(i) for i in range(n)}
-    recs["one"] = {**wide(1), "permanent": 1, "status": "failed"}
-    return recs
+    return {f"k{i}": wide(i) for i in range(n)}
 
 
-def write_state(path, layout, recs):
-    if layout == "schema 2":
-        write_schema2(path, WIDE, recs)
-        return
-    s = StateStore(path, WIDE)
+def write_state(path, recs):
+    s = StateStore(path, PaperRecord)
     s.load()
     for k, v in recs.items():
         s.put(k, v)
     s.close()
 
 
-@pytest.mark.parametrize("layout, block", [("schema 3", None), ("schema 2", StateStore.BLOCK),
-                                           ("schema 2", 4096), ("schema 2", 301)])
-def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, layout, block):
-    # Several blocks of records (and, for schema 2, of bytes); every record must come
-    # back whole and in order, with shared values shared and ints not confused with True.
-    path = str(tmp_path / "state.json")
-    recs = big_records()
-    write_state(path, layout, recs)
-    if block:
-        assert os.path.getsize(path) > StateStore.BLOCK
-        monkeypatch.setattr(StateStore, "BLOCK", block)
-    t = StateStore(path, WIDE)
+def load(path):
+    t = StateStore(str(path), PaperRecord)
     t.load()
-    assert list(t.records) == list(recs)
-    for k in ("k0", "k1", "k2", "k4095", "k4096", "k9999", "k19999"):
-        assert t.get(k).as_dict() == {f: v for f, v in recs[k].items() if v is not None}
-    assert t.get("one")["permanent"] == 1 and t.get("one")["permanent"] is not True
-    a, b = t.get("k1"), t.get("k4")
-    assert a["status"] is b["status"]                       # one string shared, not two
-    assert a["url"] is a["id"] and t.get("k2")["url"] == "https://mirror/2.pdf"
+    return t
 
 
-def test_snapshot_is_one_json_document_of_column_blocks(tmp_path):
+def test_typed_records_roundtrip_one_paper_per_line(tmp_path):
     path = str(tmp_path / "state.json")
-    write_state(path, "schema 3", big_records(5000))
+    recs = big_records(50)
+    write_state(path, recs)
     with open(path) as f:
         lines = f.read().splitlines()
-    assert len(lines) == 2 + 2  # head, 2 blocks (4096 + 905), close
+    assert lines[0] == '{"schema":%d,"papers":{' % SCHEMA and lines[-1] == "}}"
+    assert len(lines) == 2 + 50
+    # grep finds a paper's line; jq '.papers["k7"]' finds its object.
+    (line,) = [x for x in lines if x.startswith('"k7":')]
+    assert json.loads("{" + line.rstrip(",") + "}")["k7"] == recs["k7"].to_json()
     with open(path) as f:
-        data = json.load(f)
-    assert data["schema"] == SCHEMA == 3 and data["fields"] == list(WIDE)
-    assert [len(b["keys"]) for b in data["blocks"]] == [4096, 905]
-    assert all(len(c) == len(b["keys"]) for b in data["blocks"] for c in b["columns"])
+        assert json.load(f)["papers"]["k3"] == {"id": "https://h/3.pdf", "status": "failed",
+                                                "path": "/x/3.pdf" + "y" * 200, "bytes": 3,
+                                                "url": "https://h/3.pdf", "attempts": 0,
+                                                "updated": "2026-11-28T00:00:03Z"}
+    assert load(path).records == recs
 
 
-def test_pretty_printed_snapshot_still_loads(tmp_path):
-    # Hand-edited or reformatted (jq .) files take the whole-document way.
+@pytest.mark.parametrize("block", [StateStore.BLOCK, 4096, 301])
+def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, block):
     path = str(tmp_path / "state.json")
-    recs = big_records(300)
-    write_state(path, "schema 3", recs)
-    with open(path) as f:
-        data = json.load(f)
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
-    t = StateStore(path, WIDE)
-    t.load()
-    assert {k: r.as_dict() for k, r in t.records.items()} == {
-        k: {f: v for f, v in r.items() if v is not None} for k, r in recs.items()}
+    recs = big_records()
+    write_state(path, recs)
+    assert os.path.getsize(path) > StateStore.BLOCK
+    monkeypatch.setattr(StateStore, "BLOCK", block)
+    t = load(path)
+    assert list(t.records) == list(recs) and t.records == recs
+    assert not t._old_layout  # the current layout: read line by line, not rewritten
 
 
-def test_blocks_written_with_other_fields_are_matched_by_name(tmp_path):
+SCHEMA_1 = {"schema": 1, "papers": {"a": {"id": "a", "status": "failed", "bytes": 0, "gone": 1}}}
+SCHEMA_2 = {"schema": 2, "fields": ["status", "id", "bytes"], "papers": {"a": ["failed", "a", 0]}}
+SCHEMA_3 = {"schema": 3, "fields": ["status", "id", "old", "bytes"],
+            "blocks": [{"keys": ["a"], "columns": [["failed"], ["a"], [1], [0]]}]}
+SCHEMA_4_PRETTY = {"schema": 4, "papers": {"a": {"id": "a", "status": "failed", "bytes": 0}}}
+
+
+@pytest.mark.parametrize("doc", [SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4_PRETTY],
+                         ids=["schema 1", "schema 2", "schema 3", "schema 4 pretty-printed"])
+def test_older_layouts_are_upgraded_once(tmp_path, doc):
     path = tmp_path / "state.json"
-    path.write_text('{"schema":3,"fields":["status","id","old"],"blocks":[\n'
-                    '{"keys":["a","b"],"columns":[["downloaded","failed"],["a","b"],[1,2]]}\n]}\n')
-    t = StateStore(str(path), FIELDS)
-    t.load()
-    assert t.get("a").as_dict() == {"id": "a", "status": "downloaded"}
-    assert t.get("b")["status"] == "failed" and t.get("b")["path"] is None
+    path.write_text(json.dumps(doc, indent=2))
+    s = StateStore.open(str(path), PaperRecord)
+    assert s.records == {"a": PaperRecord(id="a", status="failed", bytes=0)}
+    s.close()
+    assert path.read_text().splitlines()[1] == '"a":{"id":"a","status":"failed","bytes":0,"attempts":0}'
+    mtime = os.stat(path).st_mtime_ns
+    StateStore.open(str(path), PaperRecord).close()
+    assert os.stat(path).st_mtime_ns == mtime  # current layout, nothing new: not rewritten
+
+
+def test_ragged_schema_2_rows_still_load(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"schema":2,"fields":["id","status","path","bytes"],"papers":{\n'
+                    '"a":["a","downloaded","/x",3],\n"b":["b","failed"],\n"c":["c","downloaded","/z",1,"more"]\n}}\n')
+    t = load(path)
+    assert t.get("b") == PaperRecord(id="b", status="failed")
+    assert t.get("c") == PaperRecord(id="c", status="downloaded", path="/z", bytes=1)
+
+
+def test_journal_lines_of_an_older_papers_are_replayed(tmp_path):
+    # Before schema 4 a journal line held the record as an array in FIELDS order.
+    path = tmp_path / "state.json"
+    old = ["a", "downloaded", "/x/a.pdf", 5] + [None] * (len(FIELDS) - 4)
+    (tmp_path / "state.json.journal").write_text(json.dumps({"k": "a", "r": old}) + "\n")
+    assert load(path).get("a") == PaperRecord(id="a", status="downloaded", path="/x/a.pdf", bytes=5)
+
+
+def test_a_record_without_id_or_status_is_corrupt(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"schema":4,"papers":{\n"a":{"id":"a","status":"failed"},\n"b":{"status":"failed"}\n}}\n')
+    with pytest.raises(StateError, match="corrupt: not a paper record"):
+        load(path)
 
 
 CUT = lambda text: text[: len(text) // 2]                              # noqa: E731  no closing line
@@ -261,53 +229,44 @@ EXTRA = lambda text: text + '{"extra": 1}\n'                           # noqa: E
 BROKEN = lambda text: text.replace('"downloaded"', '"downloaded"]', 1)  # noqa: E731  bad JSON inside
 
 
-def damaged(tmp_path, layout, damage) -> str:
-    """A 50-record state in `layout`, then `damage` done to its text."""
+@pytest.mark.parametrize("damage", [CUT, EXTRA, BROKEN])
+def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage):
     path = str(tmp_path / "state.json")
-    write_state(path, layout, {f"k{i}": wide(i) for i in range(50)})
+    write_state(path, {f"k{i}": wide(i) for i in range(50)})
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
         f.write(damage(text))
-    return path
-
-
-@pytest.mark.parametrize("layout", ["schema 3", "schema 2"])
-@pytest.mark.parametrize("damage", [CUT, EXTRA, BROKEN])
-def test_damaged_snapshot_is_reported_never_half_loaded(tmp_path, damage, layout):
     with pytest.raises(StateError, match="corrupt"):
-        StateStore(damaged(tmp_path, layout, damage), WIDE).load()
+        load(path)
 
 
 def test_a_block_with_a_short_column_is_corrupt(tmp_path):
-    # Valid JSON, wrong shape: a column shorter than the keys cannot be lined up.
-    path = damaged(tmp_path, "schema 3", lambda text: text.replace('"downloaded",', "", 1))
-    with pytest.raises(StateError, match="block 1 is not"):
-        StateStore(path, WIDE).load()
-
-
-def test_ragged_rows_still_load(tmp_path):
-    # Hand-edited rows of the wrong length take the record-by-record way.
     path = tmp_path / "state.json"
-    path.write_text('{"schema":2,"fields":["id","status","path","bytes"],"papers":{\n'
-                    '"a":["a","downloaded","/x",3],\n"b":["b","failed"],\n"c":["c","downloaded","/z",1,"more"]\n}}\n')
-    t = StateStore(str(path), FIELDS)
-    t.load()
-    assert t.get("b").as_dict() == {"id": "b", "status": "failed"}
-    assert t.get("c").as_dict() == {"id": "c", "status": "downloaded", "path": "/z", "bytes": 1}
-    assert t.get("a")["bytes"] == 3
+    path.write_text('{"schema":3,"fields":["id","status"],"blocks":[\n'
+                    '{"keys":["a","b"],"columns":[["a","b"],["failed"]]}\n]}\n')
+    with pytest.raises(StateError, match="block 1 is not"):
+        load(path)
 
 
-def test_an_older_layout_is_rewritten_once_at_close(tmp_path):
+@pytest.mark.parametrize("block", [StateStore.BLOCK, 1000, 37])
+def test_a_long_journal_replays_in_runs_and_names_its_bad_line(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(StateStore, "BLOCK", block)
     path = str(tmp_path / "state.json")
-    recs = {f"k{i}": wide(i) for i in range(10)}
-    write_schema2(path, WIDE, recs)
-    s = StateStore.open(path, WIDE)
-    s.close()
-    with open(path) as f:
-        data = json.load(f)
-    assert data["schema"] == 3 and data["blocks"][0]["keys"] == list(recs)
-    mtime = os.stat(path).st_mtime_ns
-    t = StateStore.open(path, WIDE)
-    t.close()
-    assert os.stat(path).st_mtime_ns == mtime  # current layout, nothing new: not rewritten
+    s = StateStore(path, PaperRecord)
+    s.load()
+    for n in range(500):
+        s.put(f"k{n % 300}", wide(n))  # later lines overwrite earlier ones
+    s.flush()
+    with open(path + ".journal", "ab") as f:
+        f.write(b'{"k":"torn","r":{"id":')
+    t = load(path)
+    assert t.records == {f"k{n % 300}": wide(n) for n in range(500)}
+    assert t.journal_lines == 501
+    with open(path + ".journal", "rb") as f:
+        lines = f.read().split(b"\n")
+    lines[376] = lines[376].replace(b'"status"', b'"statu"')  # no status: not a record
+    with open(path + ".journal", "wb") as f:
+        f.write(b"\n".join(lines))
+    with pytest.raises(StateError, match="corrupt at line 377;"):
+        load(path)

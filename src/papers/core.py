@@ -20,11 +20,11 @@ from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEs
                              result_message)
 from papers.models import Paper, candidate_urls
 from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
-from papers.processor import STATE_FIELDS, ResultProcessor, download_processor
+from papers.processor import ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.runner import BATCH, Pipeline, Summary, ending_of, make_resolver, policy_of
 from papers.settings import Settings
-from papers.state import StateStore
+from papers.state import PaperRecord, StateStore
 
 if TYPE_CHECKING:
     from papers.hosts import HostScheduler
@@ -68,7 +68,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         on_disk = set(os.listdir(real_dir))  # plain names: a third of scandir's cost
     except OSError:
         on_disk = None
-    state = StateStore.open(settings.state_path, STATE_FIELDS)
+    state = StateStore.open(settings.state_path, PaperRecord)
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # A copy taken before the processor starts: the planner never reads the live store.
     planner = Planner(real_dir, dict(state.records), on_disk, settings.retry_failed, can_resolve,
@@ -244,7 +244,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     import json
 
     output_dir = os.path.abspath(settings.output_dir)
-    state = StateStore(settings.state_path, STATE_FIELDS)
+    state = StateStore(settings.state_path, PaperRecord)
     state.load()
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
@@ -284,7 +284,7 @@ def _simulated(decision: Decision, can_resolve: bool,
         o = decision.outcome
         return o.status, o.path or "", o.url or first, o.error
     if isinstance(decision, Done):
-        return Status.SKIPPED, decision.prior.get("path"), decision.prior.get("url"), None
+        return Status.SKIPPED, decision.prior.path, decision.prior.url, None
     if not paper.urls and can_resolve:
         return "would_look_up", decision.path, None, None
     return "would_download", decision.path, candidate_urls(paper, doi_resolver)[0], None

@@ -28,6 +28,7 @@ from papers.messages import Outcome, ProgressUpdate, Status
 from papers.models import Paper, candidate_urls
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.state import PaperRecord
 
 log = logging.getLogger("papers")
 
@@ -391,7 +392,7 @@ class Fetcher:
             self._client.close()
 
     # -- one paper -------------------------------------------------------------
-    def fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None = None,
+    def fetch(self, paper: Paper, path: str, prior: PaperRecord | None = None,
               reservation: Reservation | None = None, on_disk: tuple[bool, bool] = (True, True),
               lookup_error: str | None = None) -> Outcome:
         """Get `paper` to `path`; see `_fetch`. Bytes not yet reported ride on the outcome.
@@ -407,7 +408,7 @@ class Fetcher:
             outcome = replace(outcome, unreported=self._tl.unreported)
         return outcome
 
-    def _fetch(self, paper: Paper, path: str, prior: dict[str, Any] | None,
+    def _fetch(self, paper: Paper, path: str, prior: PaperRecord | None,
                reservation: Reservation | None, lookup_error: str | None) -> Outcome:
         """Get `paper` to `path`, trying its candidate URLs in order.
 
@@ -426,10 +427,10 @@ class Fetcher:
         tried: list[tuple[str, Attempt]] = []
         attempts = 0
         validators: dict[str, tuple[str | None, str | None]] = {}
-        if prior and prior.get("url") and (prior.get("etag") or prior.get("last_modified")):
-            validators[prior["url"]] = (prior.get("etag"), prior.get("last_modified"))
+        if prior and prior.url and (prior.etag or prior.last_modified):
+            validators[prior.url] = (prior.etag, prior.last_modified)
         part = path + ".part"
-        last_url_with_part: str | None = prior.get("url") if prior else None
+        last_url_with_part: str | None = prior.url if prior else None
         for url in urls:
             if last_url_with_part != url and url not in validators and self._tl.part_may_exist:
                 # The .part (if any) came from another URL: its bytes cannot be resumed here.

@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from papers.models import Paper
+
+if TYPE_CHECKING:  # state.py builds its records from Outcome
+    from papers.state import PaperRecord
 
 
 class MessageType(enum.Enum):
@@ -145,7 +148,7 @@ class AlreadyDone(QueueMessage):
     """Papers whose state record says downloaded, with the file in place: (paper, record)."""
 
     type: ClassVar[MessageType] = MessageType.ALREADY_DONE
-    batch: list[tuple[Paper, Any]] = field(default_factory=list)
+    batch: list[tuple[Paper, PaperRecord]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from papers.hosts import host_of
 from papers.messages import Outcome, Status
 from papers.models import Paper
 from papers.naming import path_for
+from papers.state import DOWNLOADED, FAILED, PaperRecord
 
 UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
               "or a record with pdf_url")
@@ -26,7 +26,7 @@ class Done:
     """The state says downloaded and the file was in the output directory at the start."""
 
     paper: Paper
-    prior: Any
+    prior: PaperRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class Fetch:
 
     paper: Paper
     path: str
-    prior: Any
+    prior: PaperRecord | None
     host: str | None                 # the first candidate's host, for the scheduler
     final_may_exist: bool = True     # False: the final file was absent at the start
     part_may_exist: bool = True      # False: no `.part` at the start
@@ -52,7 +52,7 @@ class Fetch:
 Decision = Done | Report | Fetch
 
 
-def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bool,
+def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
          can_resolve: bool = True, doi_resolver: str | None = None) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
@@ -63,22 +63,22 @@ def plan(paper: Paper, path: str, prior: dict[str, Any] | None, retry_failed: bo
     """
     if paper.problem:
         return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
-    if prior and prior.get("status") == "downloaded":
-        done_path = prior.get("path") or path
+    if prior and prior.status == DOWNLOADED:
+        done_path = prior.path or path
         try:
             size = os.path.getsize(done_path)
         except OSError:
             size = -1
-        if size == prior.get("bytes"):
-            return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.get("sha256"),
-                           url=prior.get("url"), pdf_url=prior.get("pdf_url"))
+        if size == prior.bytes:
+            return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.sha256,
+                           url=prior.url, pdf_url=prior.pdf_url)
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
-    if prior and prior.get("status") == "failed" and prior.get("permanent") and not retry_failed:
-        return Outcome(status=Status.FAILED, permanent=True, url=prior.get("url"),
-                       error=f"{prior.get('error')} [failed permanently before; --retry-failed tries again]")
+    if prior and prior.status == FAILED and prior.permanent and not retry_failed:
+        return Outcome(status=Status.FAILED, permanent=True, url=prior.url,
+                       error=f"{prior.error} [failed permanently before; --retry-failed tries again]")
     return None
 
 
@@ -90,7 +90,7 @@ class Planner:
     trusts a listed file whose size the state records, without a stat per paper.
     """
 
-    def __init__(self, output_dir: str, priors: Mapping[str, Any], on_disk: set[str] | None,
+    def __init__(self, output_dir: str, priors: Mapping[str, PaperRecord], on_disk: set[str] | None,
                  retry_failed: bool = False, can_resolve: bool = True,
                  doi_resolver: str | None = None) -> None:
         self.output_dir = output_dir
@@ -123,8 +123,8 @@ class Planner:
         name = os.path.basename(path)
         return Fetch(paper, path, prior, host, name in self.on_disk, name + ".part" in self.on_disk)
 
-    def _done_on_disk(self, prior: Any) -> bool:
-        if self.on_disk is None or prior.get("status") != "downloaded":
+    def _done_on_disk(self, prior: PaperRecord) -> bool:
+        if self.on_disk is None or prior.status != DOWNLOADED:
             return False
-        done = prior.get("path") or ""
+        done = prior.path or ""
         return done.startswith(self.prefix) and done[len(self.prefix):] in self.on_disk

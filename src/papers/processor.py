@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 from papers.messages import MessageType, Outcome, QueueMessage, Status
 from papers.models import Paper
-from papers.redact import redact
+from papers.redact import redacted
 from papers.reporting import NullReporter, Reporter, Stats
-from papers.state import StateStore, fsync_dir
+from papers.state import StateStore, changes_record, fsync_dir, record_outcome
 
 log = logging.getLogger("papers")
 
@@ -27,31 +27,20 @@ MAX_LISTED_FAILURES = 20
 DIR_SYNC_INTERVAL = 0.05  # seconds: one directory fsync covers every rename in this window
 
 
-def iso(ts: float | None) -> str | None:
-    """A UNIX time as an ISO-8601 UTC string (None stays None)."""
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-def _safe(text: str | None) -> str | None:
-    return redact(text) if text else text
-
-
 def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     """The JSON object printed on stdout for one finished paper (secrets in URLs masked)."""
     line = {
-        "id": _safe(paper.id),
+        "id": redacted(paper.id),
         "status": outcome.status.value,
         "path": outcome.path,
         "bytes": outcome.bytes,
         "sha256": outcome.sha256,
-        "url": _safe(outcome.url),
-        "pdf_url": _safe(outcome.pdf_url),
-        "error": _safe(outcome.error),
+        "url": redacted(outcome.url),
+        "pdf_url": redacted(outcome.pdf_url),
+        "error": redacted(outcome.error),
     }
     if outcome.landing_page:
-        line["landing_page"] = _safe(outcome.landing_page)
+        line["landing_page"] = redacted(outcome.landing_page)
     if paper.title:
         line["title"] = paper.title
     for kind in ("doi", "arxiv", "pmid", "pmcid"):
@@ -61,42 +50,6 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     if outcome.status is not Status.SKIPPED:
         line["attempts"] = outcome.attempts
     return line
-
-
-#: The fields of a download state record, in their stored order.
-STATE_FIELDS = ("id", "status", "path", "bytes", "sha256", "url", "attempts", "error", "permanent",
-                "first_seen", "updated", "finished", "title", "etag", "last_modified", "pdf_url")
-
-
-def state_record(paper: Paper, outcome: Outcome, prior: dict[str, Any] | None,
-                 now: float) -> dict[str, Any]:
-    """The state-file record for a paper after `outcome`, carrying history from `prior`."""
-    prior = prior or {}
-    status = "downloaded" if outcome.status in (Status.DOWNLOADED, Status.SKIPPED) else "failed"
-    rec: dict[str, Any] = {
-        "id": _safe(paper.id),
-        "status": status,
-        "path": outcome.path,
-        "bytes": outcome.bytes,
-        "sha256": outcome.sha256,
-        "url": _safe(outcome.url),
-        "attempts": int(prior.get("attempts") or 0) + outcome.attempts,
-        "error": _safe(outcome.error),
-        "first_seen": prior.get("first_seen") or iso(outcome.started or now),
-        "updated": iso(now),
-    }
-    if status == "failed":
-        rec["permanent"] = outcome.permanent
-        if outcome.etag:
-            rec["etag"] = outcome.etag
-        if outcome.last_modified:
-            rec["last_modified"] = outcome.last_modified
-    else:
-        rec["finished"] = iso(outcome.finished) if outcome.finished else prior.get("finished")
-        rec["pdf_url"] = _safe(outcome.pdf_url) if outcome.pdf_url else prior.get("pdf_url")
-    if paper.title:
-        rec["title"] = paper.title
-    return rec
 
 
 Handler = Callable[[Any], None]
@@ -158,7 +111,7 @@ class Recorder(_Dispatcher):
         """Count a failed paper and keep the first few for the summary."""
         self.stats.failed += 1
         if len(self.failures) < MAX_LISTED_FAILURES:
-            self.failures.append((_safe(paper_id), _safe(error) or "failed"))
+            self.failures.append((redacted(paper_id), redacted(error) or "failed"))
 
     def idle(self) -> None:
         """Nothing waiting: a good moment to push journal lines out."""
@@ -335,7 +288,7 @@ class DownloadRecorder(Recorder):
         paper, outcome = msg.paper, msg.outcome
         self.stats.bytes += outcome.unreported
         if self.state is not None:
-            self.state.put(paper.key, state_record(paper, outcome, self.state.get(paper.key),
+            self.state.put(paper.key, record_outcome(paper, outcome, self.state.get(paper.key),
                                                    self.clock()))
 
     def _on_result(self, msg: Any) -> None:
@@ -345,7 +298,7 @@ class DownloadRecorder(Recorder):
         if outcome.status is Status.DOWNLOADED:
             self._renamed = True
             stats.downloaded += 1
-            log.info("downloaded %s -> %s", _safe(paper.id), outcome.path)
+            log.info("downloaded %s -> %s", redacted(paper.id), outcome.path)
         elif outcome.status is Status.SKIPPED:
             stats.skipped += 1
             log.debug("already there: %s -> %s", paper.id, outcome.path)
@@ -356,23 +309,11 @@ class DownloadRecorder(Recorder):
                 log.error("stopping: %s; finished files are safe, re-run to resume", outcome.error)
                 self.on_fatal()
             # The closing summary (or the JSON line) says it too; as it happens only with -v.
-            log.info("failed %s: %s", _safe(paper.id), _safe(outcome.error))
+            log.info("failed %s: %s", redacted(paper.id), redacted(outcome.error))
         if self.state is not None:
             prior = self.state.get(paper.key)
-            if _changes_state(outcome, prior):
-                self.state.put(paper.key, state_record(paper, outcome, prior, self.clock()))
-
-
-def _changes_state(outcome: Outcome, prior: dict[str, Any] | None) -> bool:
-    if prior is None:
-        return True
-    if outcome.status is Status.SKIPPED:
-        # A re-run over finished papers must not rewrite a million records.
-        return prior.get("status") != "downloaded" or prior.get("path") != outcome.path \
-            or prior.get("bytes") != outcome.bytes
-    if outcome.status is Status.FAILED and outcome.attempts == 0 and prior.get("status") == "failed":
-        return False  # a known permanent failure, reported again without a request
-    return True
+            if changes_record(outcome, prior):
+                self.state.put(paper.key, record_outcome(paper, outcome, prior, self.clock()))
 
 
 class DownloadPrinter(Printer):
@@ -395,9 +336,8 @@ class DownloadPrinter(Printer):
     def _on_already_done(self, msg: Any) -> None:
         if self.json_output:
             for paper, rec in msg.batch:
-                outcome = Outcome(status=Status.SKIPPED, path=rec.get("path"),
-                                  bytes=rec.get("bytes", 0), sha256=rec.get("sha256"),
-                                  url=rec.get("url"), pdf_url=rec.get("pdf_url"))
+                outcome = Outcome(status=Status.SKIPPED, path=rec.path, bytes=rec.bytes or 0,
+                                  sha256=rec.sha256, url=rec.url, pdf_url=rec.pdf_url)
                 self.emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 

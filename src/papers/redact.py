@@ -20,3 +20,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = _USERINFO.sub(lambda m: f"{m.group(1)}***@", text)
     return text
 
+
+
+def redacted(text: str | None) -> str | None:
+    """`redact(text)`, with None and "" passed through."""
+    return redact(text) if text else text

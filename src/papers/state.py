@@ -1,22 +1,23 @@
 """The JSON state file: every paper's outcome, safe against crashes.
 
-Layout (schema 3): `<state>` is one JSON document
+Layout (schema 4): `<state>` is one JSON document with one paper per line,
 
-    {"schema": 3, "fields": ["id", "status", ...], "blocks": [
-    {"keys": [k1, k2, ...], "columns": [[id1, id2, ...], [status1, status2, ...], ...]},
-    ...
-    ]}
+    {"schema":4,"papers":{
+    "doi:10.1/x":{"id":"10.1/x","status":"downloaded","path":"...","bytes":123,...},
+    "arxiv:1706.03762":{"id":"arXiv:1706.03762","status":"failed","error":"...",...}
+    }}
 
-written one block of up to BLOCK_RECORDS records per line, each block column by
-column in `fields` order: parsed a block at a time, a million records load in
-about a second and a half and take a few hundred MB (repeated values are
-shared). Schema 2 (`"papers": {key: [values...]}`, a record per line) and
-schema 1 (records as objects) still load. `<state>.journal` holds one JSON line
-per outcome recorded since the snapshot: recording an outcome appends one line
-(O(1), no rewrite of the whole file); the snapshot is rewritten atomically
-(temp file, fsync, os.replace) when the journal grows and at the end of a run.
-Loading replays the journal over the snapshot, ignoring a torn last line left
-by `kill -9`. The previous snapshot is kept as `<state>.bak`.
+so `jq '.papers["doi:10.1/x"]' state.json` and `grep` both find a paper. A
+download record is a `PaperRecord`; consolidate keeps plain dicts. Older
+layouts (schemas 1 to 3) are read through one path, `_upgrade`, and rewritten
+as schema 4 when the run ends.
+
+`<state>.journal` holds one JSON line per outcome recorded since the snapshot:
+recording an outcome appends one line (O(1), no rewrite of the whole file);
+the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
+journal grows as long as the state, and at the end of a run. Loading replays
+the journal over the snapshot line by line, ignoring a torn last line left by
+`kill -9`. The previous snapshot is kept as `<state>.bak`.
 """
 
 from __future__ import annotations
@@ -24,82 +25,111 @@ from __future__ import annotations
 import gc
 import json
 import os
-import sys
-from collections.abc import Iterable
-from itertools import islice
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice, repeat
+from typing import Any, NamedTuple
 
 from papers.errors import StateError
+from papers.messages import Outcome, Status
+from papers.models import Paper
+from papers.redact import redacted
 
-SCHEMA = 3
-BLOCK_RECORDS = 4096  # records per line of the snapshot
+SCHEMA = 4
+DOWNLOADED, FAILED = "downloaded", "failed"
 
 
-class Record(tuple):
-    """A compact state record: a tuple of values in its class's FIELDS order.
+class PaperRecord(NamedTuple):
+    """One paper's line in a download state file. Immutable: a new outcome makes a new
+    record (`record_outcome`)."""
 
-    Reads like a mapping (`rec.get("status")`, `rec["url"]`) so callers need
-    not know the layout; a million of them cost a fraction of dicts.
-    """
+    id: str
+    status: str                       # DOWNLOADED or FAILED
+    path: str | None = None           # the finished file (downloaded)
+    bytes: int | None = None
+    sha256: str | None = None
+    url: str | None = None            # the candidate URL, as given
+    attempts: int = 0                 # over every run
+    error: str | None = None          # why it failed
+    permanent: bool | None = None     # a failure that retrying will not fix
+    first_seen: str | None = None     # ISO-8601 UTC times
+    updated: str | None = None
+    finished: str | None = None
+    title: str | None = None
+    etag: str | None = None           # validators of a kept .part, for a Range resume
+    last_modified: str | None = None
+    pdf_url: str | None = None        # where the bytes came from
 
-    __slots__ = ()
-    FIELDS: tuple[str, ...] = ()
-    INDEX: dict[str, int] = {}
+    def to_json(self) -> dict[str, Any]:
+        """The record as a JSON object, without empty fields."""
+        return {f: v for f, v in zip(FIELDS, self) if v is not None}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Record":
-        return cls(d.get(f) for f in cls.FIELDS)
-
-    INTERN: tuple[int, ...] = ()
-    SAME: tuple[tuple[int, int], ...] = ()
-
-    @classmethod
-    def from_list(cls, values: list[Any]) -> "Record":
-        n = len(cls.FIELDS)
-        if len(values) != n:
-            values = values[:n] if len(values) > n else [*values, *([None] * (n - len(values)))]
-        for i in cls.INTERN:
-            # Statuses and timestamps repeat across a million records: share them.
-            v = values[i]
-            if type(v) is str:
-                values[i] = sys.intern(v)
-        return cls(values)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        i = self.INDEX.get(name)
-        v = tuple.__getitem__(self, i) if i is not None else None
-        return default if v is None else v
-
-    def __getitem__(self, name):  # type: ignore[override]
-        if isinstance(name, str):
-            i = self.INDEX.get(name)
-            if i is None:
-                raise KeyError(name)
-            return tuple.__getitem__(self, i)
-        return tuple.__getitem__(self, name)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f: v for f, v in zip(self.FIELDS, self) if v is not None}
+    def decode_all(cls, objs: list[Any]) -> list["PaperRecord"]:
+        """Records from their JSON objects, field by field in C-level passes (a million
+        load in seconds, "State loading" in bench/RESULTS.md). Values that repeat across
+        records (statuses, times) are shared, not copied. Fields a newer papers added
+        are dropped. ValueError if an object is not a record."""
+        try:
+            columns = [list(map(dict.get, objs, repeat(f), repeat(d))) for f, d in _DEFAULTS]
+        except TypeError:
+            raise ValueError("a paper record is not an object") from None
+        for col in columns[:2]:  # id, status
+            if set(map(type, col)) - {str}:
+                raise ValueError("not a paper record: it needs an \"id\" and a \"status\"")
+        for i in _SHARED:
+            shared: dict[Any, Any] = {}
+            columns[i] = list(map(shared.setdefault, zip(map(type, columns[i]), columns[i]),
+                                  columns[i]))
+        columns[_URL] = list(map(_one_of, columns[_URL], columns[0]))  # a URL given as the id
+        return list(map(cls._make, zip(*columns)))
 
 
-_SHARED_VALUES = {"status", "first_seen", "updated", "finished"}  # strings that repeat
-_OFTEN_EQUAL = (("url", "id"),)  # (field, field whose equal value it may share)
-
-
-def record_type(fields: tuple[str, ...]) -> type[Record]:
-    """A Record class for `fields`."""
-    return type("Record", (Record,), {
-        "__slots__": (), "FIELDS": tuple(fields), "INDEX": {f: i for i, f in enumerate(fields)},
-        "INTERN": tuple(i for i, f in enumerate(fields) if f in _SHARED_VALUES),
-        "SAME": tuple((fields.index(a), fields.index(b)) for a, b in _OFTEN_EQUAL
-                      if a in fields and b in fields)})
-
-
-_STR_OR_NONE = {str, type(None)}
+FIELDS = PaperRecord._fields
+_DEFAULTS = tuple((f, PaperRecord._field_defaults.get(f)) for f in FIELDS)
+_SHARED = tuple(FIELDS.index(f) for f in ("status", "first_seen", "updated", "finished"))
+_URL = FIELDS.index("url")
 
 
 def _one_of(value: Any, other: Any) -> Any:
     return other if value == other else value
+
+
+def iso(ts: float | None) -> str | None:
+    """A UNIX time as an ISO-8601 UTC string (None stays None)."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
+                   now: float) -> PaperRecord:
+    """The record for a paper after `outcome`, carrying history from `prior`."""
+    done = outcome.status in (Status.DOWNLOADED, Status.SKIPPED)
+    rec = PaperRecord(
+        id=redacted(paper.id) or paper.key, status=DOWNLOADED if done else FAILED,
+        path=outcome.path, bytes=outcome.bytes, sha256=outcome.sha256, url=redacted(outcome.url),
+        attempts=((prior and prior.attempts) or 0) + outcome.attempts, error=redacted(outcome.error),
+        first_seen=(prior and prior.first_seen) or iso(outcome.started or now), updated=iso(now),
+        title=paper.title or None)
+    if not done:
+        return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
+                            last_modified=outcome.last_modified)
+    return rec._replace(
+        finished=iso(outcome.finished) if outcome.finished else prior and prior.finished,
+        pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url)
+
+
+def changes_record(outcome: Outcome, prior: PaperRecord | None) -> bool:
+    """Whether `outcome` is worth a new record over `prior`."""
+    if prior is None:
+        return True
+    if outcome.status is Status.SKIPPED:
+        # A re-run over finished papers must not rewrite a million records.
+        return prior.status != DOWNLOADED or prior.path != outcome.path or prior.bytes != outcome.bytes
+    if outcome.status is Status.FAILED and outcome.attempts == 0 and prior.status == FAILED:
+        return False  # a known permanent failure, reported again without a request
+    return True
 
 
 def fsync_dir(path: str) -> None:
@@ -132,31 +162,110 @@ def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
     fsync_dir(directory)
 
 
+def _batches(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+class PlainRecords:
+    """Records kept as the JSON objects they are (consolidate's)."""
+
+    @staticmethod
+    def decode_all(objs: list[Any]) -> list[Any]:
+        if not all(isinstance(o, dict) for o in objs):
+            raise ValueError("a record is not an object")
+        return objs
+
+    @staticmethod
+    def to_json(record: Any) -> Any:
+        return record
+
+
+_HEAD = b'{"schema":%d,"papers":{' % SCHEMA
+_LEGACY_FIELDS = FIELDS  # the order of schema 2 rows and list records in old journals
+
+
+def _upgrade(data: Any) -> dict[str, Any]:
+    """Records as JSON objects, keyed by paper, from a parsed state document of any
+    schema (1: objects; 2: rows in `fields` order; 3: blocks of columns; 4: objects)."""
+    if not isinstance(data, dict) or not isinstance(data.get("papers", data.get("blocks")), (dict, list)):
+        raise ValueError('expected {"schema": 4, "papers": {...}}')
+    fields = data.get("fields")
+    if "blocks" in data:
+        if not isinstance(fields, list) or not isinstance(data["blocks"], list):
+            raise ValueError('a "blocks" snapshot needs its "fields"')
+        return {key: _row(fields, row) for n, block in enumerate(data["blocks"], 1)
+                for key, row in _block_rows(block, len(fields), n)}
+    papers = data["papers"]
+    if not isinstance(papers, dict):
+        raise ValueError('"papers" is not an object')
+    return {key: _row(fields or _LEGACY_FIELDS, rec) if isinstance(rec, list) else rec
+            for key, rec in papers.items()}
+
+
+def _loads(data: bytes) -> Any:
+    """json.loads of UTF-8 bytes. Decoded first: json.loads(bytes) decodes with
+    surrogatepass, which is slower ("State loading" in bench/RESULTS.md)."""
+    return json.loads(data.decode())
+
+
+def _line_runs(f: Any, size: int) -> Iterator[bytes]:
+    """`f` from its position in runs of about `size` bytes that end at a newline; the
+    last run holds what follows the last newline (b"" if the file ends with one)."""
+    rest = b""
+    while chunk := f.read(size):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        if cut:
+            yield chunk[:cut]
+        rest = chunk[cut:]
+    yield rest
+
+
+def _row(fields: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
+    """A record object from an array of values in `fields` order (schemas 2 and 3)."""
+    return {f: v for f, v in zip(fields, values) if v is not None}
+
+
+def _block_rows(block: Any, width: int, n: int) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    columns = block.get("columns") if isinstance(block, dict) else None
+    keys = block.get("keys") if isinstance(block, dict) else None
+    if not isinstance(keys, list) or not isinstance(columns, list) or len(columns) != width \
+            or any(not isinstance(c, list) or len(c) != len(keys) for c in columns):
+        raise ValueError(f'block {n} is not {{"keys": [...], "columns": [...]}} with one column per field')
+    return zip(keys, zip(*columns))
+
+
 class StateStore:
-    """Load, update and persist per-paper records. Used by one thread only."""
+    """Load, update and persist per-paper records. Used by one thread only.
+
+    `record`: the record type (`PaperRecord`), with `decode_all` and `to_json`;
+    `PlainRecords` keeps them as the JSON objects they are (consolidate).
+    """
 
     BLOCK = 1 << 22  # snapshot bytes parsed per json call when loading
 
-    def __init__(self, path: str, fields: tuple[str, ...] | None = None) -> None:
-        """`fields`: keep records as compact Records with these fields (None: plain dicts)."""
+    def __init__(self, path: str, record: Any = PlainRecords) -> None:
         self.path = os.path.abspath(path)
-        self.rtype = record_type(fields) if fields else None
+        self._decode_all: Callable[[list[Any]], list[Any]] = record.decode_all
+        self._encode: Callable[[Any], Any] = record.to_json
         self.journal_path = self.path + ".journal"
         self.lock_path = self.path + ".lock"
         self.backup_path = self.path + ".bak"
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, Any] = {}
         self._pending: list[str] = []
         self._journal_lines = 0
-        self._journal = None
+        self._journal: Any = None
         self._lock_fd: int | None = None
         self._unsynced = False
         self._old_layout = False  # loaded from an older or hand-made layout: rewrite at close
 
     # -- opening -----------------------------------------------------------
     @classmethod
-    def open(cls, path: str, fields: tuple[str, ...] | None = None) -> "StateStore":
+    def open(cls, path: str, record: Any = PlainRecords) -> "StateStore":
         """Lock and load the state at `path`; StateError (lock released) if unusable."""
-        store = cls(path, fields)
+        store = cls(path, record)
         store.lock()
         try:
             store.load()
@@ -185,179 +294,73 @@ class StateStore:
 
     def load(self) -> None:
         """Read the snapshot and replay the journal. Raises StateError if corrupt."""
-        # A million new containers would set off the cyclic GC again and again, each pass
-        # walking everything loaded so far: 6.4 s -> 4.2 s for a 1M-record state.
+        # A million new records would set off the cyclic GC again and again, each pass
+        # walking everything loaded so far (bench/RESULTS.md, "State loading").
         enabled = gc.isenabled()
         gc.disable()
         try:
-            self._load()
+            self.records = {}
+            self._load_snapshot()
+            self._replay_journal()
         finally:
             if enabled:
                 gc.enable()
 
-    def _load(self) -> None:
-        self.records = {}
+    def _load_snapshot(self) -> None:
         try:
-            with open(self.path, "rb", buffering=1 << 22) as f:  # whole block lines in one buffer
-                # Record by record when the layout allows: no whole-file parse tree.
-                raw = None if self.rtype is not None and self._load_lines(f) else (f.seek(0), f.read())[1]
+            with open(self.path, "rb") as f:
+                if self._load_lines(f):
+                    return
+                f.seek(0)
+                raw = f.read()
         except FileNotFoundError:
-            raw = None
+            return
         except OSError as e:
             raise StateError(f"state file {self.path}: cannot read ({e.strerror})") from None
-        if raw is not None:
-            self._old_layout = self.rtype is not None  # dict stores have no other layout
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise self._corrupt(f"not valid JSON ({e})") from None
-            if not isinstance(data, dict) or not (isinstance(data.get("papers"), dict)
-                                                  or isinstance(data.get("blocks"), list)):
-                raise self._corrupt('expected {"schema": 3, "fields": [...], "blocks": [...]}')
-            schema = data.get("schema")
-            if not isinstance(schema, int) or schema > SCHEMA:
-                raise StateError(f"state file {self.path} has schema {schema!r}; this papers "
-                                 f"understands schema {SCHEMA}: upgrade papers or use another --state")
-            fields = data.get("fields") if isinstance(data.get("fields"), list) else None
-            if isinstance(data.get("blocks"), list):
-                self.records = self._from_blocks(data["blocks"], fields)
-            else:
-                self.records = data["papers"]
-                if self.rtype is not None:
-                    self.records = {k: self._convert(v, fields) for k, v in self.records.items()}
-            del data, raw
-        self._replay_journal()
+        self._old_layout = True
+        try:
+            data = json.loads(raw)
+            del raw
+            schema = data.get("schema") if isinstance(data, dict) else None
+            if isinstance(schema, int) and schema > SCHEMA:
+                raise StateError(f"state file {self.path} was written by a newer papers (schema "
+                                 f"{schema}; this one reads up to {SCHEMA}): upgrade papers or "
+                                 "use another --state")
+            records = _upgrade(data)
+            del data
+            self.records = dict(zip(records, self._decode_all(list(records.values()))))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise self._corrupt(f"not valid JSON ({e})") from None
+        except ValueError as e:
+            raise self._corrupt(str(e)) from None
 
     def _load_lines(self, f: Any) -> bool:
-        """Read a snapshot laid out as `compact` writes it (a block per line; schema 2:
-        a record per line), without a parse tree of the whole file.
+        """Read a snapshot laid out as `compact` writes it, BLOCK bytes of whole lines per
+        json call, without a parse tree of the whole file.
 
-        False when the file is laid out otherwise (hand-edited, pretty-printed) or
+        False when the file is laid out otherwise (older, hand-edited, pretty-printed) or
         damaged: the caller then parses it whole, which also reports damage precisely.
         """
-        assert self.rtype is not None
-        first = f.readline().rstrip(b"\n")
-        if not first.startswith(b'{"schema":'):
+        if f.readline().rstrip(b"\n") != _HEAD:
             return False
-        if first.endswith(b'"blocks":['):
-            tail = b"]}"
-        elif first.endswith(b'"papers":{'):
-            tail = b"}}"
-        else:
-            return False
+        records: dict[str, Any] = {}
+        closed = False
         try:
-            head = json.loads(first + tail)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return False
-        schema, fields = head.get("schema"), head.get("fields")
-        if not isinstance(schema, int) or schema > SCHEMA or not isinstance(fields, list):
-            return False
-        records: dict[str, Record] = {}
-        shared: dict[int, dict[Any, Any]] = {i: {} for i in self.rtype.INTERN}
-        try:
-            if tail == b"]}":
-                for line in f:
-                    line = line.rstrip()
-                    if line == b"]}":
-                        break
-                    # One json call per block of records, one C-level pass per column.
-                    if not self._add_columns(records, json.loads(line.rstrip(b",")), fields, shared):
-                        return False
-                else:
-                    return False  # no closing line: not a complete snapshot
-                rest = b""
-            else:
-                ok, rest = self._load_rows(f, records, fields, shared)
-                if not ok:
-                    return False
-                self._old_layout = True
-            if (rest + f.read(1 << 10)).strip():
-                return False  # something after the closing line
-        except (ValueError, TypeError, IndexError):
+            for run in _line_runs(f, self.BLOCK):
+                if closed:
+                    if run.strip():
+                        return False  # something after the closing line
+                    continue
+                closed = run.endswith(b"\n}}\n") or run == b"}}\n"
+                body = (run[:-3] if closed else run).rstrip().rstrip(b",")
+                if body:
+                    # A run of whole lines is one JSON object once braced.
+                    parsed = _loads(b"{" + body + b"}")
+                    records.update(zip(parsed, self._decode_all(list(parsed.values()))))
+        except ValueError:
             return False
         self.records = records
-        return True
-
-    def _load_rows(self, f: Any, records: dict[str, Record], fields: list[str],
-                   shared: dict[int, dict[Any, Any]]) -> tuple[bool, bytes]:
-        """Schema 2, a record per line ("key":[...],), parsed BLOCK bytes at a time.
-        Returns (complete, what was read past the closing line)."""
-        rest = b""
-        while True:
-            chunk = f.read(self.BLOCK)
-            if not chunk:
-                return False, b""  # no closing line: not a complete snapshot
-            chunk = rest + chunk
-            cut = chunk.rfind(b"\n") + 1
-            chunk, rest = chunk[:cut], chunk[cut:]
-            closed = chunk.endswith(b"\n}}\n") or chunk == b"}}\n"
-            body = (chunk[:-3] if closed else chunk).rstrip().rstrip(b",")
-            if body:
-                # A run of whole lines is one JSON object once braced.
-                parsed = json.loads(b"{" + body + b"}")
-                if type(parsed) is not dict:
-                    return False, b""
-                rows = list(parsed.values())
-                if set(map(type, rows)) == {list} and set(map(len, rows)) == {len(fields)}:
-                    block = {"keys": list(parsed), "columns": [list(c) for c in zip(*rows)]}
-                    if not self._add_columns(records, block, fields, shared):
-                        return False, b""
-                else:
-                    for key, values in parsed.items():  # ragged rows: record by record
-                        records[key] = self._convert(values, fields)
-            if closed:
-                return True, rest
-
-    def _add_columns(self, records: dict[str, Record], block: Any, fields: list[str],
-                     shared: dict[int, dict[Any, Any]]) -> bool:
-        """Add one block {"keys": [...], "columns": [[...], ...]} as Records, with C-level
-        loops only; False if the block is malformed."""
-        assert self.rtype is not None
-        if type(block) is not dict:
-            return False
-        keys, columns = block.get("keys"), block.get("columns")
-        if type(keys) is not list or type(columns) is not list or len(columns) != len(fields):
-            return False
-        if any(type(c) is not list or len(c) != len(keys) for c in columns):
-            return False
-        rtype = self.rtype
-        if tuple(fields) != rtype.FIELDS:
-            # Written by a papers with other fields: match them by name.
-            index = {f: i for i, f in enumerate(fields)}
-            none = [None] * len(keys)
-            columns = [columns[index[f]] if f in index else none for f in rtype.FIELDS]
-        for i in rtype.INTERN:
-            col = columns[i]
-            # Repeated values (statuses, timestamps) shared across a million records.
-            if set(map(type, col)) <= _STR_OR_NONE:
-                columns[i] = list(map(shared[i].setdefault, col, col))
-            else:  # keyed by (type, value): 1 == True, but a 1 must not come back as True
-                columns[i] = list(map(shared[i].setdefault, zip(map(type, col), col), col))
-        for i, j in rtype.SAME:
-            # A paper given by URL has that URL as id and url: keep one string, not two.
-            columns[i] = list(map(_one_of, columns[i], columns[j]))
-        records.update(zip(keys, map(rtype, zip(*columns))))
-        return True
-
-    def _from_blocks(self, blocks: list[Any], fields: list[str] | None) -> dict[str, Any]:
-        """Records from a wholly parsed schema 3 document; StateError if malformed."""
-        if fields is None:
-            raise self._corrupt('a "blocks" snapshot needs its "fields"')
-        records: dict[str, Any] = {}
-        shared: dict[int, dict[Any, Any]] = {i: {} for i in (self.rtype.INTERN if self.rtype else ())}
-        for n, block in enumerate(blocks, 1):
-            if self.rtype is not None:
-                ok = self._add_columns(records, block, fields, shared)
-            else:
-                ok = (type(block) is dict and isinstance(block.get("keys"), list)
-                      and isinstance(block.get("columns"), list))
-                if ok:
-                    for key, row in zip(block["keys"], zip(*block["columns"])):
-                        records[key] = {f: v for f, v in zip(fields, row) if v is not None}
-            if not ok:
-                raise self._corrupt(f'block {n} is not {{"keys": [...], "columns": [...]}} '
-                                    "with one column per field")
-        return records
+        return closed  # no closing line: not a complete snapshot
 
     def _corrupt(self, why: str) -> StateError:
         hint = (f"; the previous good copy is {self.backup_path}: "
@@ -367,51 +370,55 @@ class StateStore:
         return StateError(f"state file {self.path} is corrupt: {why}. It was left untouched{hint}")
 
     def _replay_journal(self) -> None:
+        """Apply the journal, BLOCK bytes of lines at a time (never the whole file at once)."""
         try:
-            with open(self.journal_path, "rb") as f:
-                lines = f.read().split(b"\n")
+            f = open(self.journal_path, "rb")
         except FileNotFoundError:
             return
         except OSError as e:
             raise StateError(f"state journal {self.journal_path}: cannot read ({e.strerror})") from None
-        # The last element is b"" after a complete final line, or a torn line after kill -9.
-        complete, torn = lines[:-1], lines[-1]
-        for n, line in enumerate(complete, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                rec = entry["r"]
-                self.records[entry["k"]] = self._convert(rec, None) if self.rtype is not None else rec
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-                raise StateError(f"state journal {self.journal_path} is corrupt at line {n}; "
-                                 "it was left untouched: move it away to drop the outcomes "
-                                 "recorded since the last snapshot") from None
-            self._journal_lines += 1
-        if torn.strip():
-            # A record cut short by a crash; its paper is simply done again.
-            self._journal_lines += 1
+        with f:
+            for run in _line_runs(f, self.BLOCK):
+                lines = run.split(b"\n")
+                if lines[-1]:
+                    # A record cut short by kill -9; its paper is simply done again.
+                    self._journal_lines += 1
+                self._replay(lines[:-1])
+
+    def _replay(self, lines: list[bytes]) -> None:
+        first = self._journal_lines + 1
+        self._journal_lines += len(lines)
+        try:
+            entries = _loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
+            recs = [_row(_LEGACY_FIELDS, e["r"]) if isinstance(e["r"], list) else e["r"]
+                    for e in entries]  # arrays: written by papers before schema 4
+            self.records.update(zip([e["k"] for e in entries], self._decode_all(recs)))
+        except (ValueError, KeyError, TypeError):
+            bad = next((n for n, line in enumerate(lines, first)
+                        if line.strip() and not self._line_ok(line)), first)
+            raise StateError(f"state journal {self.journal_path} is corrupt at line {bad}; "
+                             "it was left untouched: move it away to drop the outcomes "
+                             "recorded since the last snapshot") from None
+
+    def _line_ok(self, line: bytes) -> bool:
+        try:
+            entry = _loads(line)
+            rec = entry["r"]
+            self._decode_all([_row(_LEGACY_FIELDS, rec) if isinstance(rec, list) else rec])
+            return isinstance(entry["k"], str)
+        except (ValueError, KeyError, TypeError):
+            return False
 
     # -- updating ----------------------------------------------------------
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Any:
         """The record for `key`, or None."""
         return self.records.get(key)
 
-    def put(self, key: str, record: dict[str, Any]) -> None:
+    def put(self, key: str, record: Any) -> None:
         """Record an outcome; it reaches disk at the next `flush`."""
-        if self.rtype is not None:
-            record = self.rtype.from_dict(record)  # type: ignore[assignment]
         self.records[key] = record
-        self._pending.append(json.dumps({"k": key, "r": record}, ensure_ascii=False,
+        self._pending.append(json.dumps({"k": key, "r": self._encode(record)}, ensure_ascii=False,
                                         separators=(",", ":")))
-
-    def _convert(self, value: Any, fields: list[str] | None) -> Record:
-        assert self.rtype is not None
-        if isinstance(value, dict):
-            return self.rtype.from_dict(value)  # schema 1
-        if fields is None or tuple(fields) == self.rtype.FIELDS:
-            return self.rtype.from_list(value)
-        return self.rtype.from_dict(dict(zip(fields, value)))
 
     def flush(self) -> None:
         """Append pending records to the journal (the OS has them: they survive kill -9)."""
@@ -469,11 +476,6 @@ class StateStore:
     def compact(self) -> None:
         """Write a full snapshot atomically, then empty the journal."""
         self.flush()
-        if self.rtype is not None:
-            data: Any = self._snapshot_lines()
-        else:  # plain dict records: an object per key
-            data = json.dumps({"schema": SCHEMA, "papers": self.records}, ensure_ascii=False,
-                              separators=(",", ":")).encode("utf-8")
         if os.path.exists(self.path):
             # Keep the last good snapshot for recovery; link+replace is atomic.
             bak_tmp = self.backup_path + ".tmp"
@@ -484,7 +486,7 @@ class StateStore:
                 os.replace(bak_tmp, self.backup_path)
             except OSError:
                 pass
-        write_atomic(self.path, data)
+        write_atomic(self.path, self._snapshot_lines())
         # Only now may the journal go: the snapshot holds everything it said.
         if self._journal is not None:
             self._journal.close()
@@ -493,24 +495,21 @@ class StateStore:
             os.unlink(self.journal_path)
         self._journal_lines = 0
         self._unsynced = False
+        self._old_layout = False
 
-    def _snapshot_lines(self) -> Iterable[bytes]:
-        # A block of records per line, column by column: still one JSON document, but
-        # read (and written) a block at a time, without a parse tree of the whole file.
-        assert self.rtype is not None
+    def _snapshot_lines(self) -> Iterator[bytes]:
+        # One paper per line: still one JSON document, but read (and written) a run of
+        # lines at a time, without a parse tree of the whole file.
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        yield (dumps({"schema": SCHEMA, "fields": list(self.rtype.FIELDS)})[:-1] + ',"blocks":[\n').encode()
-        items = iter(self.records.items())
-        sep = ""
-        while True:
-            block = list(islice(items, BLOCK_RECORDS))
-            if not block:
-                break
-            keys = [k for k, _ in block]
-            columns = [list(c) for c in zip(*(v for _, v in block))]
-            yield (sep + dumps({"keys": keys, "columns": columns})).encode("utf-8")
+        encode = self._encode
+        yield _HEAD
+        lines = iter([f"{dumps(key)}:{dumps(encode(rec))}" for key, rec in batch]
+                     for batch in _batches(self.records.items(), 4096))
+        sep = "\n"
+        for batch in lines:
+            yield (sep + ",\n".join(batch)).encode()
             sep = ",\n"
-        yield b"\n]}\n"
+        yield b"\n}}\n"
 
     def close(self, compact: bool = True) -> None:
         """Persist everything and release the lock."""
