@@ -241,6 +241,32 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
     return res
 
 
+def scale_resume(n: int, rounds: int) -> dict[str, float]:
+    """A resume after kill -9 late in an n-paper run: the finished n-paper state (from
+    `scale_rerun`) plus the longest journal it keeps before folding it into the snapshot
+    (`StateStore.compact_due`). Median wall time and highest peak RSS of the run."""
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    from papers.state import PaperRecord, StateStore
+
+    d = os.path.join(WORK, f"scale-{n}")
+    state = os.path.join(d, ".papers-state.json")
+    st = StateStore(state, PaperRecord)
+    st.load()
+    longest = max(st.MIN_JOURNAL, len(st.records) // 4) - 1
+    lines = [json.dumps({"k": k, "r": r.to_json()}, separators=(",", ":"))
+             for k, r in list(st.records.items())[-longest:]]
+    del st
+    runs = []
+    for _ in range(rounds):
+        with open(state + ".journal", "w") as f:  # papers recorded again since the snapshot
+            f.write("\n".join(lines) + "\n")
+        runs.append(timed_rss([*PAPERS, "download", "-i", d + ".list", "-o", d, "-q", "--no-progress"]))
+    os.unlink(state + ".journal")
+    t, rss = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+    print(f"bench: resume {n} + {len(lines)}-line journal: {t:.2f}s, peak RSS {rss:.0f} MB", file=sys.stderr)
+    return {"seconds": t, "journal_lines": len(lines), "peak_rss_mb": rss, "all_seconds": [r[0] for r in runs]}
+
+
 def startup(rounds: int) -> dict[str, float]:
     def med(cmd):
         xs = [timed(cmd) for _ in range(max(rounds, 5))]
@@ -420,6 +446,8 @@ def main() -> None:
         extra["scale"] = {}
         for n in ([10_000] if q else [10_000, 100_000] + ([1_000_000] if args.big else [])):
             extra["scale"][n] = scale_rerun(n, args.rounds)
+        if args.big:
+            extra["resume"] = {1_000_000: scale_resume(1_000_000, args.rounds)}
 
     if want("startup"):
         extra["startup"] = startup(args.rounds)
@@ -477,6 +505,11 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             growth = sc[ns[-1]]["us_per_paper"] / sc[ns[0]]["us_per_paper"]
             lines.append(f"| cost per paper, {ns[-1]:,} vs {ns[0]:,} | {growth:.2f} × | | flat (≈ 1) | "
                          f"{'yes' if growth <= 1.3 else 'no'} |")
+    for n, rs in extra.get("resume", {}).items():
+        ok = rs["seconds"] <= 10 and rs["peak_rss_mb"] <= 1024
+        lines.append(f"| resume after kill -9: {n:,}-paper state + {rs['journal_lines']:,}-line journal | "
+                     f"{rs['seconds']:.1f} s, peak RSS {rs['peak_rss_mb']:.0f} MB | | ≤ 10 s, ≤ 1 GB | "
+                     f"{'yes' if ok else 'no'} |")
     typical = next((r for r in results if r.name == "typical"), None)
     if typical is not None and "first request: papers" in extra.get("startup", {}):
         s = extra["startup"]
@@ -504,9 +537,13 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             lines.append(f"| {w} | " + " | ".join(f"{extra['sweep'][t][w]:.0f}" for t in extra["sweep"]) + " |")
         if extra.get("chart"):
             lines += ["", "![files/s against workers](workers.png)"]
+    with open(os.path.join(HERE, "AB.md"), encoding="utf-8") as f:  # kept by hand, copied in
+        lines += ["", f.read().replace("# A/B measurements", "## A/B measurements", 1)
+                  .replace("\n## ", "\n### ")]
     lines += ["", "Raw times (seconds):", "", "```",
               json.dumps({r.name: r.times for r in results} | {k: v for k, v in extra.items()
-                                                                if k in ("hosts", "startup", "bigfile", "scale")},
+                                                                if k in ("hosts", "startup", "bigfile", "scale",
+                                                                         "resume")},
                          indent=1),
               "```", ""]
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:

@@ -24,6 +24,15 @@ def test_duplicate_spellings_are_planned_once(tmp_path):
     assert planner.decide(paper_from_text("https://doi.org/10.1234/abc")) is None
 
 
+def test_a_paper_in_the_state_is_planned_once_and_the_state_left_alone(tmp_path):
+    paper = paper_from_text("10.1234/abc")
+    priors = {paper.key: PaperRecord(id=paper.id, status="failed", error="HTTP 503")}
+    _, planner = make(tmp_path, priors)
+    assert isinstance(planner.decide(paper), Fetch)
+    assert planner.decide(paper_from_text("doi:10.1234/ABC")) is None
+    assert priors[paper.key].status == "failed"  # the planner marks its own copy
+
+
 @pytest.mark.parametrize("case, prior, listed, expect, detail", [
     ("new paper", None, set(), Fetch, (False, False)),
     ("a .part is there", None, {"PART"}, Fetch, (False, True)),

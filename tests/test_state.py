@@ -270,3 +270,35 @@ def test_a_long_journal_replays_in_runs_and_names_its_bad_line(tmp_path, monkeyp
         f.write(b"\n".join(lines))
     with pytest.raises(StateError, match="corrupt at line 377;"):
         load(path)
+
+
+def test_a_big_state_keeps_a_short_journal_and_folds_a_long_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(StateStore, "SMALL", 10)
+    monkeypatch.setattr(StateStore, "MIN_JOURNAL", 5)
+    path = str(tmp_path / "state.json")
+    write_state(path, big_records(100))  # no snapshot yet: written at close
+    snapshot = os.stat(path).st_mtime_ns
+    s = StateStore.open(path, PaperRecord)
+    for n in range(10):
+        s.put(f"new{n}", wide(n))
+    assert not s.compact_due()  # 10 lines over 100 papers: under a quarter
+    s.close()
+    assert os.stat(path).st_mtime_ns == snapshot and os.path.exists(path + ".journal")
+    t = StateStore.open(path, PaperRecord)
+    assert len(t.records) == 110 and t.journal_lines == 10
+    for n in range(30):
+        t.put(f"more{n}", wide(n))
+    t.flush()
+    assert t.compact_due()  # 40 lines over 140 papers
+    t.close()
+    assert not os.path.exists(path + ".journal") and len(load(path).records) == 140
+
+
+def test_a_small_state_is_compacted_at_every_close(tmp_path):
+    path = str(tmp_path / "state.json")
+    write_state(path, big_records(100))
+    s = StateStore.open(path, PaperRecord)
+    s.put("new", wide(1))
+    s.close()
+    assert not os.path.exists(path + ".journal")
+    assert json.load(open(path))["papers"]["new"] == wide(1).to_json()

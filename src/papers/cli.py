@@ -53,12 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The console script: `main()`, then exit with its status."""
-    code = main()
-    if code == ExitStatus.INTERRUPTED and _workers_left():
-        # Workers abandoned mid-read must not hold the exit: everything is saved.
-        _leave(code)
-    sys.exit(code)
+    """The console script: `main()`, then leave with its status through `_leave`.
+    Everything is saved once main() returns; the interpreter's teardown would only
+    free a million records one by one ("Exit" in bench/RESULTS.md), and workers
+    abandoned mid-read after an interrupt must not hold the exit."""
+    _leave(main())
 
 
 def _input_options(f):
@@ -302,16 +301,10 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _workers_left() -> bool:
-    """True when a thread other than this one would hold the interpreter's exit."""
-    me = threading.current_thread()
-    return any(t is not me and t.is_alive() and not t.daemon for t in threading.enumerate())
-
-
 def _leave(code: int) -> None:
-    """The one fast way out: after a second signal, or when abandoned workers are still
-    blocked after an interrupt. The state file is valid at every instant, so nothing
-    is lost by skipping the interpreter's teardown."""
+    """The one way out of the console script, also taken at once after a second signal:
+    flush stdout and stderr, then exit without the interpreter's teardown. The state
+    file is valid at every instant, so nothing is lost by skipping it."""
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError, OSError):

@@ -70,8 +70,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         on_disk = None
     state = StateStore.open(settings.state_path, PaperRecord)
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
-    # A copy taken before the processor starts: the planner never reads the live store.
-    planner = Planner(real_dir, dict(state.records), on_disk, settings.retry_failed, can_resolve,
+    # The planner copies the records before the processor starts: it never reads the live store.
+    planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
                       settings.doi_resolver)
     quiet_gc.settle()
     output_closed = threading.Event()
@@ -199,11 +199,11 @@ def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], No
 class _QuietGC:
     """Keep the cyclic GC off the run's long-lived data and out of its hot loop.
 
-    The state and the set of keys seen hold a million entries of strings and
+    The state and the planner's tables hold a million entries of strings and
     tuples, no cycles. Loaded with the GC off and then frozen, no collection walks
-    them (a frozen set stays frozen as it grows); otherwise the first collection
-    after loading walks every record. A re-run allocates millions of short-lived
-    objects: at the default thresholds their collections cost ~1.3 s per million.
+    them; otherwise each collection while loading walks every record loaded so
+    far. A re-run then allocates millions of short-lived objects, so collections
+    are made rare too. Both pay: "GC" in bench/RESULTS.md.
     """
 
     def __enter__(self) -> "_QuietGC":

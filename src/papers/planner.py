@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from papers.hosts import host_of
 from papers.messages import Outcome, Status
@@ -50,6 +51,7 @@ class Fetch:
 
 
 Decision = Done | Report | Fetch
+_SEEN = object()  # in Planner.priors: this paper was decided already
 
 
 def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
@@ -95,7 +97,7 @@ class Planner:
                  doi_resolver: str | None = None) -> None:
         self.output_dir = output_dir
         self.prefix = output_dir.rstrip(os.sep) + os.sep
-        self.priors = priors
+        self.priors: dict[str, Any] = dict(priors)  # its own copy: it marks what it has seen
         self.on_disk = on_disk
         self.retry_failed = retry_failed
         self.can_resolve = can_resolve
@@ -104,10 +106,17 @@ class Planner:
 
     def decide(self, paper: Paper) -> Decision | None:
         """What to do with `paper`, or None for a duplicate."""
-        if paper.key in self.seen:
-            return None
-        self.seen.add(paper.key)
         prior = self.priors.get(paper.key)
+        if prior is None:
+            if paper.key in self.seen:
+                return None
+            self.seen.add(paper.key)
+        elif prior is _SEEN:
+            return None
+        else:
+            # Marked in place rather than added to `seen`: a re-run sees every paper in
+            # the state, and a second set of a million keys costs ~100 MB.
+            self.priors[paper.key] = _SEEN
         if prior is not None and self._done_on_disk(prior):
             return Done(paper, prior)
         try:

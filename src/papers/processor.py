@@ -75,13 +75,12 @@ class Recorder(_Dispatcher):
 
     def __init__(self, state: StateStore | None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, save_interval: float = 1.0,
-                 compact_threshold: int = 50_000, sync_dir: str | None = None,
+                 sync_dir: str | None = None,
                  on_fatal: Callable[[], None] | None = None) -> None:
         self.state = state
         self.clock = clock
         self.monotonic = monotonic
         self.save_interval = save_interval
-        self.compact_threshold = compact_threshold
         self.sync_dir = sync_dir  # the output directory, fsynced before journal writes
         self.on_fatal = on_fatal or (lambda: None)
         self.stats = Stats()
@@ -125,7 +124,7 @@ class Recorder(_Dispatcher):
         if now - self._last_sync >= self.save_interval:
             self._last_sync = now
             self.state.sync()
-            if self.state.journal_lines >= max(self.compact_threshold, len(self.state.records)):
+            if self.state.compact_due():
                 self.state.compact()
 
     def _sync_renames(self) -> None:

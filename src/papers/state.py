@@ -15,14 +15,14 @@ as schema 4 when the run ends.
 `<state>.journal` holds one JSON line per outcome recorded since the snapshot:
 recording an outcome appends one line (O(1), no rewrite of the whole file);
 the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
-journal grows as long as the state, and at the end of a run. Loading replays
+journal grows to a quarter of the state (`StateStore.compact_due`), and at the end
+of a run over a state of up to 100,000 papers. Loading replays
 the journal over the snapshot line by line, ignoring a torn last line left by
 `kill -9`. The previous snapshot is kept as `<state>.bak`.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import time
@@ -78,9 +78,11 @@ class PaperRecord(NamedTuple):
             if set(map(type, col)) - {str}:
                 raise ValueError("not a paper record: it needs an \"id\" and a \"status\"")
         for i in _SHARED:
-            shared: dict[Any, Any] = {}
-            columns[i] = list(map(shared.setdefault, zip(map(type, columns[i]), columns[i]),
-                                  columns[i]))
+            col, shared = columns[i], {}
+            # Keyed by (type, value) unless all are strings: 1 == True, but a 1 must not
+            # come back as True.
+            keys = col if set(map(type, col)) <= _STR_OR_NONE else zip(map(type, col), col)
+            columns[i] = list(map(shared.setdefault, keys, col))
         columns[_URL] = list(map(_one_of, columns[_URL], columns[0]))  # a URL given as the id
         return list(map(cls._make, zip(*columns)))
 
@@ -89,6 +91,7 @@ FIELDS = PaperRecord._fields
 _DEFAULTS = tuple((f, PaperRecord._field_defaults.get(f)) for f in FIELDS)
 _SHARED = tuple(FIELDS.index(f) for f in ("status", "first_seen", "updated", "finished"))
 _URL = FIELDS.index("url")
+_STR_OR_NONE = {str, type(None)}
 
 
 def _one_of(value: Any, other: Any) -> Any:
@@ -204,12 +207,6 @@ def _upgrade(data: Any) -> dict[str, Any]:
             for key, rec in papers.items()}
 
 
-def _loads(data: bytes) -> Any:
-    """json.loads of UTF-8 bytes. Decoded first: json.loads(bytes) decodes with
-    surrogatepass, which is slower ("State loading" in bench/RESULTS.md)."""
-    return json.loads(data.decode())
-
-
 def _line_runs(f: Any, size: int) -> Iterator[bytes]:
     """`f` from its position in runs of about `size` bytes that end at a newline; the
     last run holds what follows the last newline (b"" if the file ends with one)."""
@@ -245,6 +242,13 @@ class StateStore:
     """
 
     BLOCK = 1 << 22  # snapshot bytes parsed per json call when loading
+    # The journal is compacted into the snapshot once it holds a quarter as many lines
+    # as the state has papers (and at least MIN_JOURNAL): a resume after kill -9 then
+    # replays at most that, and a run over a big state does not rewrite it for a few
+    # new outcomes. A state of at most SMALL papers is compacted at every close, as
+    # that costs little and leaves the snapshot complete.
+    MIN_JOURNAL = 50_000
+    SMALL = 100_000
 
     def __init__(self, path: str, record: Any = PlainRecords) -> None:
         self.path = os.path.abspath(path)
@@ -294,17 +298,9 @@ class StateStore:
 
     def load(self) -> None:
         """Read the snapshot and replay the journal. Raises StateError if corrupt."""
-        # A million new records would set off the cyclic GC again and again, each pass
-        # walking everything loaded so far (bench/RESULTS.md, "State loading").
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self.records = {}
-            self._load_snapshot()
-            self._replay_journal()
-        finally:
-            if enabled:
-                gc.enable()
+        self.records = {}
+        self._load_snapshot()
+        self._replay_journal()
 
     def _load_snapshot(self) -> None:
         try:
@@ -355,7 +351,7 @@ class StateStore:
                 body = (run[:-3] if closed else run).rstrip().rstrip(b",")
                 if body:
                     # A run of whole lines is one JSON object once braced.
-                    parsed = _loads(b"{" + body + b"}")
+                    parsed = json.loads(b"{" + body + b"}")
                     records.update(zip(parsed, self._decode_all(list(parsed.values()))))
         except ValueError:
             return False
@@ -389,7 +385,7 @@ class StateStore:
         first = self._journal_lines + 1
         self._journal_lines += len(lines)
         try:
-            entries = _loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
+            entries = json.loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
             recs = [_row(_LEGACY_FIELDS, e["r"]) if isinstance(e["r"], list) else e["r"]
                     for e in entries]  # arrays: written by papers before schema 4
             self.records.update(zip([e["k"] for e in entries], self._decode_all(recs)))
@@ -402,7 +398,7 @@ class StateStore:
 
     def _line_ok(self, line: bytes) -> bool:
         try:
-            entry = _loads(line)
+            entry = json.loads(line)
             rec = entry["r"]
             self._decode_all([_row(_LEGACY_FIELDS, rec) if isinstance(rec, list) else rec])
             return isinstance(entry["k"], str)
@@ -468,6 +464,10 @@ class StateStore:
             os.fsync(self._journal.fileno())
             self._unsynced = False
 
+    def compact_due(self) -> bool:
+        """Whether the journal has grown enough to fold into the snapshot now."""
+        return self._journal_lines >= max(self.MIN_JOURNAL, len(self.records) // 4)
+
     @property
     def journal_lines(self) -> int:
         """Lines in the journal: the cost of replaying it at the next start."""
@@ -514,7 +514,9 @@ class StateStore:
     def close(self, compact: bool = True) -> None:
         """Persist everything and release the lock."""
         try:
-            if compact and (self._journal_lines or self._pending or self._old_layout
+            self.flush()
+            small = len(self.records) <= self.SMALL and self._journal_lines
+            if compact and (small or self.compact_due() or self._old_layout
                             or not os.path.exists(self.path)):
                 self.compact()
             else:
