@@ -68,6 +68,38 @@ def test_kill_9_at_any_moment_then_resume(server, env, fast_config, tmp_path, ki
             assert server.hits(p) == 1, p
 
 
+@pytest.mark.parametrize("validator", ["etag", "last-modified"])
+def test_kill_9_in_the_middle_of_a_large_body_resumes_with_range(server, env, fast_config, tmp_path,
+                                                                 validator):
+    # A 3 MB file killed at about 1.6 MB: no state record exists for it yet, only the
+    # .part and its sidecar. The next run asks for the rest, and the file ends byte-exact.
+    body = make_pdf(3 * 1024 * 1024, 7)
+    kw = ({"etag": '"big-v1"'} if validator == "etag"
+          else {"headers": {"Last-Modified": "Wed, 21 Oct 2026 07:28:00 GMT"}})
+    url = server.route("/big.pdf", Reply(body=body, drip=0.01, drip_chunk=64 * 1024, **kw))
+    out = tmp_path / "o"
+    proc = start(env, fast_config, out, [url])
+    part = out / (os.path.basename(path_for(paper_from_text(url), str(out))) + ".part")
+    assert wait_for(lambda: part.exists() and part.stat().st_size >= 1_600_000), "no progress"
+    proc.kill()
+    proc.wait()
+    have = part.stat().st_size
+    assert 0 < have < len(body)
+    assert not (out / ".papers-state.json").exists() or not read_state(out / ".papers-state.json")
+
+    server.route("/big.pdf", Reply(body=body, **kw))  # fast now
+    r = subprocess.run([sys.executable, "-m", "papers", "download", "-c", fast_config, "-o", str(out),
+                        "--json", url], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert list(pdfs_in(out).values()) == [body]
+    second = server.requests_for("/big.pdf")[-1].headers
+    start_at = int(second["Range"].removeprefix("bytes=").rstrip("-"))
+    assert have - 256 * 1024 <= start_at <= have  # what was on disk, give or take the last writes
+    assert second["If-Range"] == kw.get("etag", "Wed, 21 Oct 2026 07:28:00 GMT")
+    assert sorted(os.listdir(out)) == sorted([*pdfs_in(out), ".papers-state.json",
+                                              ".papers-state.json.lock"])  # no .part, no sidecar
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_config, tmp_path,

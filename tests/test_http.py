@@ -18,6 +18,7 @@ from papers.errors import ErrorKind
 from papers.fetch import Fetcher, FetchConfig
 from papers.hosts import HostLimiter
 from papers.models import paper_from_text
+from papers.planner import Fetch
 from papers.retry import RetryPolicy
 
 
@@ -64,7 +65,7 @@ def fetch_one(url: str, tmp_path, timeout: float = 5.0, retries: int = 0):
                       HostLimiter(8, 0, cancel), cancel, lambda msg: None)
     path = str(tmp_path / "x.pdf")
     try:
-        outcome = fetcher.fetch(paper_from_text(url), path)
+        outcome = fetcher.fetch(Fetch(paper_from_text(url), path, None, None))
     finally:
         fetcher.close()
     data = open(path, "rb").read() if os.path.exists(path) else None
@@ -138,7 +139,7 @@ def test_a_server_closing_idle_connections_costs_no_error(server, tmp_path):
     cancel = threading.Event()
     fetcher = Fetcher(FetchConfig(timeout=5), HostLimiter(8, 0, cancel), cancel, lambda m: None)
     for i in range(3):
-        out = fetcher.fetch(paper_from_text(url), str(tmp_path / f"c{i}.pdf"))
+        out = fetcher.fetch(Fetch(paper_from_text(url), str(tmp_path / f"c{i}.pdf"), None, None))
         assert out.status == "downloaded" and out.attempts == 1, out.error
     fetcher.close()
     assert len({s.client_port for s in server.requests}) == 3
@@ -149,7 +150,7 @@ def test_one_handle_keeps_its_connection_alive(server, tmp_path):
     cancel = threading.Event()
     fetcher = Fetcher(FetchConfig(timeout=5), HostLimiter(8, 0, cancel), cancel, lambda m: None)
     for i, url in enumerate(urls):
-        assert fetcher.fetch(paper_from_text(url), str(tmp_path / f"k{i}.pdf")).status == "downloaded"
+        assert fetcher.fetch(Fetch(paper_from_text(url), str(tmp_path / f"k{i}.pdf"), None, None)).status == "downloaded"
     fetcher.close()
     assert len({s.client_port for s in server.requests}) == 1
 
@@ -272,3 +273,28 @@ def test_credentials_in_urls_are_redacted(text, shown):
     from papers.redact import redact
 
     assert redact(text) == shown
+
+
+@pytest.mark.parametrize("sidecar, prior, expect", [
+    ('{"url": "http://h/a.pdf", "etag": "\\"e\\"", "last_modified": null}', None,
+     ("http://h/a.pdf", '"e"', None)),
+    ('{"url": "http://h/a.pdf", "etag": "\\"e\\"", "last_mo', None, None),         # torn by a crash
+    ('{"url": "http://h/a.pdf", "et', ("http://h/b.pdf", None, "Tue"), ("http://h/b.pdf", None, "Tue")),
+    (None, ("http://h/b.pdf", '"p"', None), ("http://h/b.pdf", '"p"', None)),     # the state says
+    (None, ("http://h/b.pdf", None, None), None),                                # no validator
+    ('{"url": "http://h/new.pdf", "etag": "\\"n\\""}', ("http://h/old.pdf", '"o"', None),
+     ("http://h/new.pdf", '"n"', None)),                                         # newer than the state
+], ids=["sidecar", "torn sidecar", "torn sidecar, state", "state", "no validator", "sidecar first"])
+def test_where_a_part_came_from(tmp_path, sidecar, prior, expect):
+    from papers.fetch import PartSource, _Download
+    from papers.state import PaperRecord
+
+    path = str(tmp_path / "a.pdf")
+    if sidecar is not None:
+        (tmp_path / "a.pdf.part.json").write_text(sidecar)
+    rec = None if prior is None else PaperRecord("a", "failed", url=prior[0], etag=prior[1],
+                                                 last_modified=prior[2])
+    dl = _Download(Fetch(paper_from_text("http://h/a.pdf"), path, rec, "h"), 0.0)
+    assert dl.source == (PartSource(*expect) if expect else None)
+    dl.drop_part()
+    assert dl.source is None and not (tmp_path / "a.pdf.part.json").exists()

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.errors import InputError, StateError
@@ -134,8 +135,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                 # Nothing found by the sources: the DOI's own landing page is the last resort.
                 outcome, lookup_error = None, outcome.error
             if outcome is None:
-                outcome = fetcher.fetch(paper, job.path, job.prior, reservation,
-                                        (job.final_may_exist, job.part_may_exist), lookup_error)
+                outcome = fetcher.fetch(replace(job, paper=paper), reservation, lookup_error)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run

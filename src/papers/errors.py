@@ -67,10 +67,7 @@ class OutputError(PapersError):
 
 
 class Cancelled(PapersError):
-    """The run is stopping; abandon this paper (its `.part` is kept).
-
-    `args[0]`, when given, is the (etag, last_modified) pair of the kept `.part`.
-    """
+    """The run is stopping; abandon this paper (its `.part` is kept)."""
 
     exit_status = ExitStatus.INTERRUPTED
 

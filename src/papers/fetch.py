@@ -8,8 +8,10 @@ bytes travel over libcurl (`curlclient.py`); a `_Body` takes one response.
 
 from __future__ import annotations
 
+import enum
 import errno
 import hashlib
+import json
 import logging
 import os
 import re
@@ -28,6 +30,7 @@ from papers.messages import Outcome, ProgressUpdate, Status
 from papers.models import Paper, candidate_urls
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.planner import Fetch
 from papers.state import PaperRecord
 
 log = logging.getLogger("papers")
@@ -53,27 +56,130 @@ class FetchConfig:
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI
 
 
+class Result(enum.Enum):
+    """How one HTTP request for one URL ended."""
+
+    OK = "ok"                    # the PDF is at its final name
+    RETRY = "retry"              # the server's trouble: try again after a delay
+    RETRY_NOW = "retry now"      # e.g. a refused resume: restart at once
+    PERMANENT = "permanent"      # retrying will not help
+    LANDING = "landing"          # an HTML page that may point at the PDF
+    UNREACHABLE = "unreachable"  # not in this run (no DNS): no retries now, but next run
+    FATAL = "fatal"              # our disk cannot take writes: stop the run
+
+
+_FINAL = {Result.OK, Result.PERMANENT, Result.LANDING, Result.UNREACHABLE, Result.FATAL}
+_NOT_THE_SERVERS_FAULT = {Result.OK, Result.PERMANENT, Result.LANDING, Result.FATAL}
+
+
 @dataclass(slots=True)
 class Attempt:
     """What one HTTP request for one URL achieved."""
 
-    ok: bool = False
-    permanent: bool = False
+    result: Result = Result.RETRY
     reason: str = ""
     retry_after: float | None = None
-    retry_now: bool = False           # e.g. a resume was refused: restart at once
-    unreachable: bool = False         # not in this run (no DNS): no retries now, but next run
-    wrote_part: bool = False          # this response's bytes are in the .part (validators apply)
-    fatal: bool = False               # our disk cannot take writes: stop the run
     nbytes: int = 0
     sha256: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
     pdf_url: str | None = None        # where the bytes finally came from (after redirects)
-    landing: bytes | None = None      # an HTML page that may point at the PDF ...
-    page_url: str | None = None       # ... and its final URL, to resolve its links against
+    landing: bytes | None = None      # a landing page (Result.LANDING) ...
+    page_url: str | None = None       # ... its final URL, to resolve its links against
     charset: str | None = None
     landing_page: str | None = None   # the last landing page that led to the PDF
+
+
+@dataclass(frozen=True, slots=True)
+class PartSource:
+    """Where the bytes of a `.part` came from: what a Range request needs to resume it."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def validator(self) -> str | None:
+        """The If-Range value: the ETag, else the Last-Modified date."""
+        return self.etag or self.last_modified
+
+
+class _Download:
+    """One paper's download, as pip's `_FileDownload`: its files, what its `.part`
+    holds, and what it has cost so far. Made by `Fetcher.fetch`; one worker thread.
+
+    `PATH.part.json` beside the `.part` names its source as soon as a body starts
+    arriving, so a run killed by `kill -9` (no state record for the paper yet) is
+    resumed with Range + If-Range instead of started over.
+    """
+
+    def __init__(self, job: Fetch, started: float) -> None:
+        self.paper, self.path = job.paper, job.path
+        self.part = job.path + ".part"
+        self.sidecar = self.part + ".json"
+        self.final_may_exist = job.final_may_exist
+        self.part_may_exist = job.part_may_exist
+        self.started = started
+        self.attempts = 0                 # HTTP requests made
+        self.unreported = 0               # bytes received but not yet sent as progress
+        self.tried: list[tuple[str, Attempt]] = []
+        self.source = self._source(job.prior) if job.part_may_exist else None
+
+    def _source(self, prior: PaperRecord | None) -> PartSource | None:
+        try:
+            with open(self.sidecar, "rb") as f:
+                saved = json.loads(f.read(1 << 16))
+            return PartSource(str(saved["url"]), saved.get("etag"), saved.get("last_modified"))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none, or torn by a crash: the state record may still say
+        if prior is not None and prior.url and (prior.etag or prior.last_modified):
+            return PartSource(prior.url, prior.etag, prior.last_modified)
+        return None
+
+    def resumable_bytes(self, url: str) -> int:
+        """The size of the `.part` if it holds `url`'s bytes with a validator, else 0."""
+        if self.source is None or self.source.url != url or not self.source.validator:
+            return 0
+        try:
+            st = os.lstat(self.part)
+        except OSError:
+            return 0
+        if not stat.S_ISREG(st.st_mode):
+            self.drop_part()  # a planted symlink (or anything odd) is never written through
+            return 0
+        return st.st_size
+
+    def claim_part(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        """A new body is going into the `.part`: say durably where it comes from."""
+        self.part_may_exist = True
+        self.source = PartSource(url, etag, last_modified) if etag or last_modified else None
+        if self.source is None:
+            _remove(self.sidecar)
+            return
+        data = json.dumps({"url": url, "etag": etag, "last_modified": last_modified}).encode()
+        try:
+            fd = os.open(self.sidecar, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                _write_all(f, data)
+        except OSError as e:
+            raise DiskError(e) from e
+
+    def drop_part(self) -> None:
+        """Remove the `.part` and its sidecar: their bytes cannot be resumed."""
+        if self.part_may_exist:
+            _remove(self.part)
+            _remove(self.sidecar)
+        self.source = None
+
+    def finish_part(self) -> None:
+        """The `.part` is complete and checked: give it its final name."""
+        os.replace(self.part, self.path)
+        _remove(self.sidecar)
+        self.source = None
+
+    def validators_for(self, url: str) -> tuple[str | None, str | None]:
+        """(etag, last_modified) of a kept `.part` of `url`, for the state record."""
+        if self.source is not None and self.source.url == url:
+            return self.source.etag, self.source.last_modified
+        return None, None
 
 
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
@@ -109,8 +215,11 @@ def describe_not_pdf(head: bytes, content_type: str | None) -> str:
     return f"not a PDF: the body starts with {snippet!r} ({ct})"
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def _open_part(part: str, append: bool, absent: bool = False) -> int:
-    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    nofollow = _NOFOLLOW
     if append:
         return os.open(part, os.O_WRONLY | os.O_APPEND | nofollow)
     if not absent:
@@ -168,15 +277,17 @@ class _Body:
     bytes (PDF or HTML) what to do; `verdict` ends the transfer early.
     """
 
-    def __init__(self, fetcher: "Fetcher", part: str, have: int) -> None:
+    def __init__(self, fetcher: "Fetcher", dl: _Download, url: str, have: int) -> None:
         self.fetcher = fetcher
-        self.part = part
+        self.dl = dl
+        self.url = url
         self.have = have                   # bytes of the .part we asked the server to skip
-        self.attempt = Attempt()           # validators and result of this response
         self.verdict: Attempt | None = None  # decided before the end: stop reading
         self.discard = 0                   # bytes of an error page read to keep the connection
         self.append = False
         self.total: int | None = None
+        self.etag: str | None = None       # this response's validators
+        self.last_modified: str | None = None
         self.content_type: str | None = None
         self.sniff = b""                   # the first bytes, until they show a PDF or not
         self.html: bytearray | None = None
@@ -189,15 +300,14 @@ class _Body:
 
     # -- the head ---------------------------------------------------------------
     def head(self, head: Head) -> None:
-        a = self.attempt
-        a.etag, a.last_modified = head.get("etag"), head.get("last-modified")
+        self.etag, self.last_modified = head.get("etag"), head.get("last-modified")
         self.content_type = head.get("content-type")
         encoded = (head.get("content-encoding") or "identity").lower() not in ("identity", "")
         if encoded:
-            a.etag = a.last_modified = None  # decoded bytes cannot be resumed by byte ranges
+            self.etag = self.last_modified = None  # decoded bytes cannot be resumed by byte ranges
         self.verdict = self._judge(head, encoded)
         if self.verdict is None and self.append:
-            h, self.sniff = _hash_file(self.part, limit=self.have)
+            h, self.sniff = _hash_file(self.dl.part, limit=self.have)
             self.hasher, self.written = h, self.have
             self.is_pdf = PDF_MAGIC in self.sniff
 
@@ -205,30 +315,32 @@ class _Body:
         """The verdict on a response from its head alone, or None to read the body."""
         status, have = head.status, self.have
         if status == 416:
-            _remove(self.part)
-            return Attempt(reason="the server refused to resume (416)", retry_now=True)
+            self.dl.drop_part()
+            return Attempt(Result.RETRY_NOW, "the server refused to resume (416)")
         if status >= 400:
             reason = f"HTTP {status} {head.reason or ''}".rstrip()
             if status in TRANSIENT_STATUS:
-                return Attempt(reason=reason, retry_after=parse_retry_after(head.get("retry-after")))
-            return Attempt(permanent=True, reason=reason)
+                return Attempt(Result.RETRY, reason, parse_retry_after(head.get("retry-after")))
+            return Attempt(Result.PERMANENT, reason)
         if status not in (200, 206):
-            return Attempt(permanent=True, reason=f"unexpected HTTP {status} {head.reason or ''}".rstrip())
+            return Attempt(Result.PERMANENT, f"unexpected HTTP {status} {head.reason or ''}".rstrip())
         if status == 206:
             cr = parse_content_range(head.get("content-range"))
             if not have or cr is None or cr[0] != have or encoded:
-                _remove(self.part)
-                return Attempt(reason="the server sent a range we did not ask for; restarting",
-                               retry_now=True)
+                self.dl.drop_part()
+                return Attempt(Result.RETRY_NOW, "the server sent a range we did not ask for; restarting")
             self.append, self.total = True, cr[2]
         length = head.get("content-length")
         if self.total is None and length and length.isdigit() and not encoded:
             self.total = int(length)
         limit = self.fetcher.config.max_size
         if limit and self.total and self.total > limit:
-            _remove(self.part)
-            return Attempt(permanent=True, reason=f"too large: {self.total} bytes is over --max-size {limit}")
+            return self._reject(f"too large: {self.total} bytes is over --max-size {limit}")
         return None
+
+    def _reject(self, reason: str) -> Attempt:
+        self.dl.drop_part()
+        return Attempt(Result.PERMANENT, reason)
 
     # -- the body -----------------------------------------------------------------
     def data(self, chunk: bytes) -> bool:
@@ -254,7 +366,7 @@ class _Body:
         if looks_like_html(self.sniff):
             self.html, self.sniff = bytearray(self.sniff), self.sniff[:SNIFF_BYTES]
             return len(self.html) < MAX_PAGE_BYTES
-        self.verdict = Fetcher._reject(self.part, describe_not_pdf(self.sniff, self.content_type))
+        self.verdict = self._reject(describe_not_pdf(self.sniff, self.content_type))
         return False
 
     def _write(self, chunk: bytes) -> bool:
@@ -272,7 +384,7 @@ class _Body:
         self.pending += len(chunk)
         limit = f.config.max_size
         if limit and self.written > limit:
-            self.verdict = Fetcher._reject(self.part, f"too large: over --max-size {limit} bytes")
+            self.verdict = self._reject(f"too large: over --max-size {limit} bytes")
             return False
         now = f.monotonic()
         if self.pending >= PROGRESS_BYTES or now - self.last_emit >= PROGRESS_SECONDS:
@@ -281,24 +393,24 @@ class _Body:
         return True
 
     def _open(self) -> None:
-        tl = self.fetcher._tl
+        dl = self.dl
         try:
-            fd = _open_part(self.part, self.append, absent=not tl.part_may_exist)
+            fd = _open_part(dl.part, self.append, absent=not dl.part_may_exist)
         except OSError as e:
             raise DiskError(e) from e
-        tl.part_may_exist = True
-        self.attempt.wrote_part = True
         self.file = os.fdopen(fd, "wb", buffering=0)
+        if not self.append:
+            dl.claim_part(self.url, self.etag, self.last_modified)
         if self.hasher is None:
             self.hasher = hashlib.sha256()
 
     # -- the end -------------------------------------------------------------------
     def close(self, keep: bool) -> None:
         """Close the `.part`: fsynced if its bytes are worth resuming, else removed."""
-        self.fetcher._tl.unreported += self.pending
+        self.dl.unreported += self.pending
         self.pending = 0
         if self.file is None:
-            return
+            return  # this response wrote nothing: an earlier .part stays as it was
         try:
             if keep:
                 os.fsync(self.file.fileno())
@@ -306,56 +418,37 @@ class _Body:
             self.file.close()
             self.file = None
         if not keep:
-            _remove(self.part)
-
-    def validators(self) -> tuple[str | None, str | None] | None:
-        """The validators that make the kept `.part` resumable, if any."""
-        if self.is_pdf and (self.attempt.etag or self.attempt.last_modified):
-            return self.attempt.etag, self.attempt.last_modified
-        return None
+            self.dl.drop_part()
 
     def failed(self, e: TransferError) -> Attempt:
         """The transfer broke: keep what arrived of a PDF, so the next try resumes it."""
-        a = self.attempt
-        keep = self.is_pdf and self.written > 0 and e.kind is not ErrorKind.PERMANENT
-        self.close(keep)
-        a.wrote_part = a.wrote_part and keep
-        a.permanent = e.kind is ErrorKind.PERMANENT
-        a.unreachable = e.kind is ErrorKind.UNREACHABLE
-        if a.permanent or (self.written and e.reason.startswith(("timed out", "too slow"))):
-            a.reason = e.reason  # says all there is to say
-        elif self.written:
+        self.close(keep=self.is_pdf and self.written > 0 and e.kind is not ErrorKind.PERMANENT)
+        result = {ErrorKind.PERMANENT: Result.PERMANENT,
+                  ErrorKind.UNREACHABLE: Result.UNREACHABLE}.get(e.kind, Result.RETRY)
+        if result is Result.PERMANENT or (self.written and e.reason.startswith(("timed out", "too slow"))):
+            return Attempt(result, e.reason)  # says all there is to say
+        if self.written:
             of = f" of {self.total}" if self.total else ""
-            a.reason = f"connection broken after {self.written} bytes{of}: {e.reason}"
-        else:
-            a.reason = e.reason
-        return a
+            return Attempt(result, f"connection broken after {self.written} bytes{of}: {e.reason}")
+        return Attempt(result, e.reason)
 
     def finish(self, head: Head) -> Attempt:
-        """The transfer ended: judge what came, and rename a complete PDF to `path`."""
+        """The transfer ended: judge what came; a complete PDF is ready to be renamed."""
         if self.verdict is not None:
             self.close(keep=False)
-            if self.verdict.retry_now or self.verdict.wrote_part:
-                self.verdict.etag = self.verdict.last_modified = None
             return self.verdict
         if not self.is_pdf:
             self.close(keep=False)
             if self.html is not None or looks_like_html(self.sniff):
-                return Attempt(landing=bytes(self.html if self.html is not None else self.sniff),
-                               page_url=head.url, charset=charset_of(self.content_type),
-                               reason=describe_not_pdf(self.sniff, self.content_type), permanent=True)
-            return Fetcher._reject(self.part, describe_not_pdf(self.sniff, self.content_type))
-        a = self.attempt
+                return Attempt(Result.LANDING, describe_not_pdf(self.sniff, self.content_type),
+                               landing=bytes(self.html if self.html is not None else self.sniff),
+                               page_url=head.url, charset=charset_of(self.content_type))
+            return self._reject(describe_not_pdf(self.sniff, self.content_type))
         if self.total is not None and self.written != self.total:
-            over = self.written > self.total
-            self.close(keep=not over)
-            if over:
-                a.etag = a.last_modified = None
-            a.reason = f"truncated body: got {self.written} of {self.total} bytes"
-            return a
+            self.close(keep=self.written < self.total)  # more than announced: start over
+            return Attempt(Result.RETRY, f"truncated body: got {self.written} of {self.total} bytes")
         self.close(keep=True)
-        a.ok, a.nbytes, a.sha256, a.pdf_url = True, self.written, self.hasher.hexdigest(), head.url
-        return a
+        return Attempt(Result.OK, nbytes=self.written, sha256=self.hasher.hexdigest(), pdf_url=head.url)
 
 
 class Fetcher:
@@ -373,7 +466,6 @@ class Fetcher:
         self.monotonic = monotonic
         self._client: CurlClient | None = None
         self._client_lock = threading.Lock()
-        self._tl = threading.local()
 
     @property
     def client(self) -> CurlClient:
@@ -392,78 +484,57 @@ class Fetcher:
             self._client.close()
 
     # -- one paper -------------------------------------------------------------
-    def fetch(self, paper: Paper, path: str, prior: PaperRecord | None = None,
-              reservation: Reservation | None = None, on_disk: tuple[bool, bool] = (True, True),
+    def fetch(self, job: Fetch, reservation: Reservation | None = None,
               lookup_error: str | None = None) -> Outcome:
-        """Get `paper` to `path`; see `_fetch`. Bytes not yet reported ride on the outcome.
-
-        `on_disk` says whether the final file and its `.part` may exist (False:
-        known absent at the start of the run), which saves syscalls per paper.
-        `lookup_error` says why the scholarly sources named no candidate.
-        """
-        self._tl.unreported = 0
-        self._tl.final_may_exist, self._tl.part_may_exist = on_disk
-        outcome = self._fetch(paper, path, prior, reservation, lookup_error)
-        if self._tl.unreported:
-            outcome = replace(outcome, unreported=self._tl.unreported)
-        return outcome
-
-    def _fetch(self, paper: Paper, path: str, prior: PaperRecord | None,
-               reservation: Reservation | None, lookup_error: str | None) -> Outcome:
-        """Get `paper` to `path`, trying its candidate URLs in order.
+        """Get `job.paper` to `job.path`, trying its candidate URLs in order.
 
         Returns an Outcome with status downloaded, skipped (a complete file was
-        already there), failed, or interrupted (the run is stopping).
-        `reservation` is a connection slot the scheduler took for the first host.
+        already there), failed, or interrupted (the run is stopping); bytes not yet
+        reported as progress ride on it. `reservation` is a connection slot the
+        scheduler took for the first host. `lookup_error` says why the scholarly
+        sources named no candidate.
         """
-        started = self.clock()
-        urls = candidate_urls(paper, self.config.doi_resolver)
+        dl = _Download(job, self.clock())
+        outcome = self._fetch(dl, reservation, lookup_error)
+        return replace(outcome, unreported=dl.unreported) if dl.unreported else outcome
+
+    def _fetch(self, dl: _Download, reservation: Reservation | None,
+               lookup_error: str | None) -> Outcome:
+        urls = candidate_urls(dl.paper, self.config.doi_resolver)
         if not urls:
-            return Outcome(status=Status.FAILED, error=lookup_error or paper.problem or "no PDF URL to try",
-                           started=started, finished=self.clock())
-        existing = self._adopt_existing(path, urls[0], started) if self._tl.final_may_exist else None
+            return self._outcome(dl, Status.FAILED, None, error=lookup_error or dl.paper.problem
+                                 or "no PDF URL to try")
+        existing = self._adopt_existing(dl, urls[0]) if dl.final_may_exist else None
         if existing is not None:
             return existing
-        tried: list[tuple[str, Attempt]] = []
-        attempts = 0
-        validators: dict[str, tuple[str | None, str | None]] = {}
-        if prior and prior.url and (prior.etag or prior.last_modified):
-            validators[prior.url] = (prior.etag, prior.last_modified)
-        part = path + ".part"
-        last_url_with_part: str | None = prior.url if prior else None
         for url in urls:
-            if last_url_with_part != url and url not in validators and self._tl.part_may_exist:
-                # The .part (if any) came from another URL: its bytes cannot be resumed here.
-                _remove(part)
+            if dl.source is None or dl.source.url != url:
+                dl.drop_part()  # its bytes, if any, came from elsewhere: they cannot be resumed here
             try:
-                result, n = self._fetch_candidate(url, path, validators, reservation)
-            except Cancelled as stop:
+                attempt = self._fetch_candidate(dl, url, reservation)
+            except Cancelled:
                 # Abandoned mid-way: keep the .part and say how to resume it.
-                etag, last_modified = (stop.args[0] if stop.args and stop.args[0]
-                                       else validators.get(url, (None, None)))
-                return Outcome(status=Status.INTERRUPTED, url=url, attempts=attempts, started=started,
-                               finished=self.clock(), error="interrupted",
-                               etag=etag, last_modified=last_modified)
-            attempts += n
-            if result.fatal:
-                return Outcome(status=Status.FAILED, url=url, attempts=attempts, started=started,
-                               finished=self.clock(), error=result.reason, fatal=True)
-            if result.ok:
-                return Outcome(status=Status.DOWNLOADED, path=path, bytes=result.nbytes,
-                               sha256=result.sha256, url=url, pdf_url=result.pdf_url,
-                               landing_page=result.landing_page,
-                               attempts=attempts, started=started, finished=self.clock())
-            tried.append((url, result))
-            last_url_with_part = url
+                return self._outcome(dl, Status.INTERRUPTED, url, error="interrupted")
+            if attempt.result is Result.FATAL:
+                return self._outcome(dl, Status.FAILED, url, error=attempt.reason, fatal=True)
+            if attempt.result is Result.OK:
+                return self._outcome(dl, Status.DOWNLOADED, url, path=dl.path, bytes=attempt.nbytes,
+                                     sha256=attempt.sha256, pdf_url=attempt.pdf_url,
+                                     landing_page=attempt.landing_page)
+            dl.tried.append((url, attempt))
             if len(urls) > 1:
-                log.info("%s: candidate %s failed: %s", paper.id, url, result.reason)
-        last_url = tried[-1][0]
-        etag, last_modified = validators.get(last_url, (None, None))
-        error = self._explain(tried)
-        return Outcome(status=Status.FAILED, url=last_url, attempts=attempts, started=started,
-                       finished=self.clock(), permanent=all(a.permanent for _, a in tried),
-                       error=f"{lookup_error}; then {error}" if lookup_error else error,
-                       etag=etag, last_modified=last_modified)
+                log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
+        error = self._explain(dl.tried)
+        permanent = all(a.result in (Result.PERMANENT, Result.LANDING) for _, a in dl.tried)
+        return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
+                             error=f"{lookup_error}; then {error}" if lookup_error else error)
+
+    def _outcome(self, dl: _Download, status: Status, url: str | None, **kw: Any) -> Outcome:
+        """The paper's Outcome; a failure carries the validators of a kept `.part`."""
+        if status in (Status.FAILED, Status.INTERRUPTED) and url:
+            kw["etag"], kw["last_modified"] = dl.validators_for(url)
+        return Outcome(status=status, url=url, attempts=dl.attempts, started=dl.started,
+                       finished=self.clock(), **kw)
 
     @staticmethod
     def _explain(tried: list[tuple[str, Attempt]]) -> str:
@@ -473,47 +544,42 @@ class Fetcher:
         parts = "; ".join(f"{url}: {a.reason}" for url, a in tried)
         return f"all {len(tried)} candidate URLs failed: {parts}"
 
-    def _adopt_existing(self, path: str, url: str, started: float) -> Outcome | None:
+    def _adopt_existing(self, dl: _Download, url: str) -> Outcome | None:
         # A final-named file only ever comes from os.replace after every check, so
         # one that exists is complete: it was renamed but not recorded (crash, lost
         # state). Take it instead of fetching it again.
         try:
-            h, head = _hash_file(path)
+            h, head = _hash_file(dl.path)
         except OSError:
             return None
         if PDF_MAGIC not in head:
             return None
-        size = os.path.getsize(path)
-        return Outcome(status=Status.SKIPPED, path=path, bytes=size, sha256=h.hexdigest(),
-                       url=url, attempts=0, started=started, finished=self.clock())
+        return self._outcome(dl, Status.SKIPPED, url, path=dl.path, bytes=os.path.getsize(dl.path),
+                             sha256=h.hexdigest())
 
-    def _fetch_candidate(self, url: str, path: str,
-                         validators: dict[str, tuple[str | None, str | None]],
-                         reservation: Reservation | None) -> tuple[Attempt, int]:
+    def _fetch_candidate(self, dl: _Download, url: str, reservation: Reservation | None) -> Attempt:
         """Try one candidate URL, following at most MAX_LANDING_HOPS landing pages to the PDF."""
-        target, n, page = url, 0, None
+        target, page = url, None
         for hop in range(MAX_LANDING_HOPS + 1):
-            attempt, used = self._fetch_url(target, path, validators, reservation)
-            n += used
-            if attempt.landing is None:
+            attempt = self._fetch_url(dl, target, reservation)
+            if attempt.result is not Result.LANDING:
                 attempt.landing_page = page
-                return attempt, n
-            link = pdf_link(attempt.landing, attempt.page_url or target, attempt.charset)
+                return attempt
+            link = pdf_link(attempt.landing or b"", attempt.page_url or target, attempt.charset)
             if link is None:
-                return attempt, n  # its reason says that no PDF link was on the page
+                return attempt  # its reason says that no PDF link was on the page
             if hop == MAX_LANDING_HOPS:
                 break
             log.info("%s: landing page %s points to %s", url, attempt.page_url, link)
             target, page = link, attempt.page_url
-        return Attempt(permanent=True, reason=f"landing pages led on more than {MAX_LANDING_HOPS} "
-                                              f"times, never to a PDF (last: {target})"), n
+        return Attempt(Result.PERMANENT, f"landing pages led on more than {MAX_LANDING_HOPS} "
+                                         f"times, never to a PDF (last: {target})")
 
-    def _fetch_url(self, url: str, path: str, validators: dict[str, tuple[str | None, str | None]],
-                   reservation: Reservation | None = None) -> tuple[Attempt, int]:
-        """Try one URL with retries; return the last attempt and the number of requests."""
+    def _fetch_url(self, dl: _Download, url: str, reservation: Reservation | None = None) -> Attempt:
+        """Try one URL with retries; return the last attempt."""
         if not url.lower().startswith(("http://", "https://")):
             scheme = url.split(":", 1)[0] if ":" in url else url
-            return Attempt(permanent=True, reason=f"unsupported URL scheme {scheme!r} (only http and https)"), 0
+            return Attempt(Result.PERMANENT, f"unsupported URL scheme {scheme!r} (only http and https)")
         policy = self.config.policy
         n = retry = 0
         while True:
@@ -522,23 +588,19 @@ class Fetcher:
             host = host_of(url)
             held = reservation is not None and reservation.take(host)
             with self.limiter.slot(host, held=held):
-                attempt = self._request(url, path, validators.get(url))
+                attempt = self._request(dl, url)
             n += 1
+            dl.attempts += 1
             # Only the server's own trouble counts against it (not a 404, not our disk).
-            self.limiter.report(host, ok=attempt.ok or attempt.permanent or attempt.fatal
-                                or attempt.landing is not None)
-            if attempt.wrote_part and (attempt.etag or attempt.last_modified):
-                validators[url] = (attempt.etag, attempt.last_modified)
-            elif attempt.wrote_part or attempt.retry_now:
-                validators.pop(url, None)
-            if attempt.ok or attempt.permanent or attempt.fatal or attempt.unreachable:
-                return attempt, n
-            if attempt.retry_now and n <= policy.max_retries + 2:
+            self.limiter.report(host, ok=attempt.result in _NOT_THE_SERVERS_FAULT)
+            if attempt.result in _FINAL:
+                return attempt
+            if attempt.result is Result.RETRY_NOW and n <= policy.max_retries + 2:
                 continue  # a refused resume is not the server's fault: restart at once
             if retry >= policy.max_retries:
                 if policy.max_retries:
                     attempt.reason += f" (after {n} attempts)"
-                return attempt, n
+                return attempt
             delay = policy.delay(retry, attempt.retry_after)
             if attempt.retry_after is not None:
                 self.limiter.pause(host, delay)
@@ -547,67 +609,47 @@ class Fetcher:
             if self.cancel.wait(delay):
                 raise Cancelled()
 
-    def _request(self, url: str, path: str,
-                 validators: tuple[str | None, str | None] | None) -> Attempt:
-        """One GET: stream the body into `path`.part and, if all is well, rename it."""
-        part = path + ".part"
-        have = self._resumable_bytes(part) if validators else 0
+    def _request(self, dl: _Download, url: str) -> Attempt:
+        """One GET: stream the body into the `.part` and, if all is well, rename it."""
+        have = dl.resumable_bytes(url)
         headers = {}
-        if have:
-            etag, last_modified = validators or (None, None)
+        if have and dl.source is not None:
             headers["Range"] = f"bytes={have}-"
             # If-Range: the server sends the whole new file (200) if it changed.
-            headers["If-Range"] = etag or last_modified or ""
+            headers["If-Range"] = dl.source.validator or ""
             # Ranges count stored bytes: ask for them as stored, not re-encoded.
             headers["Accept-Encoding"] = "identity"
-        body = _Body(self, part, have)
+        body = _Body(self, dl, url, have)
         try:
             head = self.client.get(url, headers, body)
         except TransferError as e:
             return body.failed(e)
         except Cancelled:
             body.close(keep=body.is_pdf)
-            raise Cancelled(body.validators()) from None
+            raise
         except DiskError as e:
             body.close(keep=body.is_pdf)
-            return _disk_failure(part, e.__cause__ or e)
+            return _disk_failure(dl.part, e.__cause__ or e)
         try:
             attempt = body.finish(head)
         except OSError as e:
-            return _disk_failure(part, e)
-        if not attempt.ok:
+            return _disk_failure(dl.part, e)
+        if attempt.result is not Result.OK:
             return attempt
         try:
-            os.replace(part, path)
+            dl.finish_part()
         except OSError as e:
-            return Attempt(reason=f"cannot rename {part} to its final name: {e.strerror}")
+            return Attempt(Result.RETRY, f"cannot rename {dl.part} to its final name: {e.strerror}")
         # The directory fsync that makes the rename durable is grouped: the result
         # processor does one before the state records a batch of downloads.
         return attempt
 
-    def _resumable_bytes(self, part: str) -> int:
-        """The size of a `.part` that can be resumed; anything odd there is removed."""
-        if not self._tl.part_may_exist:
-            return 0
-        try:
-            st = os.lstat(part)
-        except OSError:
-            return 0
-        if not stat.S_ISREG(st.st_mode):
-            _remove(part)  # a planted symlink (or anything odd) is never written through
-            return 0
-        return st.st_size
-
-    @staticmethod
-    def _reject(part: str, reason: str) -> Attempt:
-        _remove(part)
-        return Attempt(permanent=True, reason=reason)
-
 
 def _disk_failure(part: str, err: BaseException) -> Attempt:
     """Our side cannot write: the paper stays resumable, nothing is half-renamed."""
-    return Attempt(reason=f"cannot write {part}: {getattr(err, 'strerror', None) or err}",
-                   fatal=getattr(err, "errno", None) in _DISK_ERRNOS)
+    fatal = getattr(err, "errno", None) in _DISK_ERRNOS
+    return Attempt(Result.FATAL if fatal else Result.RETRY,
+                   f"cannot write {part}: {getattr(err, 'strerror', None) or err}")
 
 
 # Errors that will hit every other paper too: stop the run instead of failing them all.
