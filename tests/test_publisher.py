@@ -1,6 +1,5 @@
 """The real CLI against a local publisher site: cookies, landing pages, credentials, proxies."""
 
-import json
 import os
 import socket
 import subprocess

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import click
 
-from papers.errors import ConfigError, ExitStatus, PapersError, StateError, UsageError
+from papers.errors import ExitStatus, PapersError, UsageError
 
 EXIT_CODES_HELP = """\b
 Exit codes:

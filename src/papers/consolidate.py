@@ -9,9 +9,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.errors import InputError, StateError
+from papers.errors import Cancelled, InputError, StateError
 from papers.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
 from papers.models import Paper
 from papers.runner import Pipeline, Summary, ending_of, make_resolver, unique
@@ -19,6 +19,9 @@ from papers.processor import Printer, Recorder, ResultProcessor
 from papers.reporting import NullReporter, Reporter
 from papers.settings import Settings
 from papers.state import StateStore, write_atomic
+
+if TYPE_CHECKING:
+    from papers.resolve import Resolver
 
 log = logging.getLogger("papers")
 
@@ -92,7 +95,6 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     Papers already consolidated completely (per the state file) are output
     again without asking anyone. Raises StateError like `run_download`.
     """
-    from papers.errors import Cancelled
     from papers.hosts import HostLimiter
 
     reporter = reporter or NullReporter()
@@ -112,61 +114,73 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                                      on_output_closed=on_output_closed, to_stdout=not output_file)
         return ResultProcessor(q, recorder, printer)
 
-    pipeline = Pipeline(make_processor, settings.workers, cancel)
-    processor = pipeline.processor
     resolver = make_resolver(settings, HostLimiter(settings.max_per_host, settings.rate_limit, cancel),
                              cancel)
     if not resolver.sources:
         state.close(compact=False)
         raise StateError("no source is enabled: check use_sources and sources.<name>.enabled")
-
-    def work(chunk: list[Paper]) -> None:
-        if cancel.is_set():
-            return
-        done = set()
-        try:
-            for i, rec in resolver.resolve_iter(chunk):
-                done.add(i)
-                pipeline.put(PaperConsolidated(chunk[i], rec))
-        except Cancelled:
-            return
-        except Exception as e:  # a bug must cost these papers, not the run
-            log.debug("internal error", exc_info=True)
-            for i, p in enumerate(chunk):
-                if i not in done:
-                    rec = {"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
-                           "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
-                    pipeline.put(PaperConsolidated(p, rec))
-
+    pipeline = Pipeline(make_processor, settings.workers, cancel)
     chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
     input_error = None
     with pipeline:
         if expected:
             pipeline.put(TotalEstimate(expected))
-        chunk: list[Paper] = []
         try:
-            for paper in unique(papers):
-                if cancel.is_set():
-                    break
-                pipeline.put(PaperQueued(paper))
-                prior = state.get(paper.key)  # read before any work on this key exists
-                if prior is not None and prior.get("complete") and prior.get("status") != "failed":
-                    pipeline.put(PaperConsolidated(paper, prior, skipped=True))
-                    continue
-                chunk.append(paper)
-                if len(chunk) >= chunk_size:
-                    if not pipeline.submit(work, chunk):
-                        break
-                    chunk = []
-            else:
-                if chunk:
-                    pipeline.submit(work, chunk)
+            _plan_all(papers, state, pipeline, _Consolidator(resolver, pipeline.put, cancel), chunk_size)
         except InputError as e:
             input_error = str(e)
-            if chunk:
-                pipeline.submit(work, chunk)
-    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), processor.recorder.fatal_error,
+    recorder = pipeline.processor.recorder
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, None)
-    return Summary(stats=processor.recorder.stats, failures=processor.recorder.failures, ending=ending,
-                   reason=reason, output_dir=output_file or "",
-                   state_path=state.path)
+    return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
+                   reason=reason, output_dir=output_file or "", state_path=state.path)
+
+
+def _plan_all(papers: Iterable[Paper], state: StateStore, pipeline: Pipeline,
+              consolidator: "_Consolidator", chunk_size: int) -> None:
+    """Queue each paper once: done ones (per the state) are output again as they are,
+    the others go to the workers in chunks of `chunk_size`."""
+    chunk: list[Paper] = []
+    try:
+        for paper in unique(papers):
+            if pipeline.cancel.is_set():
+                return
+            pipeline.put(PaperQueued(paper))
+            prior = state.get(paper.key)  # read before any work on this key exists
+            if prior is not None and prior.get("complete") and prior.get("status") != "failed":
+                pipeline.put(PaperConsolidated(paper, prior, skipped=True))
+                continue
+            chunk.append(paper)
+            if len(chunk) >= chunk_size:
+                if not pipeline.submit(consolidator.work, chunk):
+                    return
+                chunk = []
+    finally:
+        if chunk and not pipeline.cancel.is_set():
+            pipeline.submit(consolidator.work, chunk)
+
+
+class _Consolidator:
+    """What a worker runs for a chunk of papers: resolve them, put each record on the queue."""
+
+    def __init__(self, resolver: "Resolver", put: Callable[[Any], None], cancel: threading.Event) -> None:
+        self.resolver, self.put, self.cancel = resolver, put, cancel
+
+    def work(self, chunk: list[Paper]) -> None:
+        """Consolidate `chunk`; a bug costs these papers, not the run."""
+        if self.cancel.is_set():
+            return
+        done = set()
+        try:
+            for i, rec in self.resolver.resolve_iter(chunk):
+                done.add(i)
+                self.put(PaperConsolidated(chunk[i], rec))
+        except Cancelled:
+            return
+        except Exception as e:
+            log.debug("internal error", exc_info=True)
+            for i, p in enumerate(chunk):
+                if i not in done:
+                    rec = {"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
+                           "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
+                    self.put(PaperConsolidated(p, rec))

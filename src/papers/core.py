@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.errors import InputError, StateError
+from papers.errors import Cancelled, InputError, StateError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
 from papers.models import Paper, candidate_urls
@@ -28,10 +28,13 @@ from papers.settings import Settings
 from papers.state import PaperRecord, StateStore
 
 if TYPE_CHECKING:
-    from papers.hosts import HostScheduler
+    from papers.fetch import Fetcher
+    from papers.hosts import HostScheduler, Reservation
+    from papers.netconf import NetConfig
     from papers.resolve import Resolver
 
 log = logging.getLogger("papers")
+
 
 def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                  reporter: Reporter | None = None, cancel: threading.Event | None = None,
@@ -53,22 +56,12 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.fetch import FetchConfig, Fetcher  # the HTTP client loads only when a run starts
-    from papers.errors import Cancelled
-    from papers.hosts import HostLimiter, HostScheduler, Reservation
+    from papers.hosts import HostLimiter, HostScheduler
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
-    output_dir = os.path.abspath(settings.output_dir)
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as e:
-        raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
+    output_dir, on_disk = _output_dir(settings)
     real_dir = os.path.realpath(output_dir)
-    # What is in the output dir now: papers whose files are absent skip those checks.
-    try:
-        on_disk = set(os.listdir(real_dir))  # plain names: a third of scandir's cost
-    except OSError:
-        on_disk = None
     state = StateStore.open(settings.state_path, PaperRecord)
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
@@ -86,78 +79,105 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                                   save_interval=settings.save_interval, sync_dir=real_dir,
                                   on_output_closed=on_output_closed, on_fatal=cancel.set)
 
-    net = settings.net()
+    net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
     pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
-    processor = pipeline.processor
-    put = pipeline.put
     fetcher = Fetcher(
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                     chunk_size=settings.chunk_size, min_speed=settings.min_speed,
                     min_speed_window=settings.min_speed_window, policy=policy_of(settings),
                     net=net, doi_resolver=settings.doi_resolver),
-        limiter, cancel, put, clock=clock)
-    resolver_lock = threading.Lock()
-    resolver_box: list[Resolver] = []
+        limiter, cancel, pipeline.put, clock=clock)
+    worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
+    input_error = None
+    with pipeline:
+        pipeline.start_loops(worker.loop)
+        if expected:
+            pipeline.put(TotalEstimate(expected))
+        try:
+            _plan_all(planner, papers, pipeline.put, scheduler, cancel)
+        except InputError as e:
+            input_error = str(e)
+    fetcher.close()
+    recorder = pipeline.processor.recorder
+    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
+                               input_error, recorder.stop_reason)
+    return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
+                   reason=reason, output_dir=output_dir, state_path=state.path)
 
-    def resolver() -> "Resolver":
-        # Made on first use: a run of plain URLs never imports the API clients.
-        with resolver_lock:
-            if not resolver_box:
-                resolver_box.append(make_resolver(settings, limiter, cancel, net))
-            return resolver_box[0]
 
-    def worker_loop() -> None:
-        while True:
-            got = scheduler.get()
-            if got is None:
-                return
+def _output_dir(settings: Settings) -> tuple[str, set[str] | None]:
+    """The output directory, made if need be, and the names in it now (None if unknown)."""
+    output_dir = os.path.abspath(settings.output_dir)
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as e:
+        raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
+    # What is in it now: papers whose files are absent skip those checks.
+    try:
+        return output_dir, set(os.listdir(output_dir))  # plain names: a third of scandir's cost
+    except OSError:
+        return output_dir, None
+
+
+class _Worker:
+    """What every download worker runs: take a job from the scheduler, look its PDF
+    candidates up if it has none, fetch it, and put its result on the queue."""
+
+    def __init__(self, settings: Settings, net: "NetConfig", can_resolve: bool,
+                 scheduler: "HostScheduler", fetcher: "Fetcher", put: Callable[[Any], None]) -> None:
+        self.settings, self.net, self.can_resolve = settings, net, can_resolve
+        self.scheduler, self.limiter, self.cancel = scheduler, fetcher.limiter, fetcher.cancel
+        self.fetcher, self.put = fetcher, put
+        self._resolver: Resolver | None = None
+        self._resolver_lock = threading.Lock()
+
+    def loop(self) -> None:
+        """Work until the scheduler has no more jobs."""
+        while (got := self.scheduler.get()) is not None:
             reservation, job = got
             try:
-                work(job, reservation)
+                self.work(job, reservation)
             finally:
                 if not reservation.taken:
-                    limiter.release(reservation.key)
+                    self.limiter.release(reservation.key)
 
-    def work(job: Fetch, reservation: Reservation) -> None:
-        if cancel.is_set():
+    def work(self, job: Fetch, reservation: "Reservation") -> None:
+        """One paper, start to finish."""
+        if self.cancel.is_set():
             return
         paper = job.paper
         log.debug("fetching %s", paper.id)
         try:
-            outcome = lookup_error = None
-            if not paper.urls and can_resolve:
-                paper, outcome = _resolve_inline(resolver(), paper)
-            elif not paper.urls:
-                lookup_error = UNRESOLVED.format(what=", ".join(paper.identifiers) or paper.id)
-            if outcome is not None and paper.doi and settings.doi_resolver:
-                # Nothing found by the sources: the DOI's own landing page is the last resort.
-                outcome, lookup_error = None, outcome.error
+            paper, outcome, lookup_error = self._candidates(paper)
             if outcome is None:
-                outcome = fetcher.fetch(replace(job, paper=paper), reservation, lookup_error)
+                outcome = self.fetcher.fetch(replace(job, paper=paper), reservation, lookup_error)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run
             log.debug("internal error on %s", paper.id, exc_info=True)
             outcome = Outcome(status=Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
-        put(result_message(paper, outcome))
+        self.put(result_message(paper, outcome))
 
-    input_error = None
-    with pipeline:
-        pipeline.start_loops(worker_loop)
-        if expected:
-            put(TotalEstimate(expected))
-        try:
-            _plan_all(planner, papers, put, scheduler, cancel)
-        except InputError as e:
-            input_error = str(e)
-    fetcher.close()
-    recorder = processor.recorder
-    ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
-                               input_error, recorder.stop_reason)
-    return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
-                   reason=reason, output_dir=output_dir, state_path=state.path)
+    def _candidates(self, paper: Paper) -> tuple[Paper, Outcome | None, str | None]:
+        """(paper with PDF candidates, its outcome if the lookup settled it, why none was found)."""
+        if paper.urls:
+            return paper, None, None
+        if not self.can_resolve:
+            return paper, None, UNRESOLVED.format(what=", ".join(paper.identifiers) or paper.id)
+        paper, outcome = _resolve_inline(self.resolver(), paper)
+        if outcome is not None and paper.doi and self.settings.doi_resolver:
+            # Nothing found by the sources: the DOI's own landing page is the last resort.
+            return paper, None, outcome.error
+        return paper, outcome, None
+
+    def resolver(self) -> "Resolver":
+        """The Resolver, made on first use: a run of plain URLs never imports the API clients."""
+        with self._resolver_lock:
+            if self._resolver is None:
+                self._resolver = make_resolver(self.settings, self.limiter, self.cancel, self.net)
+            return self._resolver
 
 
 def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], None],

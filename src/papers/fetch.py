@@ -27,7 +27,7 @@ from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
 from papers.messages import Outcome, ProgressUpdate, Status
-from papers.models import Paper, candidate_urls
+from papers.models import candidate_urls
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.planner import Fetch

@@ -94,84 +94,95 @@ def _json_document(text: str, name: str) -> Iterator[Paper]:
 
 def _json_array(lines: Iterator[str], name: str) -> Iterator[Paper]:
     """Stream the elements of a top-level JSON array without loading it whole."""
-    decoder = json.JSONDecoder()
-    buf = ""
-    base_line = 1  # line number of buf[0]
-    pos = 0
-    eof = False
+    for item, line in _ArrayReader(lines, name).items():
+        yield _item_to_paper(item, f"{name}:{line}")
 
-    def more() -> bool:
-        nonlocal buf, pos, base_line, eof
-        if eof:
+
+class _ArrayReader:
+    """The elements of a JSON array read from `lines` a chunk at a time: `json`'s
+    raw_decode parses each element; this only steps over the brackets and commas."""
+
+    def __init__(self, lines: Iterator[str], name: str) -> None:
+        self.lines, self.name = lines, name
+        self.decoder = json.JSONDecoder()
+        self.buf = ""
+        self.base_line = 1  # line number of buf[0]
+        self.pos = 0
+        self.eof = False
+
+    def items(self) -> Iterator[tuple[Any, int]]:
+        """(element, its line number) for each element, in order."""
+        self.more()
+        if self.skip_ws() != "[":
+            raise self.fail("expected '['")
+        self.pos += 1
+        if self.skip_ws() == "]":
+            self.pos += 1
+        else:
+            while True:
+                if not self.skip_ws():
+                    raise self.fail("unexpected end of input inside the array")
+                line = self.base_line + self.buf.count("\n", 0, self.pos)
+                yield self.element(), line
+                c = self.skip_ws()
+                self.pos += 1
+                if c == "]":
+                    break
+                if c != ",":
+                    self.pos -= 1
+                    raise self.fail("expected ',' or ']' after an array element" if c else
+                                    "unexpected end of input inside the array")
+        if self.skip_ws():
+            raise self.fail("extra data after the JSON array")
+
+    def element(self) -> Any:
+        while True:
+            try:
+                item, end = self.decoder.raw_decode(self.buf, self.pos)
+                break
+            except json.JSONDecodeError as e:
+                # The element may just be cut by the chunk boundary: read more and retry.
+                if not self.more():
+                    raise self.fail(e.msg, e.pos) from None
+        if end == len(self.buf) and not self.eof:
+            # A number at the buffer's end could still continue.
+            self.more()
+            item, end = self.decoder.raw_decode(self.buf, self.pos)
+        self.pos = end
+        return item
+
+    def more(self) -> bool:
+        """Read the next chunk into the buffer; False at the end of the input."""
+        if self.eof:
             return False
         # Drop what has been consumed, keeping line numbers right.
-        base_line += buf.count("\n", 0, pos)
-        buf = buf[pos:]
-        pos = 0
-        got = []
+        self.base_line += self.buf.count("\n", 0, self.pos)
+        self.buf, self.pos = self.buf[self.pos:], 0
+        got: list[str] = []
         size = 0
-        for line in lines:
+        for line in self.lines:
             got.append(line)
             size += len(line)
             if size >= _CHUNK:
                 break
         else:
-            eof = True
-        buf += "".join(got)
-        return bool(got) or not eof
+            self.eof = True
+        self.buf += "".join(got)
+        return bool(got) or not self.eof
 
-    def fail(msg: str, at: int) -> InputError:
-        line = base_line + buf.count("\n", 0, at)
-        return InputError(f"{name}:{line}: malformed JSON: {msg}")
-
-    def skip_ws() -> str:
-        nonlocal pos
+    def skip_ws(self) -> str:
+        """Step over whitespace; the next character, or "" at the end of the input."""
         while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buf):
-                return buf[pos]
-            if not more():
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.more():
                 return ""
 
-    more()
-    if skip_ws() != "[":
-        raise fail("expected '['", pos)
-    pos += 1
-    index = 0
-    if skip_ws() == "]":
-        pos += 1
-    else:
-        while True:
-            if not skip_ws():
-                raise fail("unexpected end of input inside the array", pos)
-            while True:
-                try:
-                    item, end = decoder.raw_decode(buf, pos)
-                    break
-                except json.JSONDecodeError as e:
-                    # The element may just be cut by the chunk boundary: read more and retry.
-                    if not more():
-                        raise fail(e.msg, e.pos) from None
-            if end == len(buf) and not eof:
-                # A number at the buffer's end could still continue.
-                more()
-                item, end = decoder.raw_decode(buf, pos)
-            line = base_line + buf.count("\n", 0, pos)
-            pos = end
-            yield _item_to_paper(item, f"{name}:{line}")
-            index += 1
-            c = skip_ws()
-            if c == ",":
-                pos += 1
-                continue
-            if c == "]":
-                pos += 1
-                break
-            raise fail("expected ',' or ']' after an array element" if c else
-                       "unexpected end of input inside the array", pos)
-    if skip_ws():
-        raise fail("extra data after the JSON array", pos)
+    def fail(self, msg: str, at: int | None = None) -> InputError:
+        line = self.base_line + self.buf.count("\n", 0, self.pos if at is None else at)
+        return InputError(f"{self.name}:{line}: malformed JSON: {msg}")
 
 
 def open_input(path: str, stdin: TextIO) -> tuple[TextIO, str]:
