@@ -116,7 +116,7 @@ def _output_dir(settings: Settings) -> tuple[str, set[str] | None]:
         raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
     # What is in it now: papers whose files are absent skip those checks.
     try:
-        return output_dir, set(os.listdir(output_dir))  # plain names: a third of scandir's cost
+        return output_dir, set(os.listdir(output_dir))  # names are all the planner needs
     except OSError:
         return output_dir, None
 

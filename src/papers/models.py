@@ -19,8 +19,8 @@ KNOWN_FIELDS = (
 @dataclass(slots=True, eq=False)
 class Paper:
     """One paper to fetch. Treated as immutable (use `dataclasses.replace`); not frozen
-    only because a frozen dataclass costs a microsecond more to build, a second per
-    million papers.
+    only because a frozen dataclass is slower to build, which a million-line list
+    feels ("Paper" in bench/RESULTS.md).
 
     `key` is its identity (two spellings of one paper share it); `id` is what
     the user sees; `urls` are PDF candidates, best first. `problem` is set when
@@ -102,13 +102,14 @@ def paper_from_text(text: str) -> Paper:
     s = text.strip()
     if s.startswith(("http://", "https://")):
         # Fast path for a plain URL already in canonical form (a million-line list of
-        # them is common): the key is the URL itself. Anything unusual takes the full path.
+        # them is common; "Paper" in bench/RESULTS.md): the key is the URL itself.
+        # Anything unusual takes the full path.
         start = 7 if s[4] == ":" else 8
         end = s.find("/", start)
         host = s[start:end]
         if (end > start and host == host.lower() and "?" not in host and "#" not in s
                 and "@" not in s and "=" not in s and not host.endswith(ID_HOSTS)):
-            return Paper("url:" + s, s, (s,))  # positional: keywords cost 0.4 us more
+            return Paper(key="url:" + s, id=s, urls=(s,))
     ident = classify(s)
     if ident is None:
         return Paper(key="junk:" + s, id=s,
@@ -121,27 +122,15 @@ def paper_from_text(text: str) -> Paper:
         pdf = s.replace("/abs/", "/pdf/", 1)
         return replace(paper_from_record({"arxiv": ident.value}), id=s, urls=(pdf,))
     # classify() normalised the identifier already: build the Paper as paper_from_record
-    # would, without normalising it again (8 us -> 3 us a DOI on a million-line list).
-    return Paper(*_ID_PAPER[ident.kind](ident.value))
+    # would, without normalising it again.
+    key_prefix, shown_prefix = _ID_FORMS[ident.kind]
+    return Paper(key=key_prefix + ident.value, id=shown_prefix + ident.value,
+                 **{ident.kind: ident.value})
 
 
-def _id_paper(kind: str, key_prefix: str, shown_prefix: str):  # noqa: ANN202
-    slot = ("doi", "arxiv", "pmid", "pmcid").index(kind)
-
-    def args(value: str) -> tuple:
-        ids = [None, None, None, None]
-        ids[slot] = value
-        return (key_prefix + value, shown_prefix + value, (), *ids)
-    return args
-
-
-# The key and the shown id of a paper known by one identifier (see paper_from_record).
-_ID_PAPER = {
-    "doi": _id_paper("doi", "doi:", ""),
-    "arxiv": _id_paper("arxiv", "arxiv:", "arXiv:"),
-    "pmid": _id_paper("pmid", "pmid:", "PMID:"),
-    "pmcid": _id_paper("pmcid", "pmcid:", ""),
-}
+# The key prefix and the shown prefix of a paper known by one identifier (see paper_from_record).
+_ID_FORMS = {"doi": ("doi:", ""), "arxiv": ("arxiv:", "arXiv:"), "pmid": ("pmid:", "PMID:"),
+             "pmcid": ("pmcid:", "")}
 
 
 def _clean_str(value: Any) -> str | None:

@@ -115,7 +115,8 @@ class Planner:
             return None
         else:
             # Marked in place rather than added to `seen`: a re-run sees every paper in
-            # the state, and a second set of a million keys costs ~100 MB.
+            # the state, and a second table of a million keys is not free ("Planner" in
+            # bench/RESULTS.md).
             self.priors[paper.key] = _SEEN
         if prior is not None and self._done_on_disk(prior):
             return Done(paper, prior)
