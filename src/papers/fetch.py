@@ -39,6 +39,7 @@ SNIFF_BYTES = 1024        # the PDF magic must appear within this many bytes
 PDF_MAGIC = b"%PDF-"
 PROGRESS_BYTES = 1 << 20  # coalesce progress: one message per MiB ...
 PROGRESS_SECONDS = 0.25   # ... or per quarter second, whichever comes first
+SIDECAR_AFTER = 256 * 1024  # a body this far along gets its source written beside its .part
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
 
 
@@ -106,9 +107,11 @@ class _Download:
     """One paper's download, as pip's `_FileDownload`: its files, what its `.part`
     holds, and what it has cost so far. Made by `Fetcher.fetch`; one worker thread.
 
-    `PATH.part.json` beside the `.part` names its source as soon as a body starts
-    arriving, so a run killed by `kill -9` (no state record for the paper yet) is
-    resumed with Range + If-Range instead of started over.
+    `PATH.part.json` beside the `.part` names its source once a body has passed
+    SIDECAR_AFTER bytes, so a run killed by `kill -9` (no state record for the paper
+    yet) resumes it with Range + If-Range instead of starting over. A smaller body
+    costs less to fetch again than a sidecar costs every file ("Sidecar" in
+    bench/RESULTS.md).
     """
 
     def __init__(self, job: Fetch, started: float) -> None:
@@ -121,6 +124,7 @@ class _Download:
         self.attempts = 0                 # HTTP requests made
         self.unreported = 0               # bytes received but not yet sent as progress
         self.tried: list[tuple[str, Attempt]] = []
+        self.sidecar_may_exist = job.part_may_exist
         self.source = self._source(job.prior) if job.part_may_exist else None
 
     def _source(self, prior: PaperRecord | None) -> PartSource | None:
@@ -148,15 +152,22 @@ class _Download:
         return st.st_size
 
     def claim_part(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        """A new body is going into the `.part`: say durably where it comes from."""
+        """A new body is going into the `.part`: remember where it comes from."""
         self.part_may_exist = True
         self.source = PartSource(url, etag, last_modified) if etag or last_modified else None
+        if self.sidecar_may_exist:
+            _remove(self.sidecar)  # an older body's
+            self.sidecar_may_exist = False
+
+    def save_source(self) -> None:
+        """Write the `.part`'s source to its sidecar (the OS has it: it survives kill -9)."""
         if self.source is None:
-            _remove(self.sidecar)
             return
-        data = json.dumps({"url": url, "etag": etag, "last_modified": last_modified}).encode()
+        data = json.dumps({"url": self.source.url, "etag": self.source.etag,
+                           "last_modified": self.source.last_modified}).encode()
         try:
             fd = os.open(self.sidecar, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o644)
+            self.sidecar_may_exist = True
             with os.fdopen(fd, "wb") as f:
                 _write_all(f, data)
         except OSError as e:
@@ -166,14 +177,18 @@ class _Download:
         """Remove the `.part` and its sidecar: their bytes cannot be resumed."""
         if self.part_may_exist:
             _remove(self.part)
-            _remove(self.sidecar)
-        self.source = None
+        self._drop_sidecar()
 
     def finish_part(self) -> None:
         """The `.part` is complete and checked: give it its final name."""
         os.replace(self.part, self.path)
-        _remove(self.sidecar)
+        self._drop_sidecar()
+
+    def _drop_sidecar(self) -> None:
         self.source = None
+        if self.sidecar_may_exist:
+            _remove(self.sidecar)
+            self.sidecar_may_exist = False
 
     def validators_for(self, url: str) -> tuple[str | None, str | None]:
         """(etag, last_modified) of a kept `.part` of `url`, for the state record."""
@@ -295,6 +310,7 @@ class _Body:
         self.file: Any = None
         self.hasher: Any = None
         self.written = 0
+        self.saved = False                 # the sidecar names this body's source (or the state does)
         self.pending = 0                   # bytes not yet reported as progress
         self.last_emit = fetcher.monotonic()
 
@@ -382,6 +398,9 @@ class _Body:
         self.hasher.update(chunk)
         self.written += len(chunk)
         self.pending += len(chunk)
+        if self.written >= SIDECAR_AFTER and not self.saved:
+            self.saved = True
+            self.dl.save_source()
         limit = f.config.max_size
         if limit and self.written > limit:
             self.verdict = self._reject(f"too large: over --max-size {limit} bytes")
@@ -399,6 +418,7 @@ class _Body:
         except OSError as e:
             raise DiskError(e) from e
         self.file = os.fdopen(fd, "wb", buffering=0)
+        self.saved = self.append  # a resumed .part's source is on disk already
         if not self.append:
             dl.claim_part(self.url, self.etag, self.last_modified)
         if self.hasher is None:

@@ -11,6 +11,9 @@ import re
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
+#: The scholarly identifier kinds a paper can carry, in the order they are preferred.
+ID_KINDS = ("doi", "arxiv", "pmid", "pmcid")
+
 # DOI: 10.<registrant>/<suffix>; the suffix may hold almost anything (SICI DOIs: <>;()).
 _DOI_CORE = r"10\.\d{4,9}/\S+"
 _DOI_PREFIXES = re.compile(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from papers.ids import ID_HOSTS, classify, normalise
+from papers.ids import ID_HOSTS, ID_KINDS, classify, normalise
 from papers.redact import redact
 
 #: Record fields `papers` understands; every other field is kept in `extra`.
@@ -44,7 +44,7 @@ class Paper:
     def identifiers(self) -> list[str]:
         """The scholarly identifiers this paper carries, as `kind:value` strings."""
         out = []
-        for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        for kind in ID_KINDS:
             value = getattr(self, kind)
             if value:
                 out.append(f"{kind}:{value}")
@@ -180,7 +180,7 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
     """Build a Paper from a JSON paper record; unknown fields are kept in `extra`."""
     ids = {}
     invalid = []
-    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+    for kind in ID_KINDS:
         v = _clean_str(rec.get(kind))
         if v:
             norm = normalise(kind, v)

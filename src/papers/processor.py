@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from papers.messages import MessageType, Outcome, QueueMessage, Status
+from papers.ids import ID_KINDS
 from papers.models import Paper
 from papers.redact import redacted
 from papers.reporting import NullReporter, Reporter, Stats
@@ -43,7 +44,7 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         line["landing_page"] = redacted(outcome.landing_page)
     if paper.title:
         line["title"] = paper.title
-    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+    for kind in ID_KINDS:
         value = getattr(paper, kind)
         if value:
             line[kind] = value

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers.apiclient import ApiClient
-from papers.ids import normalise, quote_doi
+from papers.ids import ID_KINDS, normalise, quote_doi
 from papers.settings import SourceSettings
 
 
@@ -22,7 +22,7 @@ class Ids:
     def learn(self, other: "Found") -> bool:
         """Take identifiers we lacked from `other`; True if any was new."""
         new = False
-        for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        for kind in ID_KINDS:
             if getattr(self, kind) is None:
                 value = getattr(other, kind)
                 if value:
