@@ -119,6 +119,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     if not resolver.sources:
         state.close(compact=False)
         raise StateError("no source is enabled: check use_sources and sources.<name>.enabled")
+    # A copy taken before the processor starts: the loop below never reads the live store.
+    priors = dict(state.records)
     pipeline = Pipeline(make_processor, settings.workers, cancel)
     chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
     input_error = None
@@ -126,7 +128,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
         if expected:
             pipeline.put(TotalEstimate(expected))
         try:
-            _plan_all(papers, state, pipeline, _Consolidator(resolver, pipeline.put, cancel), chunk_size)
+            _plan_all(papers, priors, pipeline, _Consolidator(resolver, pipeline.put, cancel), chunk_size)
         except InputError as e:
             input_error = str(e)
     recorder = pipeline.processor.recorder
@@ -136,7 +138,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                    reason=reason, output_dir=output_file or "", state_path=state.path)
 
 
-def _plan_all(papers: Iterable[Paper], state: StateStore, pipeline: Pipeline,
+def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], pipeline: Pipeline,
               consolidator: "_Consolidator", chunk_size: int) -> None:
     """Queue each paper once: done ones (per the state) are output again as they are,
     the others go to the workers in chunks of `chunk_size`."""
@@ -146,7 +148,7 @@ def _plan_all(papers: Iterable[Paper], state: StateStore, pipeline: Pipeline,
             if pipeline.cancel.is_set():
                 return
             pipeline.put(PaperQueued(paper))
-            prior = state.get(paper.key)  # read before any work on this key exists
+            prior = priors.get(paper.key)
             if prior is not None and prior.get("complete") and prior.get("status") != "failed":
                 pipeline.put(PaperConsolidated(paper, prior, skipped=True))
                 continue
