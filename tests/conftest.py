@@ -56,7 +56,8 @@ def server():
 def env(tmp_path):
     e = dict(os.environ)
     e["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # never read the developer's own config
-    e.pop("PAPERS_CONFIG", None)
+    for var in [v for v in e if v.startswith("PAPERS_")]:
+        del e[var]  # nor the developer's PAPERS_<KEY> settings
     e["PYTHONUNBUFFERED"] = "1"
     # A safety net: anything not on 127.0.0.1 goes to a dead proxy and fails at once.
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):

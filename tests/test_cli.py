@@ -67,10 +67,13 @@ def test_missing_config_file(papers, tmp_path):
 
 
 def test_bad_flag_value_is_usage_error(papers, tmp_path):
+    # The flag as it was typed, and its value.
     r = papers("download", "-j", "0", "http://x/y.pdf")
-    assert r.code == 2 and "workers: must be at least 1" in r.stderr
+    assert r.code == 2 and "papers: error: -j 0: must be at least 1" in r.stderr
+    r = papers("download", "--workers", "0", "http://x/y.pdf")
+    assert r.code == 2 and "papers: error: --workers 0: must be at least 1" in r.stderr
     r = papers("download", "--max-size", "lots", "http://x/y.pdf")
-    assert r.code == 2 and "not a size" in r.stderr
+    assert r.code == 2 and "papers: error: --max-size lots: not a size" in r.stderr
 
 
 def test_no_input_on_a_terminal_is_usage_error(tmp_path, env):
@@ -95,14 +98,39 @@ def test_config_file_sets_defaults_and_flags_win(server, papers, tmp_path):
     assert r.lines[0]["path"].startswith(str(tmp_path / "from-flag"))
 
 
-def test_example_config_is_valid_and_complete(papers, tmp_path):
-    from papers.settings import SETTING_NAMES, build_settings, load_config
+def test_example_config_lists_every_setting_with_its_true_default():
+    import dataclasses
+    import math
+
+    from papers.config import file_layer, resolve
+    from papers.settings import SETTING_NAMES, Settings
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    example = os.path.join(root, "config.example.yaml")
-    raw = load_config(example)
-    assert set(raw) == set(SETTING_NAMES)
-    build_settings(raw, {})
+    layer = file_layer(os.path.join(root, "config.example.yaml"))
+    assert set(layer.values) == set(SETTING_NAMES)
+    example, defaults = resolve([layer])[0], Settings()
+
+    def same(a, b):
+        if isinstance(a, float) or isinstance(b, float):
+            return math.isclose(a, b, rel_tol=1e-3)  # 0.333 stands for 1/3
+        if dataclasses.is_dataclass(a):
+            return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+        if isinstance(a, tuple):
+            return len(a) == len(b) and all(map(same, a, b))
+        return a == b
+
+    for name in SETTING_NAMES:
+        assert same(getattr(example, name), getattr(defaults, name)), name
+    names = {s.name for s in defaults.sources}
+    assert set(layer.values["sources"]) == names
+    for src in defaults.sources:  # every key of every source is listed too
+        listed = set(layer.values["sources"][src.name])
+        expected = {f.name for f in dataclasses.fields(src)} - {"name"}
+        if src.name not in ("openalex", "semantic_scholar"):
+            expected.discard("api_key")
+        if src.name != "arxiv":
+            expected.discard("pdf_base_url")
+        assert listed == expected, src.name
 
 
 def test_stdin_text_and_jsonl(server, papers, tmp_path):
@@ -207,3 +235,32 @@ def test_quiet_prints_only_errors(server, papers, tmp_path):
     ok = server.pdf("/q1.pdf", make_pdf(1000, 1))
     r = papers("download", "-q", "-o", str(tmp_path / "o"), ok, server.url("/q404.pdf"))
     assert r.code == 1 and r.stderr == "" and r.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["download"], ["consolidate"], ["status"], ["verify"],
+                                     ["config", "show"]])
+def test_every_command_help_ends_with_real_examples(papers, command):
+    r = papers(*command, "--help")
+    assert r.code == 0
+    tail = r.stdout.rstrip().split("Examples:")[-1].strip().splitlines()
+    assert "Examples:" in r.stdout and 2 <= len(tail) <= 3
+    assert all(line.strip().startswith(("papers ", "PAPERS_")) for line in tail)
+
+
+def test_short_version_flag(papers):
+    assert papers("-V").stdout == papers("--version").stdout != ""
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_scripts_as_the_readme_shows(env, tmp_path, shell):
+    env["_PAPERS_COMPLETE"] = f"{shell}_source"
+    p = subprocess.run([sys.executable, "-c", "from papers.cli import run; run()"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "_PAPERS_COMPLETE" in p.stdout and "complete" in p.stdout
+
+
+def test_completion_offers_the_commands(env):
+    env.update({"_PAPERS_COMPLETE": "bash_complete", "COMP_WORDS": "papers st", "COMP_CWORD": "1"})
+    p = subprocess.run([sys.executable, "-c", "from papers.cli import run; run()"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert "plain,status" in p.stdout.splitlines()

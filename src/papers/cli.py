@@ -24,7 +24,7 @@ Exit codes:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="papers-bulk", prog_name="papers")
+@click.version_option(None, "-V", "--version", package_name="papers-bulk", prog_name="papers")
 def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
 
@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     Tests call it in-process, with sys.stdin/stdout/stderr swapped.
     """
     try:
-        return cli.main(args=argv, prog_name="papers", standalone_mode=False)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        status = cli.main(args=argv, prog_name="papers", standalone_mode=False, obj={"argv": argv})
+        return ExitStatus.OK if status is None else status  # a command with nothing to say
     except click.exceptions.Exit as e:  # --help, --version
         return e.exit_code
     except click.ClickException as e:  # bad flags, as click words them
@@ -81,7 +83,22 @@ def _common_options(f):
     return f
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+DOWNLOAD_EXAMPLES = """\b
+Examples:
+  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
+  papers download -i refs.txt -o pdfs --json | jq -r 'select(.status == "failed") | .id'
+  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
+"""
+
+CONSOLIDATE_EXAMPLES = """\b
+Examples:
+  papers consolidate 10.1038/nphys1170 PMC3159421 | jq .pdf_urls
+  papers consolidate -i dois.txt -o records.json
+  papers consolidate -i dois.txt | papers download -o pdfs
+"""
+
+
+@cli.command(epilog=EXIT_CODES_HELP + "\n" + DOWNLOAD_EXAMPLES)
 @_input_options
 @click.option("-o", "--output-dir", metavar="DIR", help="Where PDFs go.  [default: ./papers]")
 @click.option("--retry-failed", is_flag=True, default=None,
@@ -122,7 +139,8 @@ def download(papers, inputs, output_dir, state, workers, retry_failed, max_retri
 @cli.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
                                              "every paper consolidated (with or without a PDF)")
               .replace("at least one paper failed (the others are on disk)",
-                       "at least one paper failed (junk input, or a source error left it incomplete)"))
+                       "at least one paper failed (junk input, or a source error left it incomplete)")
+              + "\n" + CONSOLIDATE_EXAMPLES)
 @_input_options
 @click.option("-o", "--output", "output_file", metavar="FILE",
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
@@ -146,15 +164,136 @@ def consolidate(papers, inputs, output_file, sources, workers, state, progress, 
     return _run_consolidate(settings, papers, files, sys.stdin, output_file, state)
 
 
-def _settings(config, quiet, verbose, overrides):
-    from papers.settings import DEFAULT_CONFIG_PATHS, build_settings, load_config
+def _state_options(f):
+    f = click.option("--state", "states", multiple=True, metavar="FILE",
+                     help="A state file. Repeatable: several are read as one.")(f)
+    return click.option("-o", "--output-dir", "output_dirs", multiple=True, metavar="DIR",
+                        help="An output directory: every state file in it. Repeatable.  "
+                             "[default: ./papers]")(f)
 
-    config_path = config or os.environ.get("PAPERS_CONFIG")
-    if not config_path:
-        config_path = next((p for p in DEFAULT_CONFIG_PATHS if os.path.exists(p)), None)
-    raw = load_config(config_path) if config_path else {}
-    return build_settings(raw, {**overrides,
-                                "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None})
+
+def _state_paths(output_dirs, states):
+    from papers.status import state_files
+
+    if not output_dirs and not states:
+        output_dirs = ("papers",)
+    return state_files(output_dirs, states)
+
+
+@cli.command(epilog="""\b
+Examples:
+  papers status -o pdfs
+  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
+  papers status --json -o shard0 -o shard1 | jq .by_status
+""")
+@_state_options
+@click.option("--json", "json_output", is_flag=True, help="One JSON object on stdout.")
+@click.option("--failed", "which", flag_value="failed", help="Only the ids of failed papers, one per line.")
+@click.option("--downloaded", "which", flag_value="downloaded",
+              help="Only the ids of downloaded papers, one per line.")
+def status(output_dirs, states, json_output, which) -> int:
+    """What the state says: counts by status, bytes on disk, failures grouped by reason
+    with a few examples each, and when the last run started and ended. Several state
+    files (shards) are read as one."""
+    import json
+
+    from papers.status import describe, report
+
+    rep, records = report(_state_paths(output_dirs, states))
+    if which:
+        for key, rec in records.items():
+            if rec.status == which:
+                click.echo(rec.id or key)
+    elif json_output:
+        click.echo(json.dumps(rep.as_json(), ensure_ascii=False))
+    else:
+        for line in describe(rep):
+            click.echo(line)
+    return ExitStatus.OK
+
+
+@cli.command(epilog="""\b
+Exit codes:
+  0    every recorded file is there and unchanged
+  1    at least one is missing or changed (listed on stdout)
+  2    bad usage or state file
+\b
+Examples:
+  papers verify -o pdfs
+  papers verify -o pdfs --fix && papers download -i refs.txt -o pdfs
+""")
+@_state_options
+@click.option("--fix", is_flag=True,
+              help="Mark missing or changed files so that the next download fetches them again "
+                   "(a changed file is kept as NAME.bad).")
+def verify(output_dirs, states, fix) -> int:
+    """Check every downloaded file the state records: that it exists, its size, its
+    SHA-256 and its %PDF- header. Lists each one that is missing or changed."""
+    import time
+
+    from papers import status as st
+
+    paths = _state_paths(output_dirs, states)
+    records, _ = st.load_records(paths)
+    problems = st.verify(records)
+    for p in problems:
+        click.echo(f"{p.record.path}\t{p.what}\t{p.record.id or p.key}")
+    checked = sum(r.status == "downloaded" for r in records.values())
+    click.echo(f"papers: {checked:,} files checked, {len(problems):,} missing or changed", err=True)
+    if problems and fix:
+        for path in paths:
+            st.fix(path, problems, time.time())
+        click.echo(f"papers: marked {len(problems):,} for the next download", err=True)
+    return ExitStatus.FAILED if problems else ExitStatus.OK
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Look at the configuration."""
+
+
+@config_group.command("show", epilog="""\b
+Examples:
+  papers config show
+  PAPERS_WORKERS=4 papers config show -c lab.yaml
+  papers config show | grep rate_limit
+""")
+@click.option("-c", "--config", metavar="FILE",
+              help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]")
+def config_show(config) -> None:
+    """Print every setting's effective value and where it came from: the default, a
+    config file, a PAPERS_<KEY> environment variable. Secrets are masked."""
+    from papers.config import describe, layers_for, resolve
+
+    settings, origins = resolve(layers_for(config, os.environ, {}))
+    for line in describe(settings, origins):
+        click.echo(line)
+
+
+def _settings(config, quiet, verbose, overrides):
+    """The run's Settings from every layer (config.py), flags as they were typed."""
+    from papers.config import load_settings
+
+    flags = {**overrides, "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None}
+    return load_settings(config, flags, spelled=_spelled(click.get_current_context()))
+
+
+def _spelled(ctx) -> dict[str, str]:
+    """For each option given, the flag as the user typed it (`-j` or `--workers`)."""
+    argv = (ctx.find_root().obj or {}).get("argv") or sys.argv[1:]
+    out = {}
+    for param in ctx.command.params:
+        for opt in getattr(param, "opts", ()):
+            if any(t == opt or t.startswith(opt + "=") or (len(opt) == 2 and t.startswith(opt))
+                   for t in argv):
+                out[_SETTING_OF.get(param.name, param.name)] = opt
+                break
+    return out
+
+
+# Option names whose setting is named otherwise.
+_SETTING_OF = {"json_output": "json", "quiet": "verbosity", "verbose": "verbosity",
+               "sources": "use_sources"}
 
 
 def _files(papers, inputs, command):

@@ -109,7 +109,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
 
     def make_processor(q: queue.Queue) -> ResultProcessor:
         recorder = ConsolidateRecorder(state, clock=clock, save_interval=settings.save_interval,
-                                       output_file=output_file, on_fatal=cancel.set)
+                                       output_file=output_file, on_fatal=cancel.set,
+                                       command="consolidate")
         printer = ConsolidatePrinter(recorder.stats, reporter, out, True,
                                      on_output_closed=on_output_closed, to_stdout=not output_file)
         return ResultProcessor(q, recorder, printer)

@@ -20,7 +20,7 @@ from papers.ids import ID_KINDS
 from papers.models import Paper
 from papers.redact import redacted
 from papers.reporting import NullReporter, Reporter, Stats
-from papers.state import StateStore, changes_record, fsync_dir, record_outcome
+from papers.state import StateStore, changes_record, fsync_dir, iso, record_outcome
 
 log = logging.getLogger("papers")
 
@@ -77,7 +77,7 @@ class Recorder(_Dispatcher):
     def __init__(self, state: StateStore | None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, save_interval: float = 1.0,
                  sync_dir: str | None = None,
-                 on_fatal: Callable[[], None] | None = None) -> None:
+                 on_fatal: Callable[[], None] | None = None, command: str = "download") -> None:
         self.state = state
         self.clock = clock
         self.monotonic = monotonic
@@ -97,6 +97,8 @@ class Recorder(_Dispatcher):
             MessageType.INPUT_DONE: self._on_input_done,
             MessageType.STOP: self._on_stop,
         }
+        if state is not None:
+            state.note_run(started=iso(clock()), command=command)
 
     def fail(self, error: Exception) -> None:
         """The state cannot be written: remember why (once) and stop the run."""
@@ -148,6 +150,7 @@ class Recorder(_Dispatcher):
     def _on_stop(self, msg: Any) -> None:
         self._sync_renames()
         if self.state is not None:
+            self.state.note_run(ended=iso(self.clock()))
             self.state.close()
 
 

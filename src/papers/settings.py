@@ -1,4 +1,7 @@
-"""Settings: one frozen object built from defaults, the YAML config and flags."""
+"""Settings: one frozen object, and how a raw value becomes a setting's value.
+
+Where the values come from (files, the environment, flags) is config.py's business.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,6 @@ from papers.errors import ConfigError
 
 if TYPE_CHECKING:
     from papers.netconf import NetConfig
-
-DEFAULT_CONFIG_PATHS = (
-    os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
-                 "papers", "config.yaml"),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class SourceSettings:
@@ -134,50 +131,69 @@ def parse_size(text: str | int | float | None) -> int | None:
     return n or None
 
 
-def _coerce(name: str, value: Any) -> Any:
+class SettingError(ConfigError):
+    """A bad value for one setting; `field` names it (dotted inside `sources`), and the
+    layer it came from (config.py) adds where it was given."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
+_KINDS: dict[str, type] = {
+    "output_dir": str, "state": str, "user_agent": str, "cookies": str,
+    "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
+    "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
+    "retry_after_max": float, "save_interval": float, "min_speed_window": float,
+    "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool, "netrc": bool,
+}
+_NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "email"}
+
+
+def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> Any:
+    """The value of setting `name` from a raw `value` (YAML, an environment variable or a
+    flag); SettingError if it is not one. `sources` is what a `sources` value amends."""
     if name == "sources":
-        return parse_sources(value)
+        return parse_sources(value, sources)
     if name == "use_sources":
         return parse_source_names(value)
-    if name == "email":
-        if value is None:
-            return None
-        if not isinstance(value, str) or "@" not in value:
-            raise ConfigError(f"email: expected an email address, got {value!r}")
-        return value.strip()
-    kind = {
-        "output_dir": str, "state": str, "user_agent": str, "cookies": str,
-        "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
-        "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
-        "retry_after_max": float, "save_interval": float, "min_speed_window": float,
-        "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool, "netrc": bool,
-    }.get(name)
     if name in ("max_size", "min_speed"):
-        return parse_size(value)
-    if value is None and name in ("state", "progress", "user_agent", "cookies", "doi_resolver"):
+        try:
+            return parse_size(value)
+        except ConfigError as e:
+            raise SettingError(name, str(e)) from None
+    if value is None and name in _NULLABLE:
         return None
+    kind = _KINDS.get(name)
+    if name == "email":
+        if not isinstance(value, str) or "@" not in value:
+            raise SettingError(name, f"expected an email address, got {value!r}")
+        return value.strip()
     if name == "doi_resolver":
         if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
-            raise ConfigError(f"doi_resolver: expected an http(s) URL, got {value!r}")
+            raise SettingError(name, f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/")
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+            raise SettingError(name, f"expected true or false, got {value!r}")
         return value
     if kind in (int, float):
-        v = _number(name, value, kind, minimum=-1 if name == "verbosity" else 0)
-        if name in ("workers", "max_per_host", "chunk_size") and v < 1:
-            raise ConfigError(f"{name}: must be at least 1, got {value!r}")
-        if name == "timeout" and v <= 0:
-            raise ConfigError(f"{name}: must be more than 0, got {value!r}")
-        return v
+        return _bounded(name, _number(name, value, kind, minimum=-1 if name == "verbosity" else 0), value)
     if kind is str:
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{name}: expected text, got {value!r}")
+            raise SettingError(name, f"expected text, got {value!r}")
         if name == "cookies":
             return _readable(name, os.path.expanduser(value))
-        return os.path.expanduser(value) if name in ("output_dir", "state", "cookies") else value
-    raise ConfigError(f"unknown setting {name!r}")
+        return os.path.expanduser(value) if name in ("output_dir", "state") else value
+    raise SettingError(name, "unknown setting")
+
+
+def _bounded(name: str, v: Any, value: Any) -> Any:
+    if name in ("workers", "max_per_host", "chunk_size") and v < 1:
+        raise SettingError(name, f"must be at least 1, got {value!r}")
+    if name == "timeout" and v <= 0:
+        raise SettingError(name, f"must be more than 0, got {value!r}")
+    return v
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -188,35 +204,35 @@ def parse_sources(value: Any, base: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     if value is None:
         return base
     if not isinstance(value, dict):
-        raise ConfigError("sources: expected a mapping of source names to settings")
+        raise SettingError("sources", "expected a mapping of source names to settings")
     out = {s.name: s for s in base}
     for name, conf in value.items():
         if name not in out:
-            raise ConfigError(f"sources: unknown source {name!r} (known: {', '.join(SOURCE_NAMES)})")
+            raise SettingError("sources", f"unknown source {name!r} (known: {', '.join(SOURCE_NAMES)})")
         if conf is None:
             continue
         if not isinstance(conf, dict):
-            raise ConfigError(f"sources.{name}: expected a mapping")
+            raise SettingError(f"sources.{name}", "expected a mapping")
         changes: dict[str, Any] = {}
         for key, v in conf.items():
             where = f"sources.{name}.{key}"
             if key not in _SOURCE_KEYS or (key == "api_key" and name not in _KEYED_SOURCES) \
                     or (key == "pdf_base_url" and name != "arxiv"):
-                raise ConfigError(f"{where}: unknown setting")
+                raise SettingError(where, "unknown setting")
             if key in ("base_url", "pdf_base_url"):
                 if not isinstance(v, str) or not v.lower().startswith(("http://", "https://")):
-                    raise ConfigError(f"{where}: expected an http(s) URL, got {v!r}")
+                    raise SettingError(where, f"expected an http(s) URL, got {v!r}")
                 v = v.rstrip("/")
             elif key == "api_key":
                 if v is not None and (not isinstance(v, str) or not v.strip()):
-                    raise ConfigError(f"{where}: expected text")
+                    raise SettingError(where, "expected text")
             elif key == "enabled":
                 if not isinstance(v, bool):
-                    raise ConfigError(f"{where}: expected true or false")
+                    raise SettingError(where, "expected true or false")
             else:
                 v = _number(where, v, int if key == "max_connections" else float)
                 if key == "max_connections" and v < 1:
-                    raise ConfigError(f"{where}: must be at least 1")
+                    raise SettingError(where, "must be at least 1")
             changes[key] = v
         out[name] = replace(out[name], **changes)
     return tuple(out[s.name] for s in base)
@@ -226,13 +242,13 @@ def parse_source_names(value: Any) -> tuple[str, ...]:
     """`openalex,arxiv` (or a list) -> a tuple of known source names."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
-        raise ConfigError(f"use_sources: expected a list of source names, got {value!r}")
+        raise SettingError("use_sources", f"expected a list of source names, got {value!r}")
     names = tuple(str(x).strip() for x in items if str(x).strip())
     unknown = [n for n in names if n not in SOURCE_NAMES]
     if unknown:
-        raise ConfigError(f"unknown source {unknown[0]!r} (known: {', '.join(SOURCE_NAMES)})")
+        raise SettingError("use_sources", f"unknown source {unknown[0]!r} (known: {', '.join(SOURCE_NAMES)})")
     if not names:
-        raise ConfigError("no sources selected")
+        raise SettingError("use_sources", "no sources selected")
     return names
 
 
@@ -242,58 +258,20 @@ def _readable(name: str, path: str) -> str:
         with open(path, "rb"):
             pass
     except OSError as e:
-        raise ConfigError(f"{name}: cannot read {path} ({e.strerror})") from None
+        raise SettingError(name, f"cannot read ({e.strerror})") from None
     if os.path.isdir(path):
-        raise ConfigError(f"{name}: {path} is a directory, not a cookies.txt file")
+        raise SettingError(name, "a directory, not a cookies.txt file")
     return path
 
 
 def _number(where: str, value: Any, kind: type, minimum: int = 0) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        raise SettingError(where, f"expected a number, got {value!r}")
     try:
         v = kind(value)
     except ValueError:
-        raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        raise SettingError(where, f"expected a number, got {value!r}") from None
     if v < minimum:
-        raise ConfigError(f"{where}: must not be negative, got {value!r}"
-                          if minimum == 0 else f"{where}: {minimum} is the least, got {value!r}")
+        raise SettingError(where, f"must not be negative, got {value!r}"
+                           if minimum == 0 else f"{minimum} is the least, got {value!r}")
     return v
-
-
-def load_config(path: str) -> dict[str, Any]:
-    """Read a YAML config file into a dict of raw settings (validated by `build_settings`)."""
-    import yaml  # only runs when a config exists, keeps start-up fast otherwise
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path}: no such file") from None
-    except OSError as e:
-        raise ConfigError(f"config file {path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path}:{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of settings")
-    out = {}
-    for k, v in data.items():
-        key = str(k).replace("-", "_")
-        if key not in SETTING_NAMES:
-            raise ConfigError(f"config file {path}: unknown setting {k!r}")
-        out[key] = v
-    return out
-
-
-def build_settings(config: dict[str, Any], overrides: dict[str, Any]) -> Settings:
-    """Defaults, then config values, then flags given on the command line (None = not given)."""
-    values: dict[str, Any] = {}
-    for source in (config, {k: v for k, v in overrides.items() if v is not None}):
-        for k, v in source.items():
-            values[k] = _coerce(k, v)
-    return replace(Settings(), **values)

@@ -185,7 +185,7 @@ class PlainRecords:
         return record
 
 
-_HEAD = b'{"schema":%d,"papers":{' % SCHEMA
+_PAPERS = b'"papers":{'  # the head line ends here; then a paper per line
 _LEGACY_FIELDS = FIELDS  # the order of schema 2 rows and list records in old journals
 
 
@@ -264,6 +264,7 @@ class StateStore:
         self._lock_fd: int | None = None
         self._unsynced = False
         self._old_layout = False  # loaded from an older or hand-made layout: rewrite at close
+        self.last_run: dict[str, Any] = {}  # when the last run started and ended, and what it was
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -323,6 +324,7 @@ class StateStore:
                                  f"{schema}; this one reads up to {SCHEMA}): upgrade papers or "
                                  "use another --state")
             records = _upgrade(data)
+            self.last_run = data.get("last_run") if isinstance(data.get("last_run"), dict) else {}
             del data
             self.records = dict(zip(records, self._decode_all(list(records.values()))))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -337,8 +339,13 @@ class StateStore:
         False when the file is laid out otherwise (older, hand-edited, pretty-printed) or
         damaged: the caller then parses it whole, which also reports damage precisely.
         """
-        if f.readline().rstrip(b"\n") != _HEAD:
+        try:
+            head = json.loads(f.readline().rstrip(b"\n") + b"}}")
+        except ValueError:
             return False
+        if not isinstance(head, dict) or head.get("schema") != SCHEMA or head.get("papers") != {}:
+            return False
+        self.last_run = head.get("last_run") if isinstance(head.get("last_run"), dict) else {}
         records: dict[str, Any] = {}
         closed = False
         try:
@@ -386,6 +393,10 @@ class StateStore:
         self._journal_lines += len(lines)
         try:
             entries = json.loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
+            for run in [e["run"] for e in entries if "run" in e]:
+                self.last_run = {} if "started" in run else self.last_run
+                self.last_run.update(run)
+            entries = [e for e in entries if "run" not in e]
             recs = [_row(_LEGACY_FIELDS, e["r"]) if isinstance(e["r"], list) else e["r"]
                     for e in entries]  # arrays: written by papers before schema 4
             self.records.update(zip([e["k"] for e in entries], self._decode_all(recs)))
@@ -399,6 +410,8 @@ class StateStore:
     def _line_ok(self, line: bytes) -> bool:
         try:
             entry = json.loads(line)
+            if isinstance(entry.get("run"), dict):
+                return True
             rec = entry["r"]
             self._decode_all([_row(_LEGACY_FIELDS, rec) if isinstance(rec, list) else rec])
             return isinstance(entry["k"], str)
@@ -409,6 +422,14 @@ class StateStore:
     def get(self, key: str) -> Any:
         """The record for `key`, or None."""
         return self.records.get(key)
+
+    def note_run(self, **fields: Any) -> None:
+        """Record facts of this run (`started`, `ended`, `command`); a new `started`
+        forgets the previous run's."""
+        if "started" in fields:
+            self.last_run = {}
+        self.last_run.update(fields)
+        self._pending.append(json.dumps({"run": fields}, separators=(",", ":")))
 
     def put(self, key: str, record: Any) -> None:
         """Record an outcome; it reaches disk at the next `flush`."""
@@ -502,7 +523,8 @@ class StateStore:
         # lines at a time, without a parse tree of the whole file.
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         encode = self._encode
-        yield _HEAD
+        head = {"schema": SCHEMA, **({"last_run": self.last_run} if self.last_run else {})}
+        yield dumps(head)[:-1].encode() + b"," + _PAPERS
         lines = iter([f"{dumps(key)}:{dumps(encode(rec))}" for key, rec in batch]
                      for batch in _batches(self.records.items(), 4096))
         sep = "\n"
