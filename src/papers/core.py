@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.errors import Cancelled, InputError, StateError
+from papers.errors import Cancelled, InputError, OutputError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
 from papers.models import Paper, candidate_urls
@@ -25,7 +25,7 @@ from papers.processor import ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.runner import BATCH, Pipeline, Summary, ending_of, make_resolver, policy_of
 from papers.settings import Settings
-from papers.state import PaperRecord, StateStore
+from papers.state import PaperRecord, StateStore, can_create_in
 
 if TYPE_CHECKING:
     from papers.fetch import Fetcher
@@ -60,9 +60,15 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
-    output_dir, on_disk = _output_dir(settings)
-    real_dir = os.path.realpath(output_dir)
+    output_dir = _check_output_dir(settings.output_dir)
     state = StateStore.open(settings.state_path, PaperRecord)
+    try:
+        on_disk = _make_output_dir(output_dir)
+    except OutputError:
+        state.close(compact=False)
+        state.unmake()
+        raise
+    real_dir = os.path.realpath(output_dir)
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
@@ -107,18 +113,34 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                    reason=reason, output_dir=output_dir, state_path=state.path)
 
 
-def _output_dir(settings: Settings) -> tuple[str, set[str] | None]:
-    """The output directory, made if need be, and the names in it now (None if unknown)."""
-    output_dir = os.path.abspath(settings.output_dir)
+def _check_output_dir(path: str) -> str:
+    """The output directory's absolute path, checked before anything is created:
+    OutputError if it (or the folder it would go in) is a file or cannot be written."""
+    output_dir = os.path.abspath(path)
+    existing = output_dir
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == output_dir else f"cannot be made: {existing} is a file"
+        raise OutputError(f"output directory {output_dir} {what}, not a directory"
+                          if existing == output_dir else f"output directory {output_dir} {what}")
+    if not can_create_in(existing):
+        raise OutputError(f"output directory {output_dir}: cannot write in {existing} "
+                          "(read-only, or owned by another user)")
+    return output_dir
+
+
+def _make_output_dir(output_dir: str) -> set[str] | None:
+    """Make the output directory if need be; the names in it now (None if unknown)."""
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as e:
-        raise StateError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
+        raise OutputError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
     # What is in it now: papers whose files are absent skip those checks.
     try:
-        return output_dir, set(os.listdir(output_dir))  # names are all the planner needs
+        return set(os.listdir(output_dir))  # names are all the planner needs
     except OSError:
-        return output_dir, None
+        return None
 
 
 class _Worker:

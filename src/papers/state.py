@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice, repeat
@@ -165,6 +166,27 @@ def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
     fsync_dir(directory)
 
 
+def _missing_dirs(path: str) -> list[str]:
+    """The directories `os.makedirs(path)` would create, deepest first."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def can_create_in(folder: str) -> bool:
+    """Whether a file can be made in `folder` (os.access says yes to root, and to a
+    read-only mount or an immutable folder): make one and remove it."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".papers-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
+
+
 def _batches(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
     it = iter(items)
     while batch := list(islice(it, n)):
@@ -274,15 +296,33 @@ class StateStore:
         store.lock()
         try:
             store.load()
+            store.check_writable()
         except StateError:
             store.close(compact=False)
+            store.unmake()
             raise
         return store
 
     def lock(self) -> None:
-        """Take an exclusive lock so that two runs cannot share one state file."""
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take an exclusive lock so that two runs cannot share one state file. What this
+        creates (the lock file, missing directories) `unmake` removes again."""
+        if os.path.isdir(self.path):
+            raise StateError(f"state file {self.path} is a directory; give --state a file name")
+        parent = os.path.dirname(self.path)
+        missing = _missing_dirs(parent)
+        existing = os.path.dirname(missing[-1]) if missing else parent
+        if not os.path.isdir(existing):
+            raise StateError(f"state file {self.path}: {existing} is a file, not a directory")
+        try:
+            os.makedirs(parent, exist_ok=True)
+            self._made = [self.lock_path] if not os.path.exists(self.lock_path) else []
+            self._made += missing
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            self.unmake()
+            raise StateError(f"state file {self.path}: cannot create "
+                             f"{self.lock_path if os.path.isdir(parent) else parent} "
+                             f"({e.strerror})") from None
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks here
@@ -296,6 +336,32 @@ class StateStore:
                 f"state file {self.path} is in use by another papers run; "
                 "wait for it to finish or use another --state") from None
         self._lock_fd = fd
+
+    def unmake(self) -> None:
+        """Remove what `lock` created: the lock file, then the directories it made (if
+        still empty). For a run refused before it began: it leaves nothing behind."""
+        for path in getattr(self, "_made", []):
+            try:
+                (os.rmdir if os.path.isdir(path) else os.unlink)(path)
+            except OSError:
+                pass
+        self._made = []
+
+    def check_writable(self) -> None:
+        """StateError now, rather than after the downloads, if the state cannot be written
+        (read-only files or folder, files left by a run under sudo)."""
+        for path in (self.path, self.journal_path):
+            try:
+                with open(path, "ab"):  # opened for writing, nothing written
+                    pass
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StateError(f"state file {path}: cannot be written ({e.strerror}); "
+                                 "was it left by a run as another user (sudo)?") from None
+        parent = os.path.dirname(self.path)
+        if not os.access(parent, os.W_OK | os.X_OK) or not can_create_in(parent):
+            raise StateError(f"state file {self.path}: its folder {parent} cannot be written")
 
     def load(self) -> None:
         """Read the snapshot and replay the journal. Raises StateError if corrupt."""
