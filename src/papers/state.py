@@ -352,8 +352,7 @@ class StateStore:
         (read-only files or folder, files left by a run under sudo)."""
         for path in (self.path, self.journal_path):
             try:
-                with open(path, "ab"):  # opened for writing, nothing written
-                    pass
+                os.close(os.open(path, os.O_WRONLY))  # opened for writing (never created), nothing written
             except FileNotFoundError:
                 pass
             except OSError as e:
