@@ -105,7 +105,8 @@ def test_truncated_every_time_fails_transient_then_retry_on_rerun(server, papers
     rec = r.lines[0]
     assert rec["status"] == "failed" and rec["attempts"] == 3
     assert "truncated" in rec["error"] or "connection broken" in rec["error"]
-    assert "after 3 attempts" in rec["error"] and url in rec["error"]
+    assert "after 3 attempts" in rec["error"] and rec["url"] == url
+    assert url not in rec["error"]  # the paper is that URL: the line names it once
     assert pdfs_in(out) == {}
     # Transient: the next run tries again (and now the server behaves).
     server.route("/always.pdf", Reply(body=body))
@@ -169,7 +170,7 @@ def test_404_is_permanent_and_not_retried_on_rerun(server, papers, tmp_path):
     out = str(tmp_path / "o")
     r = papers("download", "-o", out, "--json", url)
     assert r.code == 1
-    assert r.lines[0]["error"] == f"HTTP 404 Not Found (tried {url})"
+    assert r.lines[0]["error"] == "HTTP 404 Not Found" and r.lines[0]["id"] == url
     assert server.hits("/missing.pdf") == 1
     r2 = papers("download", "-o", out, "--json", url)
     assert r2.code == 1 and "--retry-failed" in r2.lines[0]["error"]

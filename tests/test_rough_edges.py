@@ -83,3 +83,39 @@ def test_a_corrupt_state_given_with_state_leaves_no_folder_or_lock(papers, tmp_p
     before = listing(tmp_path)
     one_line_exit_2(papers("download", "-o", str(tmp_path / "new"), "--state", str(bad), URL), "corrupt")
     assert listing(tmp_path) == before  # no `new` folder, no s.json.lock
+
+
+def test_a_failure_line_names_the_url_once(server, papers, tmp_path):
+    url = server.url("/nothing-here.pdf")
+    r = papers("download", "-o", str(tmp_path / "o"), url)
+    (line,) = [x for x in r.stderr.splitlines() if "failed:" in x]
+    assert line.count(url) == 1 and line.strip() == f"failed: {url}: HTTP 404 Not Found"
+
+
+def test_a_state_of_a_newer_papers_is_not_called_corrupt(papers, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".papers-state.json").write_text('{"schema": 99, "papers": {}}')
+    r = papers("download", "-o", str(out), URL)
+    one_line_exit_2(r, "was written by a newer papers (schema 99")
+    assert "corrupt" not in r.stderr
+
+
+def test_no_files_in_dir_when_nothing_was_saved(server, papers, tmp_path):
+    r = papers("download", "-o", str(tmp_path / "o"), server.url("/nope.pdf"))
+    assert r.code == 1 and "0 downloaded" in r.stderr and "files in" not in r.stderr
+
+
+def test_a_state_copied_to_another_directory_does_not_claim_its_files(server, papers, tmp_path):
+    from faultserver import make_pdf
+
+    urls = [server.pdf(f"/c{i}.pdf", make_pdf(2000 + i, i)) for i in range(3)]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert papers("download", "-o", str(a), *urls).code == 0
+    b.mkdir()
+    (b / ".papers-state.json").write_bytes((a / ".papers-state.json").read_bytes())
+    before = len(server.requests)
+    r = papers("download", "-o", str(b), "--json", *urls)
+    assert r.code == 0, r.stderr
+    assert {x["status"] for x in r.lines} == {"downloaded"} and len(server.requests) - before == 3
+    assert sorted(p.name for p in b.glob("*.pdf")) == sorted(p.name for p in a.glob("*.pdf"))

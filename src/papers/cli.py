@@ -345,7 +345,7 @@ def _run_download(settings, papers, files, stdin) -> int:
     if not settings.json and settings.verbosity >= 0 \
             and not (summary.ending is Ending.BAD_INPUT and not s.total):
         _print_summary(summary, f"{s.downloaded} downloaded", f"{s.skipped} already there",
-                       f"files in {summary.output_dir}")
+                       f"files in {summary.output_dir}" if s.downloaded or s.skipped else "")
     return _finish(summary, settings)
 
 
@@ -398,7 +398,8 @@ def _print_summary(summary, *parts) -> None:
     counts = [*parts[:-1]]
     if s.failed:
         counts.append(f"{s.failed} failed")
-    click.echo(f"papers: {', '.join(counts)} (of {s.total}); {parts[-1]}", err=True)
+    click.echo(f"papers: {', '.join(counts)} (of {s.total})" + (f"; {parts[-1]}" if parts[-1] else ""),
+               err=True)
     for pid, error in summary.failures:
         click.echo(f"  failed: {pid}: {error}", err=True)
     if s.failed > len(summary.failures):

@@ -544,7 +544,7 @@ class Fetcher:
             dl.tried.append((url, attempt))
             if len(urls) > 1:
                 log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
-        error = self._explain(dl.tried)
+        error = self._explain(dl.tried, dl.paper.id)
         permanent = all(a.result in (Result.PERMANENT, Result.LANDING) for _, a in dl.tried)
         return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
                              error=f"{lookup_error}; then {error}" if lookup_error else error)
@@ -557,10 +557,10 @@ class Fetcher:
                        finished=self.clock(), **kw)
 
     @staticmethod
-    def _explain(tried: list[tuple[str, Attempt]]) -> str:
+    def _explain(tried: list[tuple[str, Attempt]], paper_id: str) -> str:
         if len(tried) == 1:
             url, a = tried[0]
-            return f"{a.reason} (tried {url})"
+            return a.reason if url == paper_id else f"{a.reason} (tried {url})"
         parts = "; ".join(f"{url}: {a.reason}" for url, a in tried)
         return f"all {len(tried)} candidate URLs failed: {parts}"
 

@@ -67,6 +67,9 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
         return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
     if prior and prior.status == DOWNLOADED:
         done_path = prior.path or path
+        if os.path.dirname(done_path) != os.path.dirname(path):
+            # A state copied from another output directory: only what is here counts.
+            done_path = path
         try:
             size = os.path.getsize(done_path)
         except OSError:
