@@ -311,7 +311,7 @@ def _files(papers, inputs, command):
     return files
 
 
-def _display(settings, bar_allowed=True):
+def _display(settings, bar_allowed=True, bytes=True):
     """The reporter for this run, with the `papers` logger routed through it."""
     import logging
 
@@ -319,7 +319,7 @@ def _display(settings, bar_allowed=True):
 
     show_bar = settings.progress if settings.progress is not None else sys.stderr.isatty()
     show_bar = show_bar and bar_allowed and settings.verbosity >= 0
-    reporter = TqdmReporter(sys.stderr) if show_bar else LineReporter(sys.stderr)
+    reporter = TqdmReporter(sys.stderr, bytes=bytes) if show_bar else LineReporter(sys.stderr)
     logger = logging.getLogger("papers")
     logger.handlers[:] = [ReporterLogHandler(reporter)]
     logger.propagate = False
@@ -342,8 +342,7 @@ def _run_download(settings, papers, files, stdin) -> int:
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
     s = summary.stats
-    if not settings.json and settings.verbosity >= 0 \
-            and not (summary.ending is Ending.BAD_INPUT and not s.total):
+    if settings.verbosity >= 0 and not (summary.ending is Ending.BAD_INPUT and not s.total):
         _print_summary(summary, f"{s.downloaded} downloaded", f"{s.skipped} already there",
                        f"files in {summary.output_dir}" if s.downloaded or s.skipped else "")
     return _finish(summary, settings)
@@ -353,14 +352,14 @@ def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
     from papers.consolidate import run_consolidate
     from papers.inputs import estimate_count, iter_papers
 
-    reporter, show_bar = _display(settings)
+    reporter, show_bar = _display(settings, bytes=False)
     with _signals_stop(reporter) as cancel:
         expected = estimate_count(papers, files)
         summary = run_consolidate(settings, iter_papers(papers, files, stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
                                   state_path=state, reporter=reporter, cancel=cancel,
                                   expected=expected)
-    if settings.verbosity >= 0 and (output_file or show_bar):
+    if settings.verbosity >= 0:
         s = summary.stats
         where = f"written to {summary.output_dir}" if output_file else "on stdout"
         _print_summary(summary, f"{s.downloaded} with PDF candidates", f"{s.not_found} without",
@@ -400,6 +399,8 @@ def _print_summary(summary, *parts) -> None:
         counts.append(f"{s.failed} failed")
     click.echo(f"papers: {', '.join(counts)} (of {s.total})" + (f"; {parts[-1]}" if parts[-1] else ""),
                err=True)
+    for note in summary.notes:
+        click.echo(f"  {note}", err=True)
     for pid, error in summary.failures:
         click.echo(f"  failed: {pid}: {error}", err=True)
     if s.failed > len(summary.failures):

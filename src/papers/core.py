@@ -110,7 +110,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, recorder.stop_reason)
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
-                   reason=reason, output_dir=output_dir, state_path=state.path)
+                   reason=reason, output_dir=output_dir, state_path=state.path,
+                   notes=[n for n in [limiter.pace_note()] if n])
 
 
 def _check_output_dir(path: str) -> str:

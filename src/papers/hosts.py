@@ -69,6 +69,9 @@ class HostLimiter:
         self._last_start: dict[str, float] = {}   # when the last request really started
         self._paused_until: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._refused: dict[str, str] = {}   # why `key`'s last try was refused: rate or slots
+        self.starts = 0                      # download requests started (not API calls)
+        self.held = {"rate": 0, "slots": 0}  # of those, how many first waited, and for what
 
     def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
         """Own limits for `key`."""
@@ -82,14 +85,39 @@ class HostLimiter:
         Call with `cond` held.
         """
         if self._active.get(key, 0) >= self._max.get(key, self.max_per_host):
+            self._refused[key] = "slots"
             return math.inf
         now = self.clock()
         start = self._next_start.get(key, 0.0)
         if start > now:
+            self._refused[key] = "rate"
             return start - now
         self._active[key] = self._active.get(key, 0) + 1
         self._next_start[key] = now + self._intervals.get(key, self.interval)
+        self._count_start(key)
         return 0.0
+
+    def _count_start(self, key: str) -> None:
+        if key not in self._max:  # a download host, not a scholarly API
+            self.starts += 1
+            why = self._refused.pop(key, None)
+            if why:
+                self.held[why] += 1
+
+    def pace_note(self) -> str | None:
+        """What set the pace of the downloads, when a per-host limit did (most requests
+        had to wait for it), for the closing summary."""
+        if self.starts < 4:
+            return None
+        why = max(self.held, key=lambda k: self.held[k])
+        if self.held[why] * 2 < self.starts:
+            return None
+        if why == "rate":
+            return (f"held to {1 / self.interval:g} requests/s per host by --rate-limit; "
+                    "see --rate-limit/--max-per-host")
+        n = self.max_per_host
+        return (f"held to {n} connection{'s' if n != 1 else ''} per host by --max-per-host; "
+                "see --rate-limit/--max-per-host")
 
     def release(self, key: str) -> None:
         """Give back a slot taken by `try_acquire` or `slot`."""

@@ -7,6 +7,8 @@ shows it, so `--no-progress` swaps the display and nothing else.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -71,20 +73,29 @@ class LineReporter(Reporter):
             pass
 
 
-class TqdmReporter(Reporter):
-    """A tqdm bar on stderr: papers done of total, bytes, rate, ok/failed counts."""
+_BAR = "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]"
+_BAR_ETA = "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}<{remaining}{postfix}]"
 
-    def __init__(self, stream: TextIO | None = None, clock=time.monotonic) -> None:
+
+class TqdmReporter(Reporter):
+    """A tqdm bar on stderr: papers done of total, time remaining once the total is
+    known, ok/failed counts, and bytes with their rate (downloads) or what was found
+    (consolidate, which moves no file: `bytes=False`)."""
+
+    def __init__(self, stream: TextIO | None = None, clock=time.monotonic, bytes: bool = True) -> None:
         from tqdm import tqdm  # imported only when a bar is shown
 
         self._tqdm = tqdm
         self.stream = stream or sys.stderr
         self.clock = clock
+        self.bytes = bytes
         self.started = clock()
         self._last_postfix = 0.0
-        self.bar = tqdm(total=0, unit="paper", desc="papers", file=self.stream,
-                        dynamic_ncols=True, leave=True, mininterval=0.2,
-                        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]")
+        # A terminal that reports no width (a bare pty) would get an empty bar.
+        sized = _width(self.stream) > 0
+        self.bar = tqdm(total=0, unit="paper", desc="papers", file=self.stream, leave=True,
+                        dynamic_ncols=sized, ncols=None if sized else shutil.get_terminal_size().columns,
+                        mininterval=0.2, bar_format=_BAR)
 
     def update(self, stats: Stats) -> None:
         bar = self.bar
@@ -92,15 +103,22 @@ class TqdmReporter(Reporter):
         total = max(stats.total, stats.done) if stats.input_done else max(stats.total, stats.expected, stats.done)
         if bar.total != total:
             bar.total = total
+        if (stats.input_done or stats.expected) and bar.bar_format != _BAR_ETA:
+            bar.bar_format = _BAR_ETA  # the total is known: time remaining means something
         delta = stats.done - bar.n
         now = self.clock()
         if delta or now - self._last_postfix > 0.5:
             self._last_postfix = now
-            rate = stats.bytes / max(now - self.started, 1e-6)
-            bar.set_postfix_str(
-                f"ok {stats.downloaded + stats.skipped + stats.not_found}, failed {stats.failed}, "
-                f"{human_bytes(stats.bytes)}, {human_bytes(rate)}/s", refresh=False)
+            bar.set_postfix_str(self._postfix(stats, now), refresh=False)
             bar.update(delta)
+
+    def _postfix(self, stats: Stats, now: float) -> str:
+        if not self.bytes:
+            done = f", from the checkpoint {stats.skipped}" if stats.skipped else ""
+            return f"with PDF {stats.downloaded}, without {stats.not_found}, failed {stats.failed}{done}"
+        rate = stats.bytes / max(now - self.started, 1e-6)
+        return (f"ok {stats.downloaded + stats.skipped}, failed {stats.failed}, "
+                f"{human_bytes(stats.bytes)}, {human_bytes(rate)}/s")
 
     def log(self, line: str) -> None:
         self._tqdm.write(line, file=self.stream)
@@ -109,6 +127,13 @@ class TqdmReporter(Reporter):
         self.update(stats)
         self.bar.refresh()
         self.bar.close()
+
+
+def _width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 class ReporterLogHandler(logging.Handler):

@@ -164,6 +164,7 @@ class Summary:
     reason: str | None = None        # what ended it, unless COMPLETE or INTERRUPTED
     output_dir: str = ""
     state_path: str = ""
+    notes: list[str] = field(default_factory=list)  # for the closing summary (what set the pace)
 
 
 def ending_of(cancelled: bool, output_closed: bool, state_error: str | None,
