@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import click
 
@@ -62,10 +63,41 @@ def run() -> None:
     _leave(main())
 
 
+# As inputs.FORMATS, spelled out here so that --help does not import the readers.
+INPUT_FORMATS = ("text", "json", "jsonl", "bibtex", "ris", "csv", "tsv")
+
+
 def _input_options(f):
+    f = click.option("--column", metavar="NAME",
+                     help="The CSV/TSV column that holds the papers.  [default: found by its name: "
+                          "doi, url, pdf_url, arxiv, pmid, pmcid]")(f)
+    f = click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), metavar="FORMAT",
+                     help="Read the input files as " + ", ".join(INPUT_FORMATS) +
+                          ".  [default: from the extension, else the content]")(f)
     f = click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
-                     help="Read papers from FILE ('-' is stdin): text, JSON, or JSON Lines. Repeatable.")(f)
+                     help="Read papers from FILE ('-' is stdin): text, JSON, JSON Lines, BibTeX, RIS, "
+                          "CSV or TSV. Repeatable.")(f)
     return click.argument("papers", nargs=-1, metavar="[PAPER]...")(f)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Where a command's papers come from."""
+
+    papers: tuple[str, ...]
+    files: list[str]
+    fmt: str | None
+    column: str | None
+
+    def iter(self, stdin):
+        from papers.inputs import iter_papers
+
+        return iter_papers(self.papers, self.files, stdin, self.fmt, self.column)
+
+    def estimate(self):
+        from papers.inputs import estimate_count
+
+        return estimate_count(self.papers, self.files)
 
 
 def _common_options(f):
@@ -117,9 +149,9 @@ Examples:
               help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
-def download(papers, inputs, output_dir, state, workers, retry_failed, max_retries, timeout,
-             rate_limit, max_per_host, max_size, json_output, cookies, progress, config, quiet,
-             verbose, dry_run) -> None:
+def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
+             timeout, rate_limit, max_per_host, max_size, json_output, cookies, progress, config,
+             quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -132,8 +164,7 @@ def download(papers, inputs, output_dir, state, workers, retry_failed, max_retri
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies})
-    files = _files(papers, inputs, "download")
-    return _run_download(settings, papers, files, sys.stdin)
+    return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
 
 
 @cli.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
@@ -146,8 +177,8 @@ def download(papers, inputs, output_dir, state, workers, retry_failed, max_retri
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
 @click.option("--sources", metavar="A,B", help="Sources to ask, in order.  [default: all six]")
 @_common_options
-def consolidate(papers, inputs, output_file, sources, workers, state, progress, config, quiet,
-                verbose) -> None:
+def consolidate(papers, inputs, fmt, column, output_file, sources, workers, state, progress, config,
+                quiet, verbose) -> None:
     """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
 
     Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
@@ -160,8 +191,8 @@ def consolidate(papers, inputs, output_file, sources, workers, state, progress, 
     """
     settings = _settings(config, quiet, verbose, {"workers": workers, "progress": progress,
                                                   "use_sources": sources})
-    files = _files(papers, inputs, "consolidate")
-    return _run_consolidate(settings, papers, files, sys.stdin, output_file, state)
+    return _run_consolidate(settings, _inputs(papers, inputs, fmt, column, "consolidate"), sys.stdin,
+                            output_file, state)
 
 
 def _state_options(f):
@@ -296,7 +327,7 @@ _SETTING_OF = {"json_output": "json", "quiet": "verbosity", "verbose": "verbosit
                "sources": "use_sources"}
 
 
-def _files(papers, inputs, command):
+def _inputs(papers, inputs, fmt, column, command) -> _Inputs:
     files = list(inputs)
     for path in files:
         # Checked before anything is created or locked: a typo costs one line, nothing else.
@@ -308,7 +339,7 @@ def _files(papers, inputs, command):
             raise UsageError("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
                  f"(see papers {command} --help)")
         files = ["-"]
-    return files
+    return _Inputs(tuple(papers), files, fmt, column)
 
 
 def _display(settings, bar_allowed=True, bytes=True):
@@ -328,17 +359,16 @@ def _display(settings, bar_allowed=True, bytes=True):
     return reporter, show_bar
 
 
-def _run_download(settings, papers, files, stdin) -> int:
+def _run_download(settings, inputs: _Inputs, stdin) -> int:
     from papers.core import dry_run, run_download
-    from papers.inputs import estimate_count, iter_papers
     from papers.runner import Ending
 
     reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
-    stream = iter_papers(papers, files, stdin)
+    stream = inputs.iter(stdin)
     if settings.dry_run:
         return _finish(dry_run(settings, stream, out=sys.stdout), settings, quiet_empty=True)
     with _signals_stop(reporter) as cancel:
-        expected = estimate_count(papers, files) if show_bar else None
+        expected = inputs.estimate() if show_bar else None
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
     s = summary.stats
@@ -348,14 +378,13 @@ def _run_download(settings, papers, files, stdin) -> int:
     return _finish(summary, settings)
 
 
-def _run_consolidate(settings, papers, files, stdin, output_file, state) -> int:
+def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state) -> int:
     from papers.consolidate import run_consolidate
-    from papers.inputs import estimate_count, iter_papers
 
     reporter, show_bar = _display(settings, bytes=False)
     with _signals_stop(reporter) as cancel:
-        expected = estimate_count(papers, files)
-        summary = run_consolidate(settings, iter_papers(papers, files, stdin), out=sys.stdout,
+        expected = inputs.estimate()
+        summary = run_consolidate(settings, inputs.iter(stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
                                   state_path=state, reporter=reporter, cancel=cancel,
                                   expected=expected)

@@ -1,21 +1,28 @@
 """Read papers from arguments, files and stdin, lazily.
 
-Formats are detected from content: plain text (one PAPER per line, blank lines
-and `#` comments ignored), a JSON array of records or strings, a JSON object
-`{"papers": [...]}`, or JSON Lines. Text, JSON Lines and JSON arrays are read
-incrementally, so a list of a million papers never sits in memory whole.
+Formats: plain text (one PAPER per line, blank lines and `#` comments ignored), a
+JSON array of records or strings, a JSON object `{"papers": [...]}`, JSON Lines, and
+the exports of reference managers: BibTeX, RIS, CSV and TSV (formats.py). The format
+comes from `--format`, else the file's extension, else its first content line. Text,
+JSON Lines and JSON arrays are read incrementally, so a list of a million papers
+never sits in memory whole.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+from dataclasses import replace
 from itertools import chain
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from papers.errors import InputError
 from papers.models import Paper, paper_from_record, paper_from_text
+
+log = logging.getLogger("papers")
 
 _CHUNK = 1 << 16
 
@@ -29,15 +36,24 @@ def _item_to_paper(item: Any, where: str) -> Paper:
                      f"got {type(item).__name__}")
 
 
-def read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
-    """Yield the papers in `stream`, detecting its format from the first content line."""
+FORMATS = ("text", "json", "jsonl", "bibtex", "ris", "csv", "tsv")
+_BY_EXTENSION = {".bib": "bibtex", ".bibtex": "bibtex", ".ris": "ris", ".csv": "csv", ".tsv": "tsv",
+                 ".tab": "tsv"}
+_BIBTEX_START = re.compile(r"^@\s*[A-Za-z]+\s*[{(]")
+_BIBTEX_NOT_ENTRIES = (b"@string", b"@comment", b"@preamble")
+
+
+def read_stream(stream: TextIO, name: str, fmt: str | None = None,
+                column: str | None = None) -> Iterator[Paper]:
+    """Yield the papers in `stream`. Its format is `fmt` if given, else its name's
+    extension says it, else its first content line. `column`: a CSV/TSV column of papers."""
     try:
-        yield from _read_stream(stream, name)
+        yield from _read_stream(stream, name, fmt, column)
     except UnicodeDecodeError as e:
         raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
-def _read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
+def _read_stream(stream: TextIO, name: str, fmt: str | None, column: str | None) -> Iterator[Paper]:
     head: list[str] = []
     first = ""
     for line in stream:
@@ -47,23 +63,96 @@ def _read_stream(stream: TextIO, name: str) -> Iterator[Paper]:
             break
     if not first:
         return
-    if first.startswith("["):
-        yield from _json_array(chain(head, stream), name)
-        return
-    if first.startswith("{"):
-        try:
-            obj = json.loads(first)
-        except json.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict) and not _is_wrapper(obj):
-            yield from _json_lines(chain(head, stream), name)
-            return
+    fmt = fmt or _BY_EXTENSION.get(os.path.splitext(name)[1].lower()) or _sniff(first)
+    lines = chain(head, stream)
+    if fmt in ("bibtex", "ris", "csv", "tsv"):
+        yield from _bibliography(lines, name, fmt, column)
+    elif fmt == "json" or (fmt is None and first.startswith("[")):
+        if first.startswith("["):
+            yield from _json_array(lines, name)
+        else:
+            yield from _json_document("".join(lines), name)
+    elif fmt == "jsonl" or (fmt is None and first.startswith("{")):
+        yield from _json_object_or_lines(first, head, stream, name, forced=fmt == "jsonl")
+    else:
+        for line in lines:
+            s = line.strip()
+            if s and s[0] != "#":
+                yield paper_from_text(s)
+
+
+def _sniff(first: str) -> str | None:
+    """A format told by a file's first content line, or None (text or JSON)."""
+    if _BIBTEX_START.match(first):
+        return "bibtex"
+    if first.lstrip("\ufeff").startswith("TY  - "):
+        return "ris"
+    from papers.formats import COLUMNS
+
+    known = {n for names in COLUMNS.values() for n in names}
+    for fmt, sep in (("tsv", "\t"), ("csv", ",")):
+        cells = [re.sub(r"[\s_\-\"]+", "", c.lower()) for c in first.split(sep)]
+        if len(cells) > 1 and known & set(cells):
+            return fmt
+    return None
+
+
+def _json_object_or_lines(first: str, head: list[str], stream: TextIO, name: str,
+                          forced: bool) -> Iterator[Paper]:
+    try:
+        obj = json.loads(first)
+    except json.JSONDecodeError:
+        obj = None
+    if forced or (isinstance(obj, dict) and not _is_wrapper(obj)):
+        yield from _json_lines(chain(head, stream), name)
+    else:
         yield from _json_document("".join(head) + stream.read(), name)
-        return
-    for line in chain(head, stream):
-        s = line.strip()
-        if s and s[0] != "#":
-            yield paper_from_text(s)
+
+
+def _bibliography(lines: Iterator[str], name: str, fmt: str, column: str | None) -> Iterator[Paper]:
+    """Papers from a BibTeX, RIS, CSV or TSV file; an entry that cannot be read, or that
+    names no paper, is a failed paper with the file and line, and the rest goes on."""
+    from papers import formats
+
+    if fmt == "bibtex":
+        entries = formats.bibtex_entries("".join(lines))
+    elif fmt == "ris":
+        entries = formats.ris_entries(lines)  # type: ignore[arg-type]
+    else:
+        entries = formats.csv_entries(lines, "\t" if fmt == "tsv" else ",", column)  # type: ignore[arg-type]
+    try:
+        for line, entry in entries:
+            yield _entry_paper(entry, f"{name}:{line}")
+    except InputError as e:
+        raise InputError(f"{name}: {e}") from None
+
+
+def _entry_paper(entry: dict[str, Any] | str, where: str) -> Paper:
+    if isinstance(entry, str):
+        return Paper(key=f"junk:{where}", id=where, problem=f"{where}: {entry}")
+    if "paper" in entry:  # the --column cell: a PAPER string, with the row's metadata
+        text = entry.pop("paper")
+        paper = paper_from_text(text)
+        return replace(paper, title=entry.get("title") or paper.title,
+                       authors=tuple(entry.get("authors") or paper.authors),
+                       year=_year_of(entry.get("year")) or paper.year)
+    paper = paper_from_record(entry)
+    if paper.problem:
+        return replace(paper, key=f"junk:{where}", id=paper.id if paper.id != "(record without id)" else where,
+                       problem=f"{where}: {paper.problem}")
+    bad = [k for k in ("doi", "arxiv", "pmid", "pmcid") if entry.get(k) and not getattr(paper, k)]
+    if bad:
+        log.warning("%s: %s %r is not a valid %s; using its %s", where, bad[0], entry[bad[0]],
+                    bad[0].upper() if bad[0] != "arxiv" else "arXiv ID",
+                    "URL" if paper.urls else "other identifiers")
+    return paper
+
+
+def _year_of(value: Any) -> int | None:
+    try:
+        return int(str(value)[:4])
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_wrapper(obj: dict) -> bool:
@@ -199,14 +288,16 @@ def open_input(path: str, stdin: TextIO) -> tuple[TextIO, str]:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
 
-def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO) -> Iterator[Paper]:
-    """All papers from PAPER arguments, then each input file in order, lazily."""
+def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO, fmt: str | None = None,
+                column: str | None = None) -> Iterator[Paper]:
+    """All papers from PAPER arguments, then each input file in order, lazily. `fmt`
+    forces the files' format; `column` picks a CSV/TSV column."""
     for a in args:
         yield paper_from_text(a)
     for path in files:
         stream, name = open_input(path, stdin)
         try:
-            yield from read_stream(stream, name)
+            yield from read_stream(stream, name, fmt, column)
         finally:
             if stream is not stdin:
                 stream.close()
@@ -228,6 +319,7 @@ def estimate_count(args: Iterable[str], files: Iterable[str], limit_bytes: int =
             with open(path, "rb") as f:
                 first = b""
                 count = 0
+                kind = None
                 for line in f:
                     s = line.strip()
                     if not s or s.startswith(b"#"):
@@ -238,7 +330,16 @@ def estimate_count(args: Iterable[str], files: Iterable[str], limit_bytes: int =
                         # not one paper per line: no cheap count.
                         if s.startswith(b"[") or (s.startswith(b"{") and not s.endswith(b"}")):
                             return None
-                    count += 1
+                        kind = _BY_EXTENSION.get(os.path.splitext(path)[1].lower()) \
+                            or _sniff(s.decode("utf-8", "replace"))
+                        if kind in ("csv", "tsv"):
+                            continue  # the header row
+                    if kind == "bibtex":
+                        count += s.startswith(b"@") and not s.lower().startswith(_BIBTEX_NOT_ENTRIES)
+                    elif kind == "ris":
+                        count += s.startswith(b"TY  -")
+                    else:
+                        count += 1
         except OSError:
             return None  # open_input reports it properly
         n += count
