@@ -145,13 +145,16 @@ Examples:
 @click.option("--max-size", metavar="SIZE", help="Largest file to accept, e.g. 200MB; 0 = no limit.  [default: 1GB]")
 @click.option("--json", "json_output", is_flag=True, default=None,
               help="Print one JSON object per paper on stdout as it finishes.")
+@click.option("--name", "name_template", metavar="TEMPLATE",
+              help="Name files by TEMPLATE, e.g. '{year}/{first_author}_{title:.50}'. Fields: {id} {doi} "
+                   "{arxiv} {title} {first_author} {year} {source}.  [default: the DOI, arXiv ID or title]")
 @click.option("--cookies", metavar="FILE",
               help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
 def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
-             timeout, rate_limit, max_per_host, max_size, json_output, cookies, progress, config,
-             quiet, verbose, dry_run) -> None:
+             timeout, rate_limit, max_per_host, max_size, json_output, name_template, cookies, progress,
+             config, quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -163,7 +166,8 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
         "output_dir": output_dir, "state": state, "workers": workers,
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
-        "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies})
+        "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
+        "naming": name_template})
     return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
 
 
@@ -324,7 +328,7 @@ def _spelled(ctx) -> dict[str, str]:
 
 # Option names whose setting is named otherwise.
 _SETTING_OF = {"json_output": "json", "quiet": "verbosity", "verbose": "verbosity",
-               "sources": "use_sources"}
+               "sources": "use_sources", "name_template": "naming"}
 
 
 def _inputs(papers, inputs, fmt, column, command) -> _Inputs:

@@ -20,6 +20,7 @@ from papers.errors import Cancelled, InputError, OutputError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
 from papers.models import Paper, candidate_urls
+from papers.naming import Namer
 from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.processor import ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
@@ -72,7 +73,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
-                      settings.doi_resolver)
+                      settings.doi_resolver, settings.naming)
     quiet_gc.settle()
     output_closed = threading.Event()
 
@@ -93,7 +94,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                     chunk_size=settings.chunk_size, min_speed=settings.min_speed,
                     min_speed_window=settings.min_speed_window, policy=policy_of(settings),
-                    net=net, doi_resolver=settings.doi_resolver),
+                    net=net, doi_resolver=settings.doi_resolver,
+                    namer=Namer(real_dir, settings.naming)),
         limiter, cancel, pipeline.put, clock=clock)
     worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
     input_error = None
@@ -291,7 +293,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     state.load()
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
-                      can_resolve, settings.doi_resolver)
+                      can_resolve, settings.doi_resolver, settings.naming)
     stats = Stats()
     input_error = None
     try:

@@ -28,6 +28,7 @@ from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
 from papers.messages import Outcome, ProgressUpdate, Status
 from papers.models import candidate_urls
+from papers.naming import Namer, url_derived, with_hash
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.planner import Fetch
@@ -55,6 +56,7 @@ class FetchConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     net: NetConfig = field(default_factory=NetConfig)
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI
+    namer: Namer | None = None        # names a paper whose name depends on the URL that delivers it
 
 
 class Result(enum.Enum):
@@ -87,6 +89,7 @@ class Attempt:
     page_url: str | None = None       # ... its final URL, to resolve its links against
     charset: str | None = None
     landing_page: str | None = None   # the last landing page that led to the PDF
+    path: str | None = None           # Result.OK: where the file now is
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ class _Download:
         self.attempts = 0                 # HTTP requests made
         self.unreported = 0               # bytes received but not yet sent as progress
         self.tried: list[tuple[str, Attempt]] = []
+        self.candidate = ""               # the candidate URL being tried
         self.sidecar_may_exist = job.part_may_exist
         self.source = self._source(job.prior) if job.part_may_exist else None
 
@@ -179,10 +183,19 @@ class _Download:
             _remove(self.part)
         self._drop_sidecar()
 
-    def finish_part(self) -> None:
-        """The `.part` is complete and checked: give it its final name."""
-        os.replace(self.part, self.path)
+    def finish_part(self, final: str) -> None:
+        """The `.part` is complete and checked: give it its final name, `final`."""
+        os.replace(self.part, final)
         self._drop_sidecar()
+
+    def final_path(self, candidate: str, namer: Namer | None) -> str:
+        """Where the file goes when `candidate` delivered it: the planned path, unless the
+        name comes from the URL (a name never comes from a candidate that failed)."""
+        if namer is None or not self.paper.urls or candidate == self.paper.urls[0] \
+                or not url_derived(self.paper, namer.template):
+            return self.path
+        path = namer.path(self.paper, candidate)
+        return with_hash(path, self.paper) if path != self.path and os.path.exists(path) else path
 
     def _drop_sidecar(self) -> None:
         self.source = None
@@ -414,7 +427,11 @@ class _Body:
     def _open(self) -> None:
         dl = self.dl
         try:
-            fd = _open_part(dl.part, self.append, absent=not dl.part_may_exist)
+            try:
+                fd = _open_part(dl.part, self.append, absent=not dl.part_may_exist)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(dl.part), exist_ok=True)  # a --name template's folder
+                fd = _open_part(dl.part, self.append, absent=True)
         except OSError as e:
             raise DiskError(e) from e
         self.file = os.fdopen(fd, "wb", buffering=0)
@@ -530,6 +547,7 @@ class Fetcher:
         for url in urls:
             if dl.source is None or dl.source.url != url:
                 dl.drop_part()  # its bytes, if any, came from elsewhere: they cannot be resumed here
+            dl.candidate = url
             try:
                 attempt = self._fetch_candidate(dl, url, reservation)
             except Cancelled:
@@ -538,7 +556,7 @@ class Fetcher:
             if attempt.result is Result.FATAL:
                 return self._outcome(dl, Status.FAILED, url, error=attempt.reason, fatal=True)
             if attempt.result is Result.OK:
-                return self._outcome(dl, Status.DOWNLOADED, url, path=dl.path, bytes=attempt.nbytes,
+                return self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
                                      sha256=attempt.sha256, pdf_url=attempt.pdf_url,
                                      landing_page=attempt.landing_page)
             dl.tried.append((url, attempt))
@@ -656,8 +674,9 @@ class Fetcher:
             return _disk_failure(dl.part, e)
         if attempt.result is not Result.OK:
             return attempt
+        attempt.path = dl.final_path(dl.candidate, self.config.namer)
         try:
-            dl.finish_part()
+            dl.finish_part(attempt.path)
         except OSError as e:
             return Attempt(Result.RETRY, f"cannot rename {dl.part} to its final name: {e.strerror}")
         # The directory fsync that makes the rename durable is grouped: the result

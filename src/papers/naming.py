@@ -97,3 +97,100 @@ def path_for(paper: Paper, output_dir: str, resolved: bool = False) -> str:
     if os.path.dirname(path) != base or name in (".", ".."):
         raise ValueError(f"unsafe file name {name!r}")
     return path
+
+
+#: The fields a --name template may use.
+TEMPLATE_FIELDS = ("id", "doi", "arxiv", "title", "first_author", "year", "source")
+
+
+def check_template(template: str) -> str:
+    """`template` if it is a usable --name template; ValueError saying why not."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ValueError(f"not a template: {e}") from None
+    used = [name for _, name, _, _ in parsed if name is not None]
+    for name in used:
+        if name not in TEMPLATE_FIELDS:
+            raise ValueError(f"unknown field {{{name}}}; the fields are "
+                             + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS))
+    if not used:
+        raise ValueError("no field in it: every paper would get the same name")
+    try:
+        template.format(**{f: "x" for f in TEMPLATE_FIELDS})
+    except (ValueError, IndexError) as e:
+        raise ValueError(f"not a template: {e}") from None
+    return template
+
+
+def template_fields(paper: Paper, url: str | None) -> dict[str, str]:
+    """Each field's value for `paper`, sanitised so that no value adds a folder.
+    `url`: the candidate the bytes come from, for {source}."""
+    first = _surname(paper.authors[0]) if paper.authors else ""
+    host = urlsplit(url).hostname or "" if url else ""
+    values = {"id": paper.id, "doi": paper.doi or "", "arxiv": paper.arxiv or "",
+              "title": paper.title or "", "first_author": first,
+              "year": str(paper.year) if paper.year else "", "source": host}
+    return {k: sanitise(v, 200) for k, v in values.items()}
+
+
+def templated_path(paper: Paper, output_dir: str, template: str, url: str | None = None) -> str:
+    """The path `template` gives `paper` inside `output_dir` (a realpath); folders come
+    only from the template's own `/`. An empty result falls back to the default name."""
+    rendered = template.format(**template_fields(paper, url))
+    parts = [sanitise(p, MAX_NAME_BYTES - 4) for p in rendered.replace("\\", "/").split("/")]
+    parts = [p for p in parts if p]
+    if not parts:
+        return path_for(paper, output_dir, resolved=True)
+    parts[-1] = parts[-1].encode("utf-8")[:MAX_NAME_BYTES - 4].decode("utf-8", "ignore") + ".pdf"
+    path = os.path.join(output_dir, *parts)
+    if os.path.commonpath([output_dir, path]) != output_dir or ".." in parts:
+        raise ValueError(f"unsafe file name {rendered!r}")
+    return path
+
+
+def with_hash(path: str, paper: Paper) -> str:
+    """`path` told apart from another paper's by the paper's short hash."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}_{short_hash(paper.key)}{ext}"
+
+
+def url_derived(paper: Paper, template: str | None) -> bool:
+    """Whether `paper`'s name depends on which candidate URL delivers it."""
+    if template is not None:
+        return "{source" in template
+    return not (paper.title or paper.doi or paper.arxiv or paper.pmcid or paper.pmid)
+
+
+class Namer:
+    """Names the papers of one run: the default scheme, or a --name template. Within a
+    run (and against the state's recorded files) two papers never share a name: the
+    later one gets its key's short hash, so a re-run of the same input names alike."""
+
+    def __init__(self, output_dir: str, template: str | None = None,
+                 taken: dict[str, str] | None = None) -> None:
+        self.output_dir = output_dir
+        self.template = template
+        self.taken = taken if template is not None else None  # path -> key
+
+    def path(self, paper: Paper, url: str | None = None) -> str:
+        """`paper`'s path; `url` is the candidate the bytes came from (default: its first)."""
+        url = url or (paper.urls[0] if paper.urls else None)
+        if self.template is None:
+            named = paper if url is None or not paper.urls else _with_first(paper, url)
+            return path_for(named, self.output_dir, resolved=True)
+        path = templated_path(paper, self.output_dir, self.template, url)
+        if self.taken is not None:
+            owner = self.taken.setdefault(path, paper.key)
+            if owner != paper.key:
+                path = with_hash(path, paper)
+                self.taken[path] = paper.key
+        return path
+
+
+def _with_first(paper: Paper, url: str) -> Paper:
+    from dataclasses import replace
+
+    return paper if paper.urls[0] == url else replace(paper, urls=(url, *paper.urls))

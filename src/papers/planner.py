@@ -15,7 +15,7 @@ from typing import Any
 from papers.hosts import host_of
 from papers.messages import Outcome, Status
 from papers.models import Paper
-from papers.naming import path_for
+from papers.naming import Namer
 from papers.state import DOWNLOADED, FAILED, PaperRecord
 
 UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
@@ -97,8 +97,11 @@ class Planner:
 
     def __init__(self, output_dir: str, priors: Mapping[str, PaperRecord], on_disk: set[str] | None,
                  retry_failed: bool = False, can_resolve: bool = True,
-                 doi_resolver: str | None = None) -> None:
+                 doi_resolver: str | None = None, template: str | None = None) -> None:
         self.output_dir = output_dir
+        # With a template, names can collide: the state's files keep theirs.
+        taken = {r.path: k for k, r in priors.items() if r.path} if template else None
+        self.namer = Namer(output_dir, template, taken)
         self.prefix = output_dir.rstrip(os.sep) + os.sep
         self.priors: dict[str, Any] = dict(priors)  # its own copy: it marks what it has seen
         self.on_disk = on_disk
@@ -124,7 +127,7 @@ class Planner:
         if prior is not None and self._done_on_disk(prior):
             return Done(paper, prior)
         try:
-            path = path_for(paper, self.output_dir, resolved=True)
+            path = self.namer.path(paper)
         except ValueError as e:
             return Report(paper, Outcome(Status.FAILED, error=str(e), permanent=True))
         decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver)
@@ -133,7 +136,9 @@ class Planner:
         host = host_of(paper.urls[0]) if paper.urls else None
         if self.on_disk is None:
             return Fetch(paper, path, prior, host)
-        name = os.path.basename(path)
+        name = path[len(self.prefix):]
+        if os.sep in name:  # in a folder of the template's: the listing does not say
+            return Fetch(paper, path, prior, host)
         return Fetch(paper, path, prior, host, name in self.on_disk, name + ".part" in self.on_disk)
 
     def _done_on_disk(self, prior: PaperRecord) -> bool:

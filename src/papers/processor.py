@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -88,7 +89,7 @@ class Recorder(_Dispatcher):
         self.failures: list[tuple[str, str]] = []
         self.fatal_error: str | None = None   # the state cannot be written
         self.stop_reason: str | None = None   # a worker found the output cannot be written
-        self._renamed = False
+        self._renamed: set[str] = set()  # folders with renames not yet made durable
         self._last_sync = monotonic()
         self._last_dir_sync = 0.0
         self.handlers: dict[MessageType, Handler] = {
@@ -132,11 +133,12 @@ class Recorder(_Dispatcher):
 
     def _sync_renames(self) -> None:
         if self._renamed and self.sync_dir:
-            # Group commit: one directory fsync makes every rename since the last one
+            # Group commit: one fsync per folder makes every rename since the last one
             # durable before the journal records them (workers do not fsync it each).
-            self._renamed = False
+            folders, self._renamed = self._renamed, set()
             self._last_dir_sync = self.monotonic()
-            fsync_dir(self.sync_dir)
+            for folder in sorted(folders):
+                fsync_dir(folder)
 
     def _on_queued(self, msg: Any) -> None:
         self.stats.total += msg.count
@@ -299,7 +301,7 @@ class DownloadRecorder(Recorder):
         stats = self.stats
         stats.bytes += outcome.unreported
         if outcome.status is Status.DOWNLOADED:
-            self._renamed = True
+            self._renamed.add(os.path.dirname(outcome.path) if outcome.path else self.sync_dir or "")
             stats.downloaded += 1
             log.info("downloaded %s -> %s", redacted(paper.id), outcome.path)
         elif outcome.status is Status.SKIPPED:

@@ -77,6 +77,7 @@ class Settings:
     cookies: str | None = None          # a Netscape cookies.txt to send cookies from (read only)
     netrc: bool = True                  # use ~/.netrc (or $NETRC) credentials for the hosts it names
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI; None = off
+    naming: str | None = None           # a --name template for file names; None = the default scheme
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
 
@@ -150,6 +151,25 @@ _KINDS: dict[str, type] = {
 _NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "email"}
 
 
+def _template(value: Any) -> str | None:
+    """`naming`: a template, given as text (--name, PAPERS_NAMING) or as `{template: ...}`."""
+    from papers.naming import check_template
+
+    if isinstance(value, dict):
+        unknown = set(value) - {"template"}
+        if unknown:
+            raise SettingError(f"naming.{sorted(unknown)[0]}", "unknown setting")
+        value = value.get("template")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SettingError("naming", f"expected a template, got {value!r}")
+    try:
+        return check_template(value)
+    except ValueError as e:
+        raise SettingError("naming", str(e)) from None
+
+
 def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> Any:
     """The value of setting `name` from a raw `value` (YAML, an environment variable or a
     flag); SettingError if it is not one. `sources` is what a `sources` value amends."""
@@ -169,6 +189,8 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
         if not isinstance(value, str) or "@" not in value:
             raise SettingError(name, f"expected an email address, got {value!r}")
         return value.strip()
+    if name == "naming":
+        return _template(value)
     if name == "doi_resolver":
         if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
             raise SettingError(name, f"expected an http(s) URL, got {value!r}")
