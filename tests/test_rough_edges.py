@@ -119,3 +119,18 @@ def test_a_state_copied_to_another_directory_does_not_claim_its_files(server, pa
     assert r.code == 0, r.stderr
     assert {x["status"] for x in r.lines} == {"downloaded"} and len(server.requests) - before == 3
     assert sorted(p.name for p in b.glob("*.pdf")) == sorted(p.name for p in a.glob("*.pdf"))
+
+
+@pytest.mark.parametrize("raised_to", ["100KB", "0"], ids=["a higher limit", "no limit"])
+def test_raising_max_size_retries_a_paper_that_was_too_large(server, papers, tmp_path, raised_to):
+    from faultserver import make_pdf
+
+    body = make_pdf(50_000, 3)
+    url = server.pdf("/big.pdf", body)
+    out = str(tmp_path / "o")
+    r = papers("download", "-o", out, "--json", "--max-size", "10KB", url)
+    assert r.code == 1 and r.lines[0]["error"].startswith("too large") and "--max-size 10000" in r.lines[0]["error"]
+    r = papers("download", "-o", out, "--json", "--max-size", "10KB", url)  # the same limit: not asked again
+    assert server.hits("/big.pdf") == 1 and "--retry-failed" in r.lines[0]["error"]
+    r = papers("download", "-o", out, "--json", "--max-size", raised_to, url)
+    assert r.code == 0 and r.lines[0]["status"] == "downloaded" and server.hits("/big.pdf") == 2

@@ -73,7 +73,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
-                      settings.doi_resolver, settings.naming)
+                      settings.doi_resolver, settings.naming, settings.max_size)
     quiet_gc.settle()
     output_closed = threading.Event()
 
@@ -293,7 +293,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     state.load()
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
-                      can_resolve, settings.doi_resolver, settings.naming)
+                      can_resolve, settings.doi_resolver, settings.naming, settings.max_size)
     stats = Stats()
     input_error = None
     try:

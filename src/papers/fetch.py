@@ -66,13 +66,16 @@ class Result(enum.Enum):
     RETRY = "retry"              # the server's trouble: try again after a delay
     RETRY_NOW = "retry now"      # e.g. a refused resume: restart at once
     PERMANENT = "permanent"      # retrying will not help
+    TOO_LARGE = "too large"      # over --max-size: retried by a run with a higher limit
     LANDING = "landing"          # an HTML page that may point at the PDF
     UNREACHABLE = "unreachable"  # not in this run (no DNS): no retries now, but next run
     FATAL = "fatal"              # our disk cannot take writes: stop the run
 
 
-_FINAL = {Result.OK, Result.PERMANENT, Result.LANDING, Result.UNREACHABLE, Result.FATAL}
-_NOT_THE_SERVERS_FAULT = {Result.OK, Result.PERMANENT, Result.LANDING, Result.FATAL}
+_FINAL = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING, Result.UNREACHABLE,
+          Result.FATAL}
+_NOT_THE_SERVERS_FAULT = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING, Result.FATAL}
+_PERMANENT = (Result.PERMANENT, Result.TOO_LARGE, Result.LANDING)
 
 
 @dataclass(slots=True)
@@ -364,12 +367,12 @@ class _Body:
             self.total = int(length)
         limit = self.fetcher.config.max_size
         if limit and self.total and self.total > limit:
-            return self._reject(f"too large: {self.total} bytes is over --max-size {limit}")
+            return self._reject(f"too large: {self.total} bytes is over --max-size {limit}", Result.TOO_LARGE)
         return None
 
-    def _reject(self, reason: str) -> Attempt:
+    def _reject(self, reason: str, result: Result = Result.PERMANENT) -> Attempt:
         self.dl.drop_part()
-        return Attempt(Result.PERMANENT, reason)
+        return Attempt(result, reason)
 
     # -- the body -----------------------------------------------------------------
     def data(self, chunk: bytes) -> bool:
@@ -416,7 +419,7 @@ class _Body:
             self.dl.save_source()
         limit = f.config.max_size
         if limit and self.written > limit:
-            self.verdict = self._reject(f"too large: over --max-size {limit} bytes")
+            self.verdict = self._reject(f"too large: over --max-size {limit} bytes", Result.TOO_LARGE)
             return False
         now = f.monotonic()
         if self.pending >= PROGRESS_BYTES or now - self.last_emit >= PROGRESS_SECONDS:
@@ -462,6 +465,8 @@ class _Body:
         self.close(keep=self.is_pdf and self.written > 0 and e.kind is not ErrorKind.PERMANENT)
         result = {ErrorKind.PERMANENT: Result.PERMANENT,
                   ErrorKind.UNREACHABLE: Result.UNREACHABLE}.get(e.kind, Result.RETRY)
+        if result is Result.PERMANENT and e.reason.startswith("too large"):
+            result = Result.TOO_LARGE  # libcurl's own --max-size check
         if result is Result.PERMANENT or (self.written and e.reason.startswith(("timed out", "too slow"))):
             return Attempt(result, e.reason)  # says all there is to say
         if self.written:
@@ -563,8 +568,10 @@ class Fetcher:
             if len(urls) > 1:
                 log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
         error = self._explain(dl.tried, dl.paper.id)
-        permanent = all(a.result in (Result.PERMANENT, Result.LANDING) for _, a in dl.tried)
+        permanent = all(a.result in _PERMANENT for _, a in dl.tried)
+        too_large = any(a.result is Result.TOO_LARGE for _, a in dl.tried)
         return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
+                             size_limit=self.config.max_size if too_large else None,
                              error=f"{lookup_error}; then {error}" if lookup_error else error)
 
     def _outcome(self, dl: _Download, status: Status, url: str | None, **kw: Any) -> Outcome:

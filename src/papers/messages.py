@@ -61,6 +61,7 @@ class Outcome:
     attempts: int = 0
     error: str | None = None
     permanent: bool = False           # a failure that retrying will not fix
+    size_limit: int | None = None     # too large: the --max-size that refused it
     fatal: bool = False               # the output cannot be written: the run must stop
     started: float | None = None
     finished: float | None = None

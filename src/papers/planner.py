@@ -55,7 +55,8 @@ _SEEN = object()  # in Planner.priors: this paper was decided already
 
 
 def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
-         can_resolve: bool = True, doi_resolver: str | None = None) -> Outcome | None:
+         can_resolve: bool = True, doi_resolver: str | None = None,
+         max_size: int | None = None) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
     Returns the outcome to report when it does not (already downloaded, a
@@ -81,10 +82,16 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
-    if prior and prior.status == FAILED and prior.permanent and not retry_failed:
+    if prior and prior.status == FAILED and prior.permanent and not retry_failed \
+            and not _limit_raised(prior, max_size):
         return Outcome(status=Status.FAILED, permanent=True, url=prior.url,
                        error=f"{prior.error} [failed permanently before; --retry-failed tries again]")
     return None
+
+
+def _limit_raised(prior: PaperRecord, max_size: int | None) -> bool:
+    """A paper too large for the last run's --max-size, and this run's allows more."""
+    return prior.size_limit is not None and (max_size is None or max_size > prior.size_limit)
 
 
 class Planner:
@@ -97,8 +104,10 @@ class Planner:
 
     def __init__(self, output_dir: str, priors: Mapping[str, PaperRecord], on_disk: set[str] | None,
                  retry_failed: bool = False, can_resolve: bool = True,
-                 doi_resolver: str | None = None, template: str | None = None) -> None:
+                 doi_resolver: str | None = None, template: str | None = None,
+                 max_size: int | None = None) -> None:
         self.output_dir = output_dir
+        self.max_size = max_size
         # With a template, names can collide: the state's files keep theirs.
         taken = {r.path: k for k, r in priors.items() if r.path} if template else None
         self.namer = Namer(output_dir, template, taken)
@@ -130,7 +139,8 @@ class Planner:
             path = self.namer.path(paper)
         except ValueError as e:
             return Report(paper, Outcome(Status.FAILED, error=str(e), permanent=True))
-        decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver)
+        decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver,
+                       self.max_size)
         if decided is not None:
             return Report(paper, decided)
         host = host_of(paper.urls[0]) if paper.urls else None

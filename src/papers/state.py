@@ -60,6 +60,7 @@ class PaperRecord(NamedTuple):
     etag: str | None = None           # validators of a kept .part, for a Range resume
     last_modified: str | None = None
     pdf_url: str | None = None        # where the bytes came from
+    size_limit: int | None = None     # failed as too large under this --max-size
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -118,7 +119,7 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
         title=paper.title or None)
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
-                            last_modified=outcome.last_modified)
+                            last_modified=outcome.last_modified, size_limit=outcome.size_limit)
     return rec._replace(
         finished=iso(outcome.finished) if outcome.finished else prior and prior.finished,
         pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url)
