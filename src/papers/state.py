@@ -288,6 +288,7 @@ class StateStore:
         self._unsynced = False
         self._old_layout = False  # loaded from an older or hand-made layout: rewrite at close
         self.last_run: dict[str, Any] = {}  # when the last run started and ended, and what it was
+        self._run_lines = 0  # of the journal's lines, those about runs
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -462,6 +463,7 @@ class StateStore:
             for run in [e["run"] for e in entries if "run" in e]:
                 self.last_run = {} if "started" in run else self.last_run
                 self.last_run.update(run)
+                self._run_lines += 1
             entries = [e for e in entries if "run" not in e]
             recs = [_row(_LEGACY_FIELDS, e["r"]) if isinstance(e["r"], list) else e["r"]
                     for e in entries]  # arrays: written by papers before schema 4
@@ -496,6 +498,7 @@ class StateStore:
             self.last_run = {}
         self.last_run.update(fields)
         self._pending.append(json.dumps({"run": fields}, separators=(",", ":")))
+        self._run_lines += 1
 
     def put(self, key: str, record: Any) -> None:
         """Record an outcome; it reaches disk at the next `flush`."""
@@ -552,8 +555,9 @@ class StateStore:
             self._unsynced = False
 
     def compact_due(self) -> bool:
-        """Whether the journal has grown enough to fold into the snapshot now."""
-        return self._journal_lines >= max(self.MIN_JOURNAL, len(self.records) // 4)
+        """Whether the journal's outcomes have grown enough to fold into the snapshot now
+        (the few lines that say when runs started and ended do not count)."""
+        return self._journal_lines - self._run_lines >= max(self.MIN_JOURNAL, len(self.records) // 4)
 
     @property
     def journal_lines(self) -> int:
@@ -580,7 +584,7 @@ class StateStore:
             self._journal = None
         if os.path.exists(self.journal_path):
             os.unlink(self.journal_path)
-        self._journal_lines = 0
+        self._journal_lines = self._run_lines = 0
         self._unsynced = False
         self._old_layout = False
 
