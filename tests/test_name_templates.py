@@ -94,3 +94,27 @@ def test_a_failed_first_candidate_does_not_name_the_file(server, papers, tmp_pat
     (name,) = pdfs_in(out)
     assert "missing9" not in name and name.startswith("127.0.0.1_paper_")
     assert r.lines[0]["path"] == str(out / name)
+
+
+def test_metadata_json_beside_each_pdf(server, papers, tmp_path):
+    import hashlib
+
+    from faultserver import Reply
+
+    body = make_pdf(4000, 5)
+    server.pdf("/real/paper.pdf", body)
+    moved = server.route("/moved.pdf?token=SECRET", Reply(status=302, location="/real/paper.pdf"))
+    rec = {"doi": "10.1000/meta", "title": "Metadata", "authors": ["Curie, Marie"], "year": 1903,
+           "url": moved, "note": "kept from the input"}
+    out = tmp_path / "o"
+    r = papers("download", "-o", str(out), "--json", "--metadata", "json", "--name", "{year}/{title}",
+               input=json.dumps(rec) + "\n")
+    assert r.code == 0, r.stderr
+    pdf = out / "1903" / "Metadata.pdf"
+    meta = json.loads((out / "1903" / "Metadata.json").read_text())
+    assert pdf.read_bytes() == body
+    assert meta["doi"] == "10.1000/meta" and meta["title"] == "Metadata" and meta["authors"] == ["Curie, Marie"]
+    assert meta["year"] == 1903 and meta["note"] == "kept from the input" and meta["file"] == "Metadata.pdf"
+    assert meta["pdf_url"] == server.url("/real/paper.pdf") and meta["url"].endswith("token=***")
+    assert meta["sha256"] == hashlib.sha256(body).hexdigest() and meta["bytes"] == len(body)
+    assert "SECRET" not in json.dumps(meta)

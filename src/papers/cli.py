@@ -148,13 +148,15 @@ Examples:
 @click.option("--name", "name_template", metavar="TEMPLATE",
               help="Name files by TEMPLATE, e.g. '{year}/{first_author}_{title:.50}'. Fields: {id} {doi} "
                    "{arxiv} {title} {first_author} {year} {source}.  [default: the DOI, arXiv ID or title]")
+@click.option("--metadata", type=click.Choice(["json"]),
+              help="Write NAME.json beside each PDF: its merged record and the URL the bytes came from.")
 @click.option("--cookies", metavar="FILE",
               help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
 def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
-             timeout, rate_limit, max_per_host, max_size, json_output, name_template, cookies, progress,
-             config, quiet, verbose, dry_run) -> None:
+             timeout, rate_limit, max_per_host, max_size, json_output, name_template, metadata, cookies,
+             progress, config, quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -167,7 +169,7 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
-        "naming": name_template})
+        "naming": name_template, "metadata": metadata})
     return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
 
 

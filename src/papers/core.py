@@ -95,7 +95,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                     chunk_size=settings.chunk_size, min_speed=settings.min_speed,
                     min_speed_window=settings.min_speed_window, policy=policy_of(settings),
                     net=net, doi_resolver=settings.doi_resolver,
-                    namer=Namer(real_dir, settings.naming)),
+                    namer=Namer(real_dir, settings.naming), metadata=settings.metadata == "json"),
         limiter, cancel, pipeline.put, clock=clock)
     worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
     input_error = None

@@ -27,12 +27,13 @@ from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
 from papers.messages import Outcome, ProgressUpdate, Status
-from papers.models import candidate_urls
+from papers.models import Paper, candidate_urls
+from papers.redact import redacted
 from papers.naming import Namer, url_derived, with_hash
 from papers.netconf import NetConfig
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.planner import Fetch
-from papers.state import PaperRecord
+from papers.state import PaperRecord, iso
 
 log = logging.getLogger("papers")
 
@@ -57,6 +58,7 @@ class FetchConfig:
     net: NetConfig = field(default_factory=NetConfig)
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI
     namer: Namer | None = None        # names a paper whose name depends on the URL that delivers it
+    metadata: bool = False            # write NAME.json beside each PDF
 
 
 class Result(enum.Enum):
@@ -561,9 +563,12 @@ class Fetcher:
             if attempt.result is Result.FATAL:
                 return self._outcome(dl, Status.FAILED, url, error=attempt.reason, fatal=True)
             if attempt.result is Result.OK:
-                return self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
-                                     sha256=attempt.sha256, pdf_url=attempt.pdf_url,
-                                     landing_page=attempt.landing_page)
+                outcome = self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
+                                        sha256=attempt.sha256, pdf_url=attempt.pdf_url,
+                                        landing_page=attempt.landing_page)
+                if self.config.metadata:
+                    write_metadata(dl.paper, outcome)
+                return outcome
             dl.tried.append((url, attempt))
             if len(urls) > 1:
                 log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
@@ -689,6 +694,34 @@ class Fetcher:
         # The directory fsync that makes the rename durable is grouped: the result
         # processor does one before the state records a batch of downloads.
         return attempt
+
+
+def metadata_record(paper: Paper, outcome: Outcome) -> dict[str, Any]:
+    """What `--metadata json` writes beside a PDF: the paper's merged record, and where
+    and when its bytes came from. Secrets in URLs are masked."""
+    rec: dict[str, Any] = {"id": redacted(paper.id), "doi": paper.doi, "arxiv": paper.arxiv,
+                           "pmid": paper.pmid, "pmcid": paper.pmcid, "title": paper.title,
+                           "authors": list(paper.authors), "year": paper.year}
+    rec.update({k: v for k, v in paper.extra.items() if k not in rec})
+    rec.update({"file": os.path.basename(outcome.path or ""), "bytes": outcome.bytes,
+                "sha256": outcome.sha256, "url": redacted(outcome.url),
+                "pdf_url": redacted(outcome.pdf_url), "landing_page": redacted(outcome.landing_page),
+                "downloaded": iso(outcome.finished)})
+    return {k: v for k, v in rec.items() if v not in (None, [], "")}
+
+
+def write_metadata(paper: Paper, outcome: Outcome) -> None:
+    """NAME.json beside NAME.pdf, replaced whole (a reader never sees half of it)."""
+    path = os.path.splitext(outcome.path or "")[0] + ".json"
+    tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(metadata_record(paper, outcome), f, ensure_ascii=False, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:  # the PDF is safe; say so rather than fail the paper
+        log.warning("%s: cannot write %s (%s)", paper.id, path, e.strerror)
+        _remove(tmp)
 
 
 def _disk_failure(part: str, err: BaseException) -> Attempt:

@@ -78,6 +78,7 @@ class Settings:
     netrc: bool = True                  # use ~/.netrc (or $NETRC) credentials for the hosts it names
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI; None = off
     naming: str | None = None           # a --name template for file names; None = the default scheme
+    metadata: str | None = None         # "json": write NAME.json beside each PDF; None = no
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
 
@@ -191,6 +192,10 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
         return value.strip()
     if name == "naming":
         return _template(value)
+    if name == "metadata":
+        if value not in (None, "json"):
+            raise SettingError(name, f"expected json (or null), got {value!r}")
+        return value
     if name == "doi_resolver":
         if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
             raise SettingError(name, f"expected an http(s) URL, got {value!r}")
