@@ -127,3 +127,48 @@ def test_an_invalid_doi_beside_a_url_is_reported_not_dropped(papers, tmp_path):
     r = papers("download", "-i", str(f), "--dry-run", "--json")
     assert f"{f}:1: doi 'junk' is not a valid DOI; using its URL" in r.stderr
     assert [x["id"] for x in r.lines] == ["http://127.0.0.1:9/a.pdf"]
+
+
+def test_a_new_user_from_bib_export_to_named_pdfs_and_a_library(world, papers, tmp_path):
+    import bibtexparser
+
+    server, cfg, _ = world
+    refs = localised("zotero.bib", server, tmp_path)
+    out = tmp_path / "pdfs"
+    lib_path = out / "library.bib"
+    args = ["download", "-c", cfg, "-i", refs, "-o", str(out), "--name", "{year}/{first_author}_{title:.50}",
+            "--bibtex", str(lib_path)]
+    r = papers(*args, fast=False)
+    assert r.code == 0, r.stderr
+    names = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out)
+                   for f in fs if f.endswith(".pdf"))
+    assert names == sorted([os.path.join("1918", "Noether_Invariante_Variationsprobleme.pdf"),
+                            os.path.join("2009", "Zhang_Topological_insulators_in_Bi2Se3,_Bi2Te3_and_Sb2Te.pdf"),
+                            os.path.join("2019", "García-Pérez_Estudio_de_la_Física_de_Partículas_en_España.pdf"),
+                            os.path.join("2023", "Vaswani_Attention_Is_All_You_Need.pdf")])
+
+    lib = bibtexparser.parse_file(str(lib_path))
+    assert len(lib.entries) == 4 and not lib.failed_blocks
+    for e in lib.entries:
+        pdf = e.fields_dict["file"].value.split(":")[1]
+        assert (out / pdf).is_file() and (out / pdf).read_bytes()[:5] == b"%PDF-"
+    keys = sorted(e.key for e in lib.entries)
+    assert keys == ["garciaperez2019estudio", "noether1918invariante", "vaswani2023attention",
+                    "zhang2009topological"]
+
+    # The user adds an entry of their own; a re-run updates papers' entries, keeps theirs.
+    with open(lib_path, "a", encoding="utf-8") as f:
+        f.write("\n@book{mine, title = {My own entry}, year = {2001}}\n")
+    r = papers(*args, fast=False)
+    assert r.code == 0, r.stderr
+    lib = bibtexparser.parse_file(str(lib_path))
+    assert sorted(e.key for e in lib.entries) == sorted(keys + ["mine"])
+
+    status = papers("status", "-o", str(out))
+    assert status.code == 0 and "4 papers in" in status.stdout and "4 downloaded" in status.stdout
+
+
+def test_a_bibtex_library_that_cannot_be_written_is_refused_before_any_fetch(papers, tmp_path):
+    (tmp_path / "adir").mkdir()
+    r = papers("download", "-o", str(tmp_path / "o"), "--bibtex", str(tmp_path / "adir"), "http://127.0.0.1:9/x.pdf")
+    assert r.code == 2 and "is a directory" in r.stderr and not (tmp_path / "o").exists()

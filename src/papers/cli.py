@@ -148,6 +148,9 @@ Examples:
 @click.option("--name", "name_template", metavar="TEMPLATE",
               help="Name files by TEMPLATE, e.g. '{year}/{first_author}_{title:.50}'. Fields: {id} {doi} "
                    "{arxiv} {title} {first_author} {year} {source}.  [default: the DOI, arXiv ID or title]")
+@click.option("--bibtex", "bibtex", metavar="FILE",
+              help="Write (and on later runs update) a BibTeX library of the downloaded papers; its "
+                   "file fields point at the PDFs, for Zotero and JabRef.")
 @click.option("--metadata", type=click.Choice(["json"]),
               help="Write NAME.json beside each PDF: its merged record and the URL the bytes came from.")
 @click.option("--cookies", metavar="FILE",
@@ -155,8 +158,8 @@ Examples:
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
 def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
-             timeout, rate_limit, max_per_host, max_size, json_output, name_template, metadata, cookies,
-             progress, config, quiet, verbose, dry_run) -> None:
+             timeout, rate_limit, max_per_host, max_size, json_output, name_template, bibtex, metadata,
+             cookies, progress, config, quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -169,7 +172,7 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
-        "naming": name_template, "metadata": metadata})
+        "naming": name_template, "metadata": metadata, "bibtex": bibtex})
     return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from papers.errors import Cancelled, InputError, OutputError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
+from papers import library
 from papers.models import Paper, candidate_urls
 from papers.naming import Namer
 from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
@@ -62,6 +63,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
     output_dir = _check_output_dir(settings.output_dir)
+    bibtex = library.check(settings.bibtex) if settings.bibtex else None
     state = StateStore.open(settings.state_path, PaperRecord)
     try:
         on_disk = _make_output_dir(output_dir)
@@ -84,7 +86,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     def make_processor(q: queue.Queue) -> ResultProcessor:
         return download_processor(q, state, reporter, out, settings.json, clock=clock,
                                   save_interval=settings.save_interval, sync_dir=real_dir,
-                                  on_output_closed=on_output_closed, on_fatal=cancel.set)
+                                  on_output_closed=on_output_closed, on_fatal=cancel.set,
+                                  bibtex=bibtex)
 
     net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)

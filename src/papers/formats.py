@@ -63,7 +63,8 @@ def _bibtex_record(fields: dict[str, Any]) -> dict[str, Any]:
     if isinstance(authors, list):
         rec["authors"] = [_name(a) for a in authors if _name(a)]
     if "title" in rec:
-        rec["title"] = re.sub(r"[{}]", "", rec["title"])  # case-protecting braces
+        title = re.sub(r"\$([^$]*)\$", lambda m: re.sub(r"[_^{}\\]", "", m.group(1)), rec["title"])
+        rec["title"] = re.sub(r"[{}]", "", title)  # case-protecting braces; math as plain text
     return rec
 
 

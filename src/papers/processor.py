@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from papers.errors import PapersError
 from papers.messages import MessageType, Outcome, QueueMessage, Status
 from papers.ids import ID_KINDS
 from papers.models import Paper
@@ -267,10 +268,13 @@ class ResultProcessor:
 
 
 class DownloadRecorder(Recorder):
-    """Counts and records the outcomes of `papers download`."""
+    """Counts and records the outcomes of `papers download`; with `bibtex`, writes the
+    downloaded papers into that BibTeX library when the run ends."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, bibtex: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
+        self.bibtex = bibtex
+        self.library: list[tuple[Paper, str]] = []  # (paper, its PDF) for the library
         self.handlers.update({
             MessageType.PROGRESS_UPDATE: self._on_progress,
             MessageType.DOWNLOAD_COMPLETE: self._on_result,
@@ -283,10 +287,17 @@ class DownloadRecorder(Recorder):
     def _on_progress(self, msg: Any) -> None:
         self.stats.bytes += msg.nbytes
 
+    def _on_stop(self, msg: Any) -> None:
+        if self.bibtex:
+            _write_library(self)
+        super()._on_stop(msg)
+
     def _on_already_done(self, msg: Any) -> None:
         # From the planner's fast path: the state says downloaded and the file is in
         # place. Nothing to record; count.
         self.stats.skipped += len(msg.batch)
+        if self.bibtex:
+            self.library += [(paper, rec.path) for paper, rec in msg.batch if rec.path]
 
     def _on_interrupted(self, msg: Any) -> None:
         # Not a result: remember the kept .part's validators so the next run resumes it.
@@ -300,6 +311,8 @@ class DownloadRecorder(Recorder):
         paper, outcome = msg.paper, msg.outcome
         stats = self.stats
         stats.bytes += outcome.unreported
+        if self.bibtex and outcome.path and outcome.status in (Status.DOWNLOADED, Status.SKIPPED):
+            self.library.append((paper, outcome.path))
         if outcome.status is Status.DOWNLOADED:
             self._renamed.add(os.path.dirname(outcome.path) if outcome.path else self.sync_dir or "")
             stats.downloaded += 1
@@ -347,15 +360,27 @@ class DownloadPrinter(Printer):
         self.reporter.update(self.stats)
 
 
+def _write_library(recorder: DownloadRecorder) -> None:
+    from papers import library
+
+    try:
+        library.update(recorder.bibtex or "", recorder.library)
+    except (OSError, PapersError) as e:
+        reason = f"cannot write the library {recorder.bibtex}: {getattr(e, 'strerror', None) or e}"
+        log.error("%s", reason)
+        recorder.stop_reason = recorder.stop_reason or reason
+
+
 def download_processor(q: queue.Queue | None, state: StateStore | None,
                        reporter: Reporter | None = None, out: TextIO | None = None,
                        json_output: bool = False, *, clock: Callable[[], float] = time.time,
                        save_interval: float = 1.0, sync_dir: str | None = None,
                        on_output_closed: Callable[[], None] | None = None,
-                       on_fatal: Callable[[], None] | None = None) -> ResultProcessor:
+                       on_fatal: Callable[[], None] | None = None,
+                       bibtex: str | None = None) -> ResultProcessor:
     """The processor of `papers download`: its recorder and printer, wired."""
     recorder = DownloadRecorder(state, clock=clock, save_interval=save_interval,
-                                sync_dir=sync_dir, on_fatal=on_fatal)
+                                sync_dir=sync_dir, on_fatal=on_fatal, bibtex=bibtex)
     printer = DownloadPrinter(recorder.stats, reporter, out, json_output,
                               on_output_closed=on_output_closed)
     return ResultProcessor(q, recorder, printer)

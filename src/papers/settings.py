@@ -79,6 +79,7 @@ class Settings:
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI; None = off
     naming: str | None = None           # a --name template for file names; None = the default scheme
     metadata: str | None = None         # "json": write NAME.json beside each PDF; None = no
+    bibtex: str | None = None           # a BibTeX library of the downloaded papers, kept up to date
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
 
@@ -143,13 +144,13 @@ class SettingError(ConfigError):
 
 
 _KINDS: dict[str, type] = {
-    "output_dir": str, "state": str, "user_agent": str, "cookies": str,
+    "output_dir": str, "state": str, "user_agent": str, "cookies": str, "bibtex": str,
     "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
     "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
     "retry_after_max": float, "save_interval": float, "min_speed_window": float,
     "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool, "netrc": bool,
 }
-_NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "email"}
+_NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "email", "bibtex"}
 
 
 def _template(value: Any) -> str | None:
@@ -211,7 +212,7 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
             raise SettingError(name, f"expected text, got {value!r}")
         if name == "cookies":
             return _readable(name, os.path.expanduser(value))
-        return os.path.expanduser(value) if name in ("output_dir", "state") else value
+        return os.path.expanduser(value) if name in ("output_dir", "state", "bibtex") else value
     raise SettingError(name, "unknown setting")
 
 

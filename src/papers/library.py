@@ -1,0 +1,105 @@
+"""`--bibtex FILE`: a BibTeX library of the downloaded papers, written (and on later runs
+updated) with bibtexparser. Each entry's `file` field points at its PDF, relative to the
+library, so Zotero and JabRef import the PDFs with the entries. Entries papers wrote
+carry `papers_key`; on a later run those are replaced, everything else is kept."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from typing import Any
+
+from papers.errors import OutputError
+from papers.models import Paper
+from papers.state import write_atomic
+
+KEY_FIELD = "papers_key"
+
+
+def check(path: str) -> str:
+    """`path` if a library can be written there (and one already there parses); else
+    OutputError, before the run fetches anything."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise OutputError(f"--bibtex {path} is a directory; give a file name like library.bib")
+    if os.path.exists(path):
+        _load(path)
+    elif os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputError(f"--bibtex {path}: {folder} is a file, not a directory")
+    return path
+
+
+def _load(path: str) -> Any:
+    import bibtexparser
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return bibtexparser.parse_string(f.read())
+    except (OSError, UnicodeDecodeError) as e:
+        raise OutputError(f"--bibtex {path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+
+
+def update(path: str, papers: list[tuple[Paper, str]]) -> None:
+    """Write `papers` (each with its PDF's path) into the library at `path`."""
+    import bibtexparser
+    from bibtexparser.library import Library
+
+    lib = _load(path) if os.path.exists(path) else Library()
+    ours = {e.fields_dict[KEY_FIELD].value: e for e in lib.entries if KEY_FIELD in e.fields_dict}
+    keys = {e.key for e in lib.entries}
+    folder = os.path.dirname(os.path.abspath(path))
+    for paper, pdf in papers:
+        old = ours.get(paper.key)
+        if old is not None:
+            lib.remove(old)
+            keys.discard(old.key)
+        entry = _entry(paper, os.path.relpath(pdf, folder), old.key if old is not None else _cite_key(paper, keys))
+        keys.add(entry.key)
+        lib.add(entry)
+    os.makedirs(folder, exist_ok=True)
+    write_atomic(path, bibtexparser.write_string(lib).encode("utf-8"))
+
+
+def _entry(paper: Paper, pdf: str, key: str) -> Any:
+    from bibtexparser.model import Entry, Field
+
+    fields = [("title", paper.title), ("author", " and ".join(paper.authors) or None),
+              ("year", str(paper.year) if paper.year else None), ("doi", paper.doi),
+              ("eprint", paper.arxiv), ("archiveprefix", "arXiv" if paper.arxiv else None),
+              ("pmid", paper.pmid), ("pmcid", paper.pmcid),
+              ("url", paper.urls[0] if paper.urls else None),
+              ("file", f":{pdf}:PDF"), (KEY_FIELD, paper.key)]
+    kind = "misc" if paper.arxiv and not paper.doi else "article"
+    return Entry(kind, key, [Field(k, _braced(v)) for k, v in fields if v])
+
+
+def _braced(value: str) -> str:
+    # bibtexparser writes values between braces as they are: unbalanced ones would break the file.
+    return value if value.count("{") == value.count("}") else value.replace("{", "").replace("}", "")
+
+
+def _cite_key(paper: Paper, taken: set[str]) -> str:
+    """`surnameYEARword`, ASCII, told apart from the library's keys by a, b, c..."""
+    surname = paper.authors[0].split(",")[0] if paper.authors else ""
+    word = next((w for w in re.findall(r"[A-Za-z]{4,}", paper.title or "")), "")
+    base = _ascii(f"{surname.split()[-1] if surname.split() else ''}{paper.year or ''}{word}").lower()
+    base = base or "paper" + re.sub(r"\W", "", paper.key)[-8:]
+    key, n = base, 0
+    while key in taken:
+        n += 1
+        key = base + _suffix(n)
+    return key
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+
+
+def _suffix(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(97 + r) + out
+    return out
