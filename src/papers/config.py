@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from papers.errors import ConfigError
+from papers.errors import ConfigError, reading
 from papers.settings import DEFAULT_SOURCES, SETTING_NAMES, SettingError, Settings, coerce
 
 ENV_PREFIX = "PAPERS_"
@@ -67,14 +67,8 @@ def file_layer(path: str) -> Layer:
     import yaml  # only runs when a config exists, keeps start-up fast otherwise
 
     try:
-        with open(path, encoding="utf-8") as f:
+        with reading(path, ConfigError, "config file "), open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {path}: is a directory, not a file") from None
-    except OSError as e:
-        raise ConfigError(f"config file {path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -20,6 +20,8 @@ the worker that meets one records the paper's outcome instead.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ExitStatus(enum.IntEnum):
@@ -93,3 +95,17 @@ class DiskError(PaperError):
 
 class ApiError(PaperError):
     """An API did not answer usefully; the message is one safe line."""
+
+
+@contextmanager
+def reading(path: str, error: type[PapersError], what: str = "") -> Iterator[None]:
+    """Turn a failure to open `path` for reading into `error`, one line naming `what`
+    and the path (`config file X: no such file`)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise error(f"{what}{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{what}{path}: is a directory, not a file") from None
+    except OSError as e:
+        raise error(f"{what}{path}: cannot read ({e.strerror})") from None

@@ -19,7 +19,7 @@ from itertools import chain
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from papers.errors import InputError
+from papers.errors import InputError, reading
 from papers.models import Paper, paper_from_record, paper_from_text
 
 log = logging.getLogger("papers")
@@ -278,14 +278,8 @@ def open_input(path: str, stdin: TextIO) -> tuple[TextIO, str]:
     """Open an input source ('-' is stdin) and return it with a name for messages."""
     if path == "-":
         return stdin, "<stdin>"
-    try:
+    with reading(path, InputError):
         return open(path, encoding="utf-8-sig", errors="strict"), path
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not an input file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO, fmt: str | None = None,
