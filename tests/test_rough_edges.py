@@ -134,3 +134,16 @@ def test_raising_max_size_retries_a_paper_that_was_too_large(server, papers, tmp
     assert server.hits("/big.pdf") == 1 and "--retry-failed" in r.lines[0]["error"]
     r = papers("download", "-o", out, "--json", "--max-size", raised_to, url)
     assert r.code == 0 and r.lines[0]["status"] == "downloaded" and server.hits("/big.pdf") == 2
+
+
+def test_a_host_that_does_not_resolve_is_not_retried_within_the_run(papers, tmp_path, env):
+    # A DNS label longer than 63 bytes: the resolver refuses it at once, without asking
+    # any server, so this fails like an offline run does, and touches no network.
+    url = f"http://{'a' * 64}.invalid/paper.pdf"
+    env["NO_PROXY"] = env["no_proxy"] = "*"
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", "--max-retries", "3", url)
+    line = r.lines[0]
+    assert r.code == 1 and line["status"] == "failed" and line["attempts"] == 1
+    assert line["error"].startswith("cannot resolve host") and "no network or no DNS" in line["error"]
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", url)
+    assert r.lines[0]["attempts"] == 1 and "--retry-failed" not in r.lines[0]["error"]  # tried again

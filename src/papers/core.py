@@ -30,7 +30,7 @@ from papers.settings import Settings
 from papers.state import PaperRecord, StateStore, can_create_in
 
 if TYPE_CHECKING:
-    from papers.fetch import Fetcher
+    from papers.fetch import FetchConfig, Fetcher
     from papers.hosts import HostScheduler, Reservation
     from papers.netconf import NetConfig
     from papers.resolve import Resolver
@@ -57,7 +57,7 @@ def run_download(settings: Settings, papers: Iterable[Paper], *, out: TextIO | N
 def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
-    from papers.fetch import FetchConfig, Fetcher  # the HTTP client loads only when a run starts
+    from papers.fetch import Fetcher  # the HTTP client loads only when a run starts
     from papers.hosts import HostLimiter, HostScheduler
 
     reporter = reporter or NullReporter()
@@ -93,13 +93,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
     pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
-    fetcher = Fetcher(
-        FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
-                    chunk_size=settings.chunk_size, min_speed=settings.min_speed,
-                    min_speed_window=settings.min_speed_window, policy=policy_of(settings),
-                    net=net, doi_resolver=settings.doi_resolver,
-                    namer=Namer(real_dir, settings.naming), metadata=settings.metadata == "json"),
-        limiter, cancel, pipeline.put, clock=clock)
+    fetcher = Fetcher(_fetch_config(settings, net, real_dir), limiter, cancel, pipeline.put, clock=clock)
     worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
     input_error = None
     with pipeline:
@@ -117,6 +111,16 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
                    notes=[n for n in [limiter.pace_note()] if n])
+
+
+def _fetch_config(settings: Settings, net: "NetConfig", real_dir: str) -> "FetchConfig":
+    from papers.fetch import FetchConfig
+
+    return FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
+                       chunk_size=settings.chunk_size, min_speed=settings.min_speed,
+                       min_speed_window=settings.min_speed_window, policy=policy_of(settings),
+                       net=net, doi_resolver=settings.doi_resolver,
+                       namer=Namer(real_dir, settings.naming), metadata=settings.metadata == "json")
 
 
 def _check_output_dir(path: str) -> str:
