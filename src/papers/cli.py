@@ -148,6 +148,11 @@ Examples:
 @click.option("--name", "name_template", metavar="TEMPLATE",
               help="Name files by TEMPLATE, e.g. '{year}/{first_author}_{title:.50}'. Fields: {id} {doi} "
                    "{arxiv} {title} {first_author} {year} {source}.  [default: the DOI, arXiv ID or title]")
+@click.option("--shard", metavar="K/N", help="Take only shard K of N of the input (0 <= K < N); auto: from "
+              "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --rate-limit and --max-per-host are then "
+              "the fleet's, split over the N shards.")
+@click.option("--shards", type=int, metavar="N", help="With --shard auto in a Kubernetes Indexed Job: the "
+              "number of shards (or PAPERS_SHARDS).")
 @click.option("--bibtex", "bibtex", metavar="FILE",
               help="Write (and on later runs update) a BibTeX library of the downloaded papers; its "
                    "file fields point at the PDFs, for Zotero and JabRef.")
@@ -158,8 +163,8 @@ Examples:
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
 def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
-             timeout, rate_limit, max_per_host, max_size, json_output, name_template, bibtex, metadata,
-             cookies, progress, config, quiet, verbose, dry_run) -> None:
+             timeout, rate_limit, max_per_host, max_size, json_output, name_template, shard, shards,
+             bibtex, metadata, cookies, progress, config, quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -172,7 +177,8 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
         "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
         "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
-        "naming": name_template, "metadata": metadata, "bibtex": bibtex})
+        "naming": name_template, "metadata": metadata, "bibtex": bibtex, "shard": shard,
+        "shards": shards})
     return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
 
 
@@ -285,6 +291,24 @@ def verify(output_dirs, states, fix) -> int:
             st.fix(path, problems, time.time())
         click.echo(f"papers: marked {len(problems):,} for the next download", err=True)
     return ExitStatus.FAILED if problems else ExitStatus.OK
+
+
+@cli.command("merge-state", epilog="""\b
+Examples:
+  papers merge-state pdfs/.papers-state.json pdfs/.papers-state.*-of-16.json
+  papers merge-state all.json shard0/.papers-state.0-of-2.json shard1/.papers-state.1-of-2.json
+""")
+@click.argument("out", metavar="OUT.json")
+@click.argument("states", nargs=-1, required=True, metavar="STATE...")
+def merge_state(out, states) -> int:
+    """Write one state file from many (the shards of a run): an unsharded run over the
+    merged state resumes exactly where the shards stopped. Papers that two states
+    recorded as downloaded to different files are refused, and nothing is written."""
+    from papers.status import merge_states, state_files
+
+    n = merge_states(os.path.abspath(out), state_files([], states))
+    click.echo(f"papers: {n:,} papers from {len(states)} state files in {os.path.abspath(out)}", err=True)
+    return ExitStatus.OK
 
 
 @cli.group("config")

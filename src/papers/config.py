@@ -125,7 +125,7 @@ def layers_for(config_file: str | None, environ: Mapping[str, str], flags: Mappi
     return layers
 
 
-def resolve(layers: list[Layer]) -> tuple[Settings, dict[str, str]]:
+def resolve(layers: list[Layer], environ: Mapping[str, str] | None = None) -> tuple[Settings, dict[str, str]]:
     """The Settings the layers make, and where each value came from (by setting, and by
     `sources.NAME.KEY` for what a layer changed inside `sources`)."""
     values: dict[str, Any] = {}
@@ -143,7 +143,21 @@ def resolve(layers: list[Layer]) -> tuple[Settings, dict[str, str]]:
                 for name, conf in raw.items():
                     for sub in (conf or {}):
                         origins[f"sources.{name}.{sub}"] = layer.origin(key)
-    return replace(Settings(), **values), origins
+    return _sharded(replace(Settings(), **values), environ), origins
+
+
+def _sharded(settings: Settings, environ: Mapping[str, str] | None) -> Settings:
+    """With a shard, the shard itself, and its share of the fleet's per-host and per-API
+    budgets: each limit divided evenly by the number of shards (a static split)."""
+    if settings.shard is None:
+        return settings
+    from papers.shard import parse_shard
+
+    shard = parse_shard(settings.shard, os.environ if environ is None else environ, settings.shards)
+    n = shard.count
+    return replace(settings, shard=shard, rate_limit=settings.rate_limit / n,
+                   max_per_host=max(1, settings.max_per_host // n),
+                   sources=tuple(replace(src, rate_limit=src.rate_limit / n) for src in settings.sources))
 
 
 def load_settings(config_file: str | None, flags: Mapping[str, Any],
@@ -151,7 +165,7 @@ def load_settings(config_file: str | None, flags: Mapping[str, Any],
                   spelled: Mapping[str, str] | None = None) -> Settings:
     """The Settings of a run: see the module docstring."""
     environ = os.environ if environ is None else environ
-    return resolve(layers_for(config_file, environ, flags, spelled))[0]
+    return resolve(layers_for(config_file, environ, flags, spelled), environ)[0]
 
 
 _SECRET = {"email", "api_key"}

@@ -75,7 +75,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
-                      settings.doi_resolver, settings.naming, settings.max_size)
+                      settings.doi_resolver, settings.naming, settings.max_size, settings.shard)
     quiet_gc.settle()
     output_closed = threading.Event()
 
@@ -110,7 +110,16 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                                input_error, recorder.stop_reason)
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
-                   notes=[n for n in [limiter.pace_note()] if n])
+                   notes=[n for n in [_fleet_note(settings), limiter.pace_note()] if n])
+
+
+def _fleet_note(settings: Settings) -> str | None:
+    """With --shard: that this shard had only its share of the per-host budget."""
+    shard = settings.shard
+    if shard is None or shard.count == 1:
+        return None
+    return (f"shard {shard}: the per-host budget is the fleet's, split over {shard.count} shards: "
+            f"{settings.rate_limit:g} requests/s and {settings.max_per_host} connection(s) per host here")
 
 
 def _fetch_config(settings: Settings, net: "NetConfig", real_dir: str) -> "FetchConfig":
@@ -300,7 +309,8 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     state.load()
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
-                      can_resolve, settings.doi_resolver, settings.naming, settings.max_size)
+                      can_resolve, settings.doi_resolver, settings.naming, settings.max_size,
+                      settings.shard)
     stats = Stats()
     input_error = None
     try:

@@ -105,9 +105,10 @@ class Planner:
     def __init__(self, output_dir: str, priors: Mapping[str, PaperRecord], on_disk: set[str] | None,
                  retry_failed: bool = False, can_resolve: bool = True,
                  doi_resolver: str | None = None, template: str | None = None,
-                 max_size: int | None = None) -> None:
+                 max_size: int | None = None, shard: Any = None) -> None:
         self.output_dir = output_dir
         self.max_size = max_size
+        self.shard = shard  # a shard.Shard: papers of other shards are passed over
         # With a template, names can collide: the state's files keep theirs.
         taken = {r.path: k for k, r in priors.items() if r.path} if template else None
         self.namer = Namer(output_dir, template, taken)
@@ -120,7 +121,9 @@ class Planner:
         self.seen: set[str] = set()
 
     def decide(self, paper: Paper) -> Decision | None:
-        """What to do with `paper`, or None for a duplicate."""
+        """What to do with `paper`, or None for a duplicate or another shard's paper."""
+        if self.shard is not None and not self.shard.owns(paper.key):
+            return None
         prior = self.priors.get(paper.key)
         if prior is None:
             if paper.key in self.seen:

@@ -80,6 +80,8 @@ class Settings:
     naming: str | None = None           # a --name template for file names; None = the default scheme
     metadata: str | None = None         # "json": write NAME.json beside each PDF; None = no
     bibtex: str | None = None           # a BibTeX library of the downloaded papers, kept up to date
+    shard: Any = None                   # "K/N" or "auto" as given; a shard.Shard once resolved
+    shards: int | None = None           # with shard: auto and JOB_COMPLETION_INDEX, the number of shards
     sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
     use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
 
@@ -107,8 +109,10 @@ class Settings:
 
     @property
     def state_path(self) -> str:
-        """Where the JSON state file lives."""
-        return self.state or os.path.join(self.output_dir, ".papers-state.json")
+        """Where the JSON state file lives; each shard has its own."""
+        name = self.shard.state_name if self.shard is not None and not isinstance(self.shard, str) \
+            else ".papers-state.json"
+        return self.state or os.path.join(self.output_dir, name)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.I)
@@ -193,6 +197,12 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
         return value.strip()
     if name == "naming":
         return _template(value)
+    if name == "shard":
+        if value is None or (isinstance(value, str) and (value.strip() == "auto" or "/" in value)):
+            return value if value is None else value.strip()
+        raise SettingError(name, f"expected K/N (e.g. 0/4) or auto, got {value!r}")
+    if name == "shards":
+        return None if value is None else _bounded("workers", _number(name, value, int), value)
     if name == "metadata":
         if value not in (None, "json"):
             raise SettingError(name, f"expected json (or null), got {value!r}")

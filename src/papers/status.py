@@ -180,3 +180,35 @@ def fix(path: str, problems: list[Problem], now: float) -> None:
                                                error=f"verify: {p.what}"))
     finally:
         store.close()
+
+
+def merge_states(out: str, paths: list[str]) -> int:
+    """Write one state file at `out` from the states at `paths` (and `out`'s own records,
+    if it exists): a download beats a failure, then the latest update wins. StateError,
+    with nothing written, if two states recorded one paper as downloaded to different
+    files or bytes. Returns the number of papers."""
+    merged: dict[str, PaperRecord] = {}
+    conflicts: list[str] = []
+    if os.path.exists(out) and out not in paths:
+        paths = [out, *paths]
+    for path in paths:
+        store = StateStore(path, PaperRecord)
+        store.load()
+        for key, rec in store.records.items():
+            old = merged.get(key)
+            if old is not None and old.status == rec.status == DOWNLOADED \
+                    and (old.sha256, old.path) != (rec.sha256, rec.path):
+                conflicts.append(f"{key} ({old.path} against {rec.path})")
+            elif old is None or _better(rec, old):
+                merged[key] = rec
+    if conflicts:
+        raise StateError(f"refusing to merge: {len(conflicts)} paper(s) were downloaded differently "
+                         f"in different states, e.g. {'; '.join(conflicts[:3])}")
+    target = StateStore.open(out, PaperRecord)
+    try:
+        for key, rec in merged.items():
+            target.records[key] = rec
+        target.compact()
+    finally:
+        target.close(compact=False)
+    return len(target.records)
