@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -278,6 +279,51 @@ def scale_resume(n: int, rounds: int, crossing: bool = False) -> dict[str, float
     return {"seconds": t, "journal_lines": len(lines), "peak_rss_mb": rss, "all_seconds": [r[0] for r in runs]}
 
 
+def shards_vs_one(url_list: str, bound: float, rounds: int) -> dict[str, Any]:
+    """The hosts workload as 4 local shards at once against 1 process, both with the same
+    fleet budget (--rate-limit 10 --max-per-host 8 per host), so the same polite bound."""
+    flags = ["-i", url_list, "--rate-limit", "10", "--max-per-host", "8", "--no-progress", "-q"]
+    one, four = [], []
+    for _ in range(rounds):
+        out = fresh(os.path.join(WORK, "out"))
+        one.append(timed([*PAPERS, "download", "-o", out, "-j", "16", *flags]))
+        out = fresh(os.path.join(WORK, "out"))
+        four.append(timed_together([[*PAPERS, "download", "-o", out, "-j", "4", "--shard", f"{k}/4", *flags]
+                                    for k in range(4)]))
+    res = {"one": statistics.median(one), "four": statistics.median(four), "bound": bound,
+           "bound_four": _sharded_bound(url_list, 4, 10.0), "all_one": one, "all_four": four}
+    print(f"bench: shards: 1 process {res['one']:.2f}s (bound {bound:.1f}s), 4 shards {res['four']:.2f}s "
+          f"(bound {res['bound_four']:.1f}s)", file=sys.stderr)
+    return res
+
+
+def _sharded_bound(url_list: str, n: int, fleet_rate: float) -> float:
+    """The polite minimum of n shards splitting `fleet_rate` per host: the shard with the
+    most files of one host needs (files - 1) of its 1/(fleet_rate/n) intervals."""
+    sys.path.insert(0, os.path.join(ROOT, "src"))
+    from collections import Counter
+
+    from papers.hosts import host_of
+    from papers.models import paper_from_text
+    from papers.shard import shard_of
+
+    with open(url_list) as f:
+        urls = f.read().split()
+    per = Counter((shard_of(paper_from_text(u).key, n), host_of(u)) for u in urls)
+    return (max(per.values()) - 1) / (fleet_rate / n)
+
+
+def timed_together(cmds: list[list[str]]) -> float:
+    """Wall time of commands started at once, until the last one ends (each must exit 0)."""
+    settle()
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in cmds]
+    for p in procs:
+        if p.wait() != 0:
+            raise RuntimeError(f"a shard failed: {p.stderr.read().decode()[-800:]}")
+    return time.perf_counter() - t0
+
+
 def _restore_record(state: str, line: str) -> None:
     """Put back the record that a crossing resume replaced (the victim downloaded)."""
     from papers.state import PaperRecord, StateStore
@@ -442,6 +488,7 @@ def main() -> None:
             bound = (len(names) - 1) / 10
             extra["hosts"] = {"median": statistics.median(times), "bound": bound, "times": times}
             print(f"bench: hosts: {statistics.median(times):.2f}s, bound {bound:.1f}s", file=sys.stderr)
+            extra["shards"] = shards_vs_one(os.path.join(lists, "hosts.txt"), bound, args.rounds)
         finally:
             ng.stop()
 
@@ -503,6 +550,14 @@ def write_results(results: list[Result], extra: dict, args) -> None:
         lines.append(f"| hosts: 8 hosts × 40 files sorted by host, --rate-limit 10 --max-per-host 2 -j 16 | "
                      f"{ratio:.3f} × the polite bound ({h['bound']:.1f} s) | | ≤ 1.05 × bound, never below | "
                      f"{'yes' if 1.0 <= ratio <= 1.05 else 'no'} |")
+    if "shards" in extra:
+        sh = extra["shards"]
+        r4 = sh["four"] / sh["bound_four"]
+        lines.append(f"| shards: the hosts workload as 4 local shards vs 1 process, --rate-limit 10 "
+                     f"--max-per-host 8 for the fleet | 4 shards {sh['four']:.2f} s = {r4:.3f} × their polite "
+                     f"bound ({sh['bound_four']:.1f} s); 1 process {sh['one']:.2f} s = "
+                     f"{sh['one'] / sh['bound']:.3f} × its bound ({sh['bound']:.1f} s) | | "
+                     f"≤ 1.05 × bound, never below | {'yes' if 1.0 <= r4 <= 1.05 else 'no'} |")
     if "startup" in extra:
         s = extra["startup"]
         base = s["python -c pass"]
@@ -567,7 +622,7 @@ def write_results(results: list[Result], extra: dict, args) -> None:
     lines += ["", "Raw times (seconds):", "", "```",
               json.dumps({r.name: r.times for r in results} | {k: v for k, v in extra.items()
                                                                 if k in ("hosts", "startup", "bigfile", "scale",
-                                                                         "resume", "resume_crossing")},
+                                                                         "resume", "resume_crossing", "shards")},
                          indent=1),
               "```", ""]
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
