@@ -237,8 +237,8 @@ def test_quiet_prints_only_errors(server, papers, tmp_path):
     assert r.code == 1 and r.stderr == "" and r.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["download"], ["consolidate"], ["status"], ["verify"],
-                                     ["config", "show"]])
+@pytest.mark.parametrize("command", [[], ["download"], ["consolidate"], ["status"], ["verify"],
+                                     ["merge-state"], ["config"], ["config", "show"]])
 def test_every_command_help_ends_with_real_examples(papers, command):
     r = papers(*command, "--help")
     assert r.code == 0

@@ -3,6 +3,7 @@
 import dataclasses
 import io
 import json
+import os
 import queue
 
 from papers.messages import (AlreadyDone, DownloadComplete, DownloadFailed, DownloadInterrupted,
@@ -113,8 +114,12 @@ def test_skipped_papers_do_not_rewrite_state(tmp_path):
     state.load()
     skip = DownloadSkipped(A, Outcome(
         status=Status.SKIPPED, path="/o/10.pdf", bytes=10, url=A.urls[0]))
+    snapshot = os.stat(tmp_path / "s.json").st_mtime_ns
     proc, _, _ = drive([skip], state)
-    assert state.journal_lines == 0
+    # The journal holds only when the run started and ended; the snapshot is untouched.
+    with open(tmp_path / "s.json.journal") as f:
+        assert [list(json.loads(line)) for line in f] == [["run"], ["run"]]
+    assert os.stat(tmp_path / "s.json").st_mtime_ns == snapshot
     assert proc.recorder.stats.skipped == 1
 
 

@@ -151,3 +151,12 @@ def test_the_example_recipes_are_well_formed():
     assert job["kind"] == "Job" and job["spec"]["completionMode"] == "Indexed"
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["PAPERS_SHARDS"] == str(job["spec"]["completions"])
+
+
+def test_every_shard_of_a_run_splits_by_the_same_n(server, papers, tmp_path):
+    url = server.pdf("/n.pdf", make_pdf(1000, 1))
+    out = tmp_path / "o"
+    assert papers("download", "-o", str(out), "--shard", "0/1", url).code == 0
+    r = papers("download", "-o", str(out), "--shard", "1/4", url)
+    assert r.code == 2 and "holds the states of a run in 1 shards" in r.stderr and "--shard K/1" in r.stderr
+    assert not (out / ".papers-state.1-of-4.json").exists()

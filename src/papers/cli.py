@@ -24,7 +24,13 @@ Exit codes:
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="""\b
+Examples:
+  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
+  papers download -i refs.bib -o pdfs --name '{year}/{first_author}_{title:.50}' --bibtex pdfs/library.bib
+  papers status -o pdfs
+""")
 @click.version_option(None, "-V", "--version", package_name="papers-bulk", prog_name="papers")
 def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
@@ -311,7 +317,11 @@ def merge_state(out, states) -> int:
     return ExitStatus.OK
 
 
-@cli.group("config")
+@cli.group("config", epilog="""\b
+Examples:
+  papers config show
+  PAPERS_WORKERS=4 papers config show -c lab.yaml
+""")
 def config_group() -> None:
     """Look at the configuration."""
 

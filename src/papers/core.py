@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.errors import Cancelled, InputError, OutputError
+from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
                              result_message)
 from papers import library
@@ -63,6 +63,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
     output_dir = _check_output_dir(settings.output_dir)
+    _check_shard_count(output_dir, settings)
     bibtex = library.check(settings.bibtex) if settings.bibtex else None
     state = StateStore.open(settings.state_path, PaperRecord)
     try:
@@ -120,6 +121,22 @@ def _fleet_note(settings: Settings) -> str | None:
         return None
     return (f"shard {shard}: the per-host budget is the fleet's, split over {shard.count} shards: "
             f"{settings.rate_limit:g} requests/s and {settings.max_per_host} connection(s) per host here")
+
+
+def _check_shard_count(output_dir: str, settings: Settings) -> None:
+    """A run's shards all split the input by the same N: a shard whose N differs from the
+    shard states already in the output directory would take papers another shard has."""
+    import glob
+    import re
+
+    if settings.shard is None or settings.state:
+        return
+    for path in glob.glob(os.path.join(glob.escape(output_dir), ".papers-state.*-of-*.json")):
+        m = re.fullmatch(r"\.papers-state\.(\d+)-of-(\d+)\.json", os.path.basename(path))
+        if m and int(m.group(2)) != settings.shard.count:
+            raise ConfigError(f"--shard {settings.shard}: {output_dir} holds the states of a run in "
+                              f"{m.group(2)} shards ({os.path.basename(path)}); every shard of a run "
+                              f"needs the same N (use --shard K/{m.group(2)}, or another -o)")
 
 
 def _fetch_config(settings: Settings, net: "NetConfig", real_dir: str) -> "FetchConfig":

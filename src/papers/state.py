@@ -607,7 +607,8 @@ class StateStore:
         """Persist everything and release the lock."""
         try:
             self.flush()
-            small = len(self.records) <= self.SMALL and self._journal_lines
+            # Only new outcomes make a small state worth rewriting, not the lines of runs.
+            small = len(self.records) <= self.SMALL and self._journal_lines > self._run_lines
             if compact and (small or self.compact_due() or self._old_layout
                             or not os.path.exists(self.path)):
                 self.compact()
