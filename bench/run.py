@@ -255,7 +255,7 @@ def scale_resume(n: int, rounds: int, crossing: bool = False) -> dict[str, float
     state = os.path.join(d, ".papers-state.json")
     st = StateStore(state, PaperRecord)
     st.load()
-    longest = max(st.MIN_JOURNAL, len(st.records) // 4) - 1
+    longest = st.journal_limit - 1
     lines = [json.dumps({"k": k, "r": r.to_json()}, separators=(",", ":"))
              for k, r in list(st.records.items())[-longest:]]
     del st

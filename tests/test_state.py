@@ -281,7 +281,7 @@ def test_a_big_state_keeps_a_short_journal_and_folds_a_long_one(tmp_path, monkey
     s = StateStore.open(path, PaperRecord)
     for n in range(10):
         s.put(f"new{n}", wide(n))
-    assert not s.compact_due()  # 10 lines over 100 papers: under a quarter
+    assert not s.compact_due()  # 10 lines over 100 papers: under an eighth
     s.close()
     assert os.stat(path).st_mtime_ns == snapshot and os.path.exists(path + ".journal")
     t = StateStore.open(path, PaperRecord)
@@ -302,3 +302,83 @@ def test_a_small_state_is_compacted_at_every_close(tmp_path):
     s.close()
     assert not os.path.exists(path + ".journal")
     assert json.load(open(path))["papers"]["new"] == wide(1).to_json()
+
+
+@pytest.mark.parametrize("block", [1 << 22, 700])  # one run of lines, or many
+def test_compaction_copies_unchanged_lines_and_rewrites_changed_ones(tmp_path, monkeypatch, block):
+    # An unchanged paper's line is copied from the old snapshot as it is (the marker field
+    # below, which records drop when loaded, survives); a paper recorded since is written
+    # anew, in the same place; a new paper comes last.
+    monkeypatch.setattr(StateStore, "SMALL", 10)
+    monkeypatch.setattr(StateStore, "BLOCK", block)
+    path = str(tmp_path / "state.json")
+    write_state(path, big_records(50))
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    marked = [line.replace(b'"id":', b'"x-marker":1,"id":', 1) if line.startswith(b'"k') else line
+              for line in lines]
+    with open(path, "wb") as f:
+        f.write(b"\n".join(marked))
+    s = StateStore.open(path, PaperRecord)
+    s.put("k7", wide(1007))
+    s.put("k49", wide(1049))  # the old snapshot's last line, which had no comma
+    s.put("late", wide(5))
+    s.compact()
+    s.close()
+    papers = json.load(open(path))["papers"]
+    assert list(papers) == [f"k{i}" for i in range(50)] + ["late"]
+    assert papers["k7"] == wide(1007).to_json() and papers["k49"] == wide(1049).to_json()
+    assert papers["k8"] == {"x-marker": 1, **wide(8).to_json()}
+    assert sum("x-marker" in p for p in papers.values()) == 48
+    assert load(path).records == {**big_records(50), "k7": wide(1007), "k49": wide(1049), "late": wide(5)}
+    again = StateStore.open(path, PaperRecord)  # the new snapshot is copied from in turn
+    again.put("later", wide(6))
+    again.compact()
+    again.close()
+    assert len(json.load(open(path))["papers"]) == 52 and "x-marker" in json.load(open(path))["papers"]["k8"]
+
+
+@pytest.mark.parametrize("block", [1 << 22, 700])
+def test_compaction_after_a_journal_replay_rewrites_the_replayed_papers(tmp_path, monkeypatch, block):
+    # Outcomes that a resume replays from the journal are newer than their snapshot lines.
+    monkeypatch.setattr(StateStore, "SMALL", 10)
+    monkeypatch.setattr(StateStore, "BLOCK", block)
+    path = str(tmp_path / "state.json")
+    write_state(path, big_records(50))
+    s = StateStore.open(path, PaperRecord)
+    s.put("k3", wide(999))
+    s.put("k40", wide(998))
+    s.close()  # a big state: the two stay in the journal
+    assert os.path.exists(path + ".journal")
+    t = StateStore.open(path, PaperRecord)
+    t.put("k4", wide(997))
+    t.compact()
+    t.close()
+    want = {**big_records(50), "k3": wide(999), "k40": wide(998), "k4": wide(997)}
+    assert json.load(open(path))["papers"] == {k: v.to_json() for k, v in want.items()}
+    assert not os.path.exists(path + ".journal")
+
+
+def test_compaction_out_of_step_with_the_snapshot_encodes_every_record(tmp_path):
+    # A state whose records were replaced (merge-state) no longer follows the snapshot's
+    # lines: nothing is copied from it.
+    path = str(tmp_path / "state.json")
+    write_state(path, big_records(20))
+    s = StateStore.open(path, PaperRecord)
+    s.adopt({f"k{i}": wide(100 + i) for i in reversed(range(20))})
+    s.compact()
+    s.close()
+    assert json.load(open(path))["papers"] == {f"k{i}": wide(100 + i).to_json() for i in reversed(range(20))}
+
+
+def test_compaction_of_a_state_without_papers_and_of_one_paper(tmp_path):
+    path = str(tmp_path / "state.json")
+    s = StateStore.open(path, PaperRecord)
+    s.close()
+    assert json.load(open(path)) == {"schema": SCHEMA, "papers": {}}
+    for n in range(2):
+        t = StateStore.open(path, PaperRecord)
+        t.put(f"k{n}", wide(n))
+        t.compact()
+        t.close()
+    assert load(path).records == {"k0": wide(0), "k1": wide(1)}

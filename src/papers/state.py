@@ -15,7 +15,7 @@ as schema 4 when the run ends.
 `<state>.journal` holds one JSON line per outcome recorded since the snapshot:
 recording an outcome appends one line (O(1), no rewrite of the whole file);
 the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
-journal grows to a quarter of the state (`StateStore.compact_due`), and at the end
+journal grows to an eighth of the state (`StateStore.compact_due`), and at the end
 of a run over a state of up to 100,000 papers. Loading replays
 the journal over the snapshot line by line, ignoring a torn last line left by
 `kill -9`. The previous snapshot is kept as `<state>.bak`.
@@ -28,7 +28,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from typing import Any, NamedTuple
 
 from papers.errors import StateError
@@ -94,6 +94,7 @@ _DEFAULTS = tuple((f, PaperRecord._field_defaults.get(f)) for f in FIELDS)
 _SHARED = tuple(FIELDS.index(f) for f in ("status", "first_seen", "updated", "finished"))
 _URL = FIELDS.index("url")
 _STR_OR_NONE = {str, type(None)}
+_key_json = json.encoder.encode_basestring  # type: ignore[attr-defined]  # as dumps writes a str
 
 
 def _one_of(value: Any, other: Any) -> Any:
@@ -230,17 +231,26 @@ def _upgrade(data: Any) -> dict[str, Any]:
             for key, rec in papers.items()}
 
 
-def _line_runs(f: Any, size: int) -> Iterator[bytes]:
-    """`f` from its position in runs of about `size` bytes that end at a newline; the
-    last run holds what follows the last newline (b"" if the file ends with one)."""
+def _line_runs(f: Any, size: int, end: int | None = None) -> Iterator[bytes]:
+    """`f` from its position (to offset `end`) in runs of about `size` bytes that end at
+    a newline; the last run holds what follows the last newline (b"" if none)."""
     rest = b""
-    while chunk := f.read(size):
+    while chunk := f.read(size if end is None else min(size, end - f.tell())):
         chunk = rest + chunk
         cut = chunk.rfind(b"\n") + 1
         if cut:
             yield chunk[:cut]
         rest = chunk[cut:]
     yield rest
+
+
+def _in_step(run: bytes, keys: list[str]) -> bool:
+    """Whether the first and last lines of a run of snapshot lines are those of the
+    first and last of `keys` (lines are only ever replaced or added at the end, so a
+    shift shows at the ends)."""
+    end = len(run) - run.endswith(b"\n")
+    last = run.rfind(b"\n", 0, end) + 1
+    return run.startswith(_key_json(keys[0]).encode()) and run.startswith(_key_json(keys[-1]).encode(), last)
 
 
 def _row(fields: Iterable[str], values: Iterable[Any]) -> dict[str, Any]:
@@ -265,11 +275,13 @@ class StateStore:
     """
 
     BLOCK = 1 << 22  # snapshot bytes parsed per json call when loading
-    # The journal is compacted into the snapshot once it holds a quarter as many lines
+    # The journal is compacted into the snapshot once it holds an eighth as many lines
     # as the state has papers (and at least MIN_JOURNAL): a resume after kill -9 then
     # replays at most that, and a run over a big state does not rewrite it for a few
-    # new outcomes. A state of at most SMALL papers is compacted at every close, as
-    # that costs little and leaves the snapshot complete.
+    # new outcomes. (A compaction copies the unchanged lines, so it costs little more
+    # than the write; a shorter journal makes the resume cheaper: "Compaction" in
+    # bench/RESULTS.md.) A state of at most SMALL papers is compacted at every close,
+    # as that costs little and leaves the snapshot complete.
     MIN_JOURNAL = 50_000
     SMALL = 100_000
 
@@ -289,6 +301,11 @@ class StateStore:
         self._old_layout = False  # loaded from an older or hand-made layout: rewrite at close
         self.last_run: dict[str, Any] = {}  # when the last run started and ended, and what it was
         self._run_lines = 0  # of the journal's lines, those about runs
+        # Papers whose snapshot line is out of date (recorded since, or never in it), and
+        # how many lines the snapshot on disk holds in `records` order: a compaction
+        # copies the other lines as they are (`_paper_lines`).
+        self._dirty: set[str] = set()
+        self._snapshot_lines_n = 0
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -430,6 +447,7 @@ class StateStore:
         except ValueError:
             return False
         self.records = records
+        self._snapshot_lines_n = len(records) if closed else 0
         return closed  # no closing line: not a complete snapshot
 
     def _corrupt(self, why: str) -> StateError:
@@ -467,7 +485,9 @@ class StateStore:
             entries = [e for e in entries if "run" not in e]
             recs = [_row(_LEGACY_FIELDS, e["r"]) if isinstance(e["r"], list) else e["r"]
                     for e in entries]  # arrays: written by papers before schema 4
-            self.records.update(zip([e["k"] for e in entries], self._decode_all(recs)))
+            keys = [e["k"] for e in entries]
+            self.records.update(zip(keys, self._decode_all(recs)))
+            self._dirty.update(keys)
         except (ValueError, KeyError, TypeError):
             bad = next((n for n, line in enumerate(lines, first)
                         if line.strip() and not self._line_ok(line)), first)
@@ -503,6 +523,7 @@ class StateStore:
     def put(self, key: str, record: Any) -> None:
         """Record an outcome; it reaches disk at the next `flush`."""
         self.records[key] = record
+        self._dirty.add(key)
         self._pending.append(json.dumps({"k": key, "r": self._encode(record)}, ensure_ascii=False,
                                         separators=(",", ":")))
 
@@ -557,7 +578,12 @@ class StateStore:
     def compact_due(self) -> bool:
         """Whether the journal's outcomes have grown enough to fold into the snapshot now
         (the few lines that say when runs started and ended do not count)."""
-        return self._journal_lines - self._run_lines >= max(self.MIN_JOURNAL, len(self.records) // 4)
+        return self._journal_lines - self._run_lines >= self.journal_limit
+
+    @property
+    def journal_limit(self) -> int:
+        """The outcomes the journal holds before it is folded into the snapshot."""
+        return max(self.MIN_JOURNAL, len(self.records) // 8)
 
     @property
     def journal_lines(self) -> int:
@@ -587,21 +613,63 @@ class StateStore:
         self._journal_lines = self._run_lines = 0
         self._unsynced = False
         self._old_layout = False
+        self._dirty.clear()
+        self._snapshot_lines_n = len(self.records)
+
+    def adopt(self, records: dict[str, Any]) -> None:
+        """Make `records` the whole state (merge-state); it reaches disk at `compact`."""
+        self.records = records
+        self._snapshot_lines_n = 0
 
     def _snapshot_lines(self) -> Iterator[bytes]:
         # One paper per line: still one JSON document, but read (and written) a run of
         # lines at a time, without a parse tree of the whole file.
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        encode = self._encode
         head = {"schema": SCHEMA, **({"last_run": self.last_run} if self.last_run else {})}
-        yield dumps(head)[:-1].encode() + b"," + _PAPERS
-        lines = iter([f"{dumps(key)}:{dumps(encode(rec))}" for key, rec in batch]
-                     for batch in _batches(self.records.items(), 4096))
-        sep = "\n"
-        for batch in lines:
-            yield (sep + ",\n".join(batch)).encode()
-            sep = ",\n"
+        yield dumps(head)[:-1].encode() + b"," + _PAPERS + (b"\n" if self.records else b"")
+        yield from self._paper_lines(dumps)
         yield b"\n}}\n"
+
+    def _paper_lines(self, dumps: Callable[[Any], str]) -> Iterator[bytes]:
+        """The papers' lines in `records` order, separated by ",\n", a run at a time.
+
+        Runs of the old snapshot whose records have not changed since it was written are
+        copied as they are; other lines are encoded anew, which costs seconds for a
+        million records ("Compaction" in bench/RESULTS.md)."""
+        dirty, records, keys = self._dirty, self.records, iter(self.records)
+        open_end = True  # what was written so far ends with a separator (or is nothing)
+        for run, n in self._old_runs():
+            run_keys = list(islice(keys, n))
+            if len(run_keys) != n or not _in_step(run, run_keys):
+                keys = chain(run_keys, keys)  # out of step with the records: encode the rest
+                break
+            if not dirty.isdisjoint(run_keys):
+                lines = run.split(b"\n")
+                for i in [i for i, k in enumerate(run_keys) if k in dirty]:
+                    comma = b"," if lines[i].endswith(b",") else b""
+                    lines[i] = self._line(dumps, run_keys[i], records[run_keys[i]]) + comma
+                run = b"\n".join(lines)
+            yield run
+            open_end = run.endswith(b"\n")
+        for batch in _batches(keys, 4096):
+            yield (b"" if open_end else b",\n") + b",\n".join(self._line(dumps, k, records[k]) for k in batch)
+            open_end = False
+
+    def _line(self, dumps: Callable[[Any], str], key: str, record: Any) -> bytes:
+        return f"{_key_json(key)}:{dumps(self._encode(record))}".encode()
+
+    def _old_runs(self) -> Iterator[tuple[bytes, int]]:
+        """The papers' part of the snapshot on disk, in runs of whole lines with their
+        separators, and the number of lines in each; nothing if it is not the snapshot
+        this store loaded or last wrote."""
+        if not self._snapshot_lines_n or self._old_layout:
+            return
+        with open(self.path, "rb") as f:
+            f.readline()  # the head
+            end = os.fstat(f.fileno()).st_size - len(b"\n}}\n")
+            for run in _line_runs(f, self.BLOCK, end):
+                if run:
+                    yield run, run.count(b"\n") + (not run.endswith(b"\n"))
 
     def close(self, compact: bool = True) -> None:
         """Persist everything and release the lock."""

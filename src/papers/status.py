@@ -206,8 +206,7 @@ def merge_states(out: str, paths: list[str]) -> int:
                          f"in different states, e.g. {'; '.join(conflicts[:3])}")
     target = StateStore.open(out, PaperRecord)
     try:
-        for key, rec in merged.items():
-            target.records[key] = rec
+        target.adopt(merged)
         target.compact()
     finally:
         target.close(compact=False)
