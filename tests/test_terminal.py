@@ -16,12 +16,12 @@ import pytest
 from faultserver import Reply, make_pdf
 
 
-def run_in_pty(cmd, env, stdout, columns=120):
-    """Run `cmd` with stderr on a pseudo-terminal `columns` wide (0: a pty that reports
-    no size); return (exit code, all it wrote there)."""
+def run_in_pty(cmd, env, stdout, columns=120, cwd=None):
+    """Run `cmd` in `cwd` with stderr on a pseudo-terminal `columns` wide (0: a pty that
+    reports no size); return (exit code, all it wrote there)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=slave, stdin=subprocess.DEVNULL, env=env)
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=slave, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     os.close(slave)
     out = b""
     while True:
@@ -80,7 +80,7 @@ def test_consolidate_summary_and_bar_speak_of_papers_not_bytes(papers, tmp_path,
     r = papers("consolidate", "junk-input-line")
     assert "papers: 0 with PDF candidates, 0 without, 0 from the checkpoint, 1 failed (of 1)" in r.stderr
     code, err = run_in_pty([sys.executable, "-m", "papers", "consolidate", "junk-input-line"], env,
-                           subprocess.DEVNULL)
+                           subprocess.DEVNULL, cwd=tmp_path)  # its state goes to the current folder
     bar = [f for f in re.split(r"[\r\n]", err) if f.startswith("papers: ") and "|" in f]
     assert bar and "with PDF 0, without 0, failed 1" in bar[-1] and " B/s" not in err
 
