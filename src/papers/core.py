@@ -210,7 +210,9 @@ class _Worker:
         try:
             paper, outcome, lookup_error = self._candidates(paper)
             if outcome is None:
-                outcome = self.fetcher.fetch(replace(job, paper=paper), reservation, lookup_error)
+                if paper is not job.paper:  # the lookup added candidates
+                    job = replace(job, paper=paper)
+                outcome = self.fetcher.fetch(job, reservation, lookup_error)
         except Cancelled:
             return
         except Exception as e:  # a bug must cost one paper, not the run

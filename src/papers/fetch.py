@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from papers.curlclient import CurlClient, Head, Limits
@@ -538,9 +538,7 @@ class Fetcher:
         scheduler took for the first host. `lookup_error` says why the scholarly
         sources named no candidate.
         """
-        dl = _Download(job, self.clock())
-        outcome = self._fetch(dl, reservation, lookup_error)
-        return replace(outcome, unreported=dl.unreported) if dl.unreported else outcome
+        return self._fetch(_Download(job, self.clock()), reservation, lookup_error)
 
     def _fetch(self, dl: _Download, reservation: Reservation | None,
                lookup_error: str | None) -> Outcome:
@@ -584,7 +582,7 @@ class Fetcher:
         if status in (Status.FAILED, Status.INTERRUPTED) and url:
             kw["etag"], kw["last_modified"] = dl.validators_for(url)
         return Outcome(status=status, url=url, attempts=dl.attempts, started=dl.started,
-                       finished=self.clock(), **kw)
+                       finished=self.clock(), unreported=dl.unreported, **kw)
 
     @staticmethod
     def _explain(tried: list[tuple[str, Attempt]], paper_id: str) -> str:
