@@ -134,6 +134,22 @@ def test_signal_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_c
     assert resumed, "no download was resumed with Range"
 
 
+def test_one_sigint_stops_transfers_that_receive_nothing(server, env, fast_config, tmp_path):
+    # Servers that accepted the requests and send nothing: no byte arrives to notice the
+    # stop by, yet the run must not wait for --timeout.
+    urls = [server.route(f"/z{i}.pdf", Reply(body=make_pdf(4096, i), stall=20)) for i in range(3)]
+    out = tmp_path / "o"
+    proc = start(env, fast_config, out, urls, "-j", "3", "--timeout", "30")
+    assert wait_for(lambda: len(server.requests) >= 3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    err = proc.stderr.read().decode()
+    assert code == 130, err
+    assert time.monotonic() - t0 < 3.0
+    assert "interrupted" in err and "Traceback" not in err
+
+
 def test_second_sigint_exits_at_once_with_valid_state(server, env, fast_config, tmp_path):
     urls = [server.route(f"/d{i}.pdf", Reply(body=make_pdf(64 * 1024, i), stall=20)) for i in range(3)]
     out = tmp_path / "o"

@@ -3,14 +3,16 @@
 libcurl speaks HTTP: keep-alive, redirects (http and https only, at most 10
 hops), TLS, proxies of every kind, content decoding, cookies (shared between
 workers, with `--cookies` read only) and `.netrc`. This module configures it
-from a `NetConfig`, watches each transfer (a deadline for the response head,
-no data for `timeout` seconds, `min_speed`, cancellation) and turns libcurl's
-error codes into one-line reasons with a class: transient, unreachable or
-permanent. The body goes to a `Receiver`, chunk by chunk.
+from a `NetConfig`; a watchdog thread stops a transfer that overstays (a
+deadline for the response head, no data for `timeout` seconds, `min_speed`, the
+run stopping); libcurl's error codes become one-line reasons with a class:
+transient, unreachable or permanent. The body goes to a `Receiver`, chunk by chunk.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -172,29 +174,27 @@ def _head_complete(lines: list[bytes]) -> bool:
 
 
 class _Transfer:
-    """The callbacks of one transfer: headers, body, and the watchdog.
+    """The callbacks of one transfer (headers, body) and what the watchdog judges it by.
 
     Header lines are only collected (`list.append`) and parsed once, when the body
     starts: only the last response of a redirect chain matters (bench/RESULTS.md,
     "header lines").
     """
 
-    def __init__(self, receiver: Receiver, limits: Limits, cancel: threading.Event,
-                 monotonic: Callable[[], float]) -> None:
+    def __init__(self, receiver: Receiver, limits: Limits, monotonic: Callable[[], float]) -> None:
         self.receiver = receiver
         self.limits = limits
-        self.cancel = cancel
-        self.monotonic = monotonic
         self.lines: list[bytes] = []
         self.head: Head | None = None    # parsed when the body starts, or at the end
+        self.received = 0                # body bytes so far (written by the transfer's thread only)
         self.stopped_by_receiver = False
-        self.error: BaseException | None = None   # raised in a callback, re-raised after
-        self.why: str | None = None      # the watchdog's reason for stopping
+        self.error: BaseException | None = None   # raised in a callback, or Cancelled by the watchdog
+        self.why: str | None = None      # the watchdog's reason for stopping it
         now = monotonic()
         self.head_deadline = now + 2 * limits.timeout
         self.last_data = self.window_start = now
-        self.seen = (0, 0)               # (header lines, body bytes) at the last look
-        self.window_bytes = 0
+        self.seen = (0, 0)               # (header lines, body bytes) at the watchdog's last look
+        self.window_received = 0         # body bytes when the min_speed window began
 
     def start(self) -> Head:
         """Hand the receiver the final head (once) and return it."""
@@ -207,6 +207,7 @@ class _Transfer:
         try:
             if self.head is None:
                 self.start()
+            self.received += len(chunk)
             if self.receiver.data(chunk):
                 return None
             self.stopped_by_receiver = True
@@ -214,27 +215,102 @@ class _Transfer:
             self.error = e
         return 0  # anything but len(chunk) makes libcurl stop
 
-    def progress(self, dltotal: int, dlnow: int, ultotal: int, ulnow: int) -> int:
-        if self.cancel.is_set():
-            self.error = Cancelled()
-            return 1
-        now = self.monotonic()
-        seen = (len(self.lines), dlnow)
+    def overdue(self, now: float) -> str | None:
+        """Why this transfer must stop now, or None (the watchdog's look, from its thread)."""
+        seen = (len(self.lines), self.received)
         if seen != self.seen:
-            self.window_bytes += dlnow - self.seen[1] if dlnow >= self.seen[1] else dlnow
             self.seen, self.last_data = seen, now
-        timeout = self.limits.timeout
+        timeout, min_speed = self.limits.timeout, self.limits.min_speed
         if now > self.head_deadline and self.head is None and not _head_complete(self.lines):
-            self.why = f"timed out after {2 * timeout:g}s waiting for the response head"
-        elif now - self.last_data > timeout:
-            self.why = f"timed out after {timeout:g}s without data, at {dlnow} bytes"
-        elif self.limits.min_speed and now - self.window_start >= self.limits.window:
-            rate = self.window_bytes / (now - self.window_start)
-            if rate < self.limits.min_speed:
-                self.why = (f"too slow: {rate:.0f} B/s over {now - self.window_start:.0f}s "
-                            f"(minimum {self.limits.min_speed} B/s), at {dlnow} bytes")
-            self.window_start, self.window_bytes = now, 0
-        return 1 if self.why else 0
+            return f"timed out after {2 * timeout:g}s waiting for the response head"
+        if now - self.last_data > timeout:
+            return f"timed out after {timeout:g}s without data, at {seen[1]} bytes"
+        if min_speed and now - self.window_start >= self.limits.window:
+            rate = (seen[1] - self.window_received) / (now - self.window_start)
+            self.window_start, self.window_received = now, seen[1]
+            if rate < min_speed:
+                return (f"too slow: {rate:.0f} B/s over {self.limits.window:g}s "
+                        f"(minimum {min_speed} B/s), at {seen[1]} bytes")
+        return None
+
+
+class _Watchdog:
+    """One thread that looks at every transfer in flight a few times a second and stops
+    those that overstay, or all of them when the run stops, by shutting down the sockets
+    of their handle: the transfer then fails with the watchdog's reason.
+
+    libcurl's progress callback could judge each transfer from inside it, but it is
+    called about nine times per small file, each time taking the GIL from the other
+    workers ("Watchdog" in bench/RESULTS.md).
+    """
+
+    def __init__(self, limits: Limits, cancel: threading.Event, monotonic: Callable[[], float]) -> None:
+        self.cancel = cancel
+        self.monotonic = monotonic
+        shortest = min(limits.timeout, limits.window if limits.min_speed else limits.timeout)
+        self.tick = min(0.25, max(0.02, shortest / 5))
+        self.lock = threading.Lock()
+        self.sockets: dict[int, set[int]] = {}       # a handle's open sockets, by id(handle)
+        self.active: dict[int, _Transfer] = {}       # its transfer in flight
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def opened(self, key: int, fd: int) -> int:
+        """libcurl made a socket for handle `key` (its SOCKOPTFUNCTION)."""
+        with self.lock:
+            self.sockets.setdefault(key, set()).add(fd)
+        return 0
+
+    def closing(self, key: int, fd: int) -> int:
+        """libcurl is done with a socket (its CLOSESOCKETFUNCTION): forget it, then close
+        it, so that a shutdown can never reach a descriptor number used again."""
+        with self.lock:
+            self.sockets.get(key, set()).discard(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                return 1
+        return 0
+
+    def watch(self, key: int, t: _Transfer) -> None:
+        with self.lock:
+            self.active[key] = t
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="papers-watchdog", daemon=True)
+                self.thread.start()
+
+    def unwatch(self, key: int) -> None:
+        with self.lock:
+            self.active.pop(key, None)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.tick):
+            now, cancelled = self.monotonic(), self.cancel.is_set()
+            with self.lock:
+                for key, t in self.active.items():
+                    if t.why is not None or t.error is not None:
+                        continue
+                    if cancelled:
+                        t.error = Cancelled()
+                    else:
+                        t.why = t.overdue(now)
+                    if t.why is not None or t.error is not None:
+                        self._shut(key)
+
+    def _shut(self, key: int) -> None:
+        # shutdown(2) acts on the connection, not the descriptor: the stalled read in
+        # libcurl returns at once. Call with `lock` held.
+        for fd in self.sockets.get(key, ()):
+            try:
+                with socket.socket(fileno=os.dup(fd)) as s:
+                    s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class CurlClient:
@@ -255,6 +331,7 @@ class CurlClient:
         self._local = threading.local()
         self._handles: list[pycurl.Curl] = []
         self._lock = threading.Lock()
+        self.watchdog = _Watchdog(limits, cancel, monotonic)
 
     def _handle(self) -> pycurl.Curl:
         c = getattr(self._local, "handle", None)
@@ -268,6 +345,9 @@ class CurlClient:
     def _new_handle(self) -> pycurl.Curl:
         net, limits = self.net, self.limits
         c = pycurl.Curl()
+        key = id(c)
+        c.setopt(pycurl.SOCKOPTFUNCTION, lambda fd, purpose: self.watchdog.opened(key, fd))
+        c.setopt(pycurl.CLOSESOCKETFUNCTION, lambda fd: self.watchdog.closing(key, fd))
         c.setopt(pycurl.SHARE, self.share)
         c.setopt(pycurl.NOSIGNAL, 1)
         c.setopt(pycurl.PROTOCOLS, _HTTP)
@@ -290,7 +370,6 @@ class CurlClient:
         c.setopt(pycurl.TCP_KEEPALIVE, 1)
         if limits.max_size:
             c.setopt(pycurl.MAXFILESIZE_LARGE, limits.max_size)
-        c.setopt(pycurl.NOPROGRESS, 0)
         return c
 
     def get(self, url: str, headers: dict[str, str], receiver: Receiver) -> Head:
@@ -301,18 +380,26 @@ class CurlClient:
         and re-raises what the receiver raised.
         """
         c = self._handle()
-        t = _Transfer(receiver, self.limits, self.cancel, self.monotonic)
+        t = _Transfer(receiver, self.limits, self.monotonic)
         proxy = self.net.proxy_for(url)
         c.setopt(pycurl.URL, wire_url(url))
         c.setopt(pycurl.PROXY, proxy or "")  # "" : no proxy, whatever the environment says
         c.setopt(pycurl.HTTPHEADER, [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())])
         c.setopt(pycurl.HEADERFUNCTION, t.lines.append)
         c.setopt(pycurl.WRITEFUNCTION, t.write)
-        c.setopt(pycurl.XFERINFOFUNCTION, t.progress)
+        if self.cancel.is_set():
+            raise Cancelled()
+        self.watchdog.watch(id(c), t)
         try:
             c.perform()
         except pycurl.error as e:
             self._raise_for(t, e, url, proxy)
+        finally:
+            self.watchdog.unwatch(id(c))
+        if t.why is not None or isinstance(t.error, Cancelled):
+            # Stopped by the watchdog, which libcurl may take for the end of the body
+            # (a connection shut down in an HTTP/1.0 body or in the head).
+            raise t.error or TransferError(t.why or "", ErrorKind.TRANSIENT)
         head = t.start()
         head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
         return head
@@ -329,7 +416,8 @@ class CurlClient:
                                     self.limits.max_size))
 
     def close(self) -> None:
-        """Close every handle (their connections) and the share."""
+        """Close every handle (their connections) and the share; stop the watchdog."""
+        self.watchdog.stop()
         with self._lock:
             for c in self._handles:
                 c.close()
