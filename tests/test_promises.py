@@ -187,6 +187,19 @@ def test_secrets_in_urls_are_redacted(server, papers, tmp_path):
     assert server.hits("/k.pdf?api_key=SEKRIT&email=me@example.org") == 1
 
 
+def test_secrets_stay_out_of_every_log_line(server, papers, tmp_path):
+    # -v logs the retries and each failed candidate, with their URLs.
+    body = make_pdf(1000, 2)
+    flaky = server.route("/f.pdf?token=SEKRIT3", Reply(status=503), Reply(body=body))
+    creds = server.url("/c.pdf").replace("http://", "http://alice:hunter2@")
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "p1", "pdf_urls": [creds, flaky]}) + "\n")
+    r = papers("download", "-o", str(tmp_path / "o"), "--json", "-v", "--max-retries", "1",
+               "-i", str(tmp_path / "in.jsonl"))
+    assert r.code == 0, r.stderr
+    assert "retrying" in r.stderr and "candidate" in r.stderr  # the lines that name URLs
+    assert "SEKRIT3" not in r.stderr + r.stdout and "hunter2" not in r.stderr + r.stdout
+
+
 @pytest.fixture
 def tls_server():
     trustme = pytest.importorskip("trustme")

@@ -316,7 +316,7 @@ class DownloadRecorder(Recorder):
         if outcome.status is Status.DOWNLOADED:
             self._renamed.add(os.path.dirname(outcome.path) if outcome.path else self.sync_dir or "")
             stats.downloaded += 1
-            log.info("downloaded %s -> %s", redacted(paper.id), outcome.path)
+            log.info("downloaded %s -> %s", paper.id, outcome.path)  # the log handler redacts
         elif outcome.status is Status.SKIPPED:
             stats.skipped += 1
             log.debug("already there: %s -> %s", paper.id, outcome.path)
@@ -327,7 +327,7 @@ class DownloadRecorder(Recorder):
                 log.error("stopping: %s; finished files are safe, re-run to resume", outcome.error)
                 self.on_fatal()
             # The closing summary (or the JSON line) says it too; as it happens only with -v.
-            log.info("failed %s: %s", redacted(paper.id), redacted(outcome.error))
+            log.info("failed %s: %s", paper.id, outcome.error)
         if self.state is not None:
             prior = self.state.get(paper.key)
             if changes_record(outcome, prior):

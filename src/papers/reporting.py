@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
+from papers.redact import redact
+
 
 @dataclass(slots=True)
 class Stats:
@@ -146,6 +148,7 @@ class ReporterLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.reporter.log(self.format(record))
+            # Every line, whoever logged it: a URL may carry a key or a password.
+            self.reporter.log(redact(self.format(record)))
         except Exception:  # logging must never break a download
             self.handleError(record)
