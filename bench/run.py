@@ -31,7 +31,7 @@ ROOT = os.path.dirname(HERE)
 WORK = os.path.join(HERE, ".work")          # on disk, like a user's output dir
 SHM = "/dev/shm/papers-bench"
 PAPERS = [sys.executable, "-m", "papers"]
-FLOORS = ("pycurl", "urllib3", "http.client", "socket")
+FLOORS = ("pycurl", "pycurl-durable", "urllib3", "http.client", "socket")
 
 
 def need(tool: str, package: str) -> str:
@@ -544,6 +544,11 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             pf = r.median("papers") / r.median("floor:pycurl")
             lines.append(f"| {r.name}: papers / the bare pycurl floor (bench/floor.py) | {pf:.3f} × the floor | | "
                          f"≤ 1.3 × floor | {'yes' if pf <= 1.3 else 'no'} |")
+        if "floor:pycurl-durable" in r.times:
+            durable = r.median("floor:pycurl-durable")
+            lines.append(f"| {r.name}: papers / the durable pycurl floor (the head kept, .part, fsync, rename) | "
+                         f"{r.median('papers') / durable:.3f} × (that floor alone is "
+                         f"{durable / r.median('floor:pycurl'):.2f} × the bare one) | | | |")
     if "hosts" in extra:
         h = extra["hosts"]
         ratio = h["median"] / h["bound"]
@@ -602,8 +607,8 @@ def write_results(results: list[Result], extra: dict, args) -> None:
         if floors:
             a = r.median("aria2c")
             floor_lines += ["", f"The floors under papers on `{r.name}` (bench/floor.py: the same URLs on "
-                            "8 threads, a bare GET-and-write loop per HTTP layer, no checks, no state), "
-                            "same run:", "", "| tool | seconds | × aria2c |", "|---|---|---|"]
+                            "8 threads, a bare GET-and-write loop per HTTP layer, no checks, no state; "
+                            "`pycurl-durable` adds the response head and the .part, fsync and rename), same run:", "", "| tool | seconds | × aria2c |", "|---|---|---|"]
             for t in ("papers", "aria2c", "curl", *floors):
                 floor_lines.append(f"| {t} | {r.median(t):.3f} | {r.median(t) / a:.2f} |")
             floor_lines.append("")
