@@ -13,7 +13,7 @@ import pycurl
 
 from faultserver import Reply
 from papers import netconf
-from papers.curlclient import describe, wire_url
+from papers.curlclient import describe, parse_head, wire_url
 from papers.errors import ErrorKind
 from papers.fetch import Fetcher, FetchConfig
 from papers.hosts import HostLimiter
@@ -88,6 +88,9 @@ PDF = b"%PDF-1.7\n%%EOF\n"
     b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n" + PDF,
     # bare LF line ends
     b"HTTP/1.1 200 OK\nContent-Length: 15\n\n" + PDF,
+    # more header lines than http.client's parser takes (100): the body is still judged
+    b"HTTP/1.1 200 OK\r\n" + b"".join(b"Set-Cookie: c%d=1\r\n" % i for i in range(150))
+    + b"Content-Length: 15\r\n\r\n" + PDF,
 ])
 def test_every_framing_gives_the_exact_file(answer, tmp_path):
     srv = RawServer(answer)
@@ -195,6 +198,42 @@ def test_no_proxy(host, no_proxy, bypass):
 ])
 def test_wire_url(url, wire):
     assert wire_url(url) == wire
+
+
+@pytest.mark.parametrize("lines, status, reason, headers", [
+    ([b"HTTP/1.1 200 OK\r\n", b"Content-Type: application/pdf\r\n", b"ETag:  \"e1\" \r\n", b"\r\n"],
+     200, "OK", {"content-type": "application/pdf", "ETAG": '"e1"'}),
+    # a redirect hop and a 1xx: only the last response counts
+    ([b"HTTP/1.1 302 Found\r\n", b"Location: /b\r\n", b"Set-Cookie: a=1\r\n", b"\r\n",
+      b"HTTP/1.1 100 Continue\r\n", b"\r\n", b"HTTP/1.1 200 OK\r\n", b"Content-Length: 5\r\n", b"\r\n"],
+     200, "OK", {"location": None, "set-cookie": None, "content-length": "5"}),
+    # repeats are joined; HTTP/2 lines have lower-case names and no reason phrase
+    ([b"HTTP/2 206\r\n", b"content-range: bytes 5-9/10\r\n", b"x-a: 1\r\n", b"X-A: 2\r\n", b"\r\n"],
+     206, "", {"Content-Range": "bytes 5-9/10", "x-a": "1, 2"}),
+    # more lines than http.client takes: the status stands, the headers are left out
+    ([b"HTTP/1.1 200 OK\r\n", *[b"X-N: %d\r\n" % i for i in range(101)], b"\r\n"],
+     200, "OK", {"x-n": None}),
+    ([], 0, "", {"content-type": None}),
+])
+def test_the_last_response_head_is_parsed(lines, status, reason, headers):
+    head = parse_head(lines)
+    assert (head.status, head.reason) == (status, reason)
+    assert {name: head.get(name) for name in headers} == headers
+
+
+@pytest.mark.parametrize("content_type, media_type, charset", [
+    ("text/html; charset=UTF-8", "text/html", "utf-8"),
+    ('Text/HTML; Charset="ISO-8859-1"', "text/html", "iso8859-1"),
+    ("application/pdf", "application/pdf", None),
+    ("text/html; charset=no-such-codec", "text/html", None),
+    ("pdf", "pdf", None),
+    (None, None, None),
+])
+def test_the_content_type_gives_the_media_type_and_a_known_charset(content_type, media_type, charset):
+    lines = [b"HTTP/1.1 200 OK\r\n", *([b"Content-Type: %s\r\n" % content_type.encode()]
+                                       if content_type else []), b"\r\n"]
+    head = parse_head(lines)
+    assert (head.media_type(), head.charset()) == (media_type, charset)
 
 
 @pytest.mark.parametrize("code, message, reason, kind", [

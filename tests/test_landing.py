@@ -2,7 +2,7 @@
 
 import pytest
 
-from papers.landing import charset_of, pdf_link
+from papers.landing import pdf_link
 
 PAGE = "https://pub.example/article/10.1/x?from=doi"
 
@@ -44,11 +44,3 @@ def test_pdf_link(html, expected):
 def test_the_page_charset_is_used():
     html = '<meta name="citation_pdf_url" content="/caf\u00e9.pdf">'.encode("latin-1")
     assert pdf_link(html, PAGE, "latin-1") == "https://pub.example/caf\u00e9.pdf"
-
-
-@pytest.mark.parametrize("ctype, charset", [
-    ("text/html; charset=ISO-8859-1", "ISO-8859-1"), ('text/html; charset="utf-8"', "utf-8"),
-    ("text/html", None), ("text/html; charset=no-such-codec", None), (None, None),
-])
-def test_charset_of(ctype, charset):
-    assert charset_of(ctype) == charset

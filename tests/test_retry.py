@@ -57,7 +57,7 @@ def test_parse_content_range(value, expected):
 
 
 @pytest.mark.parametrize("head, ctype, fragment", [
-    (b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html; charset=utf-8",
+    (b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html",
      "sent an HTML page with no link to a PDF in it, likely a login page"),
     (b"\n\n<html>", "application/pdf", "sent an HTML page (served as application/pdf) with no link"),
     (b"", "application/pdf", "empty body"),

@@ -25,7 +25,7 @@ from typing import Any
 from papers.curlclient import CurlClient, Head, Limits
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.hosts import HostLimiter, Reservation, host_of
-from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, charset_of, pdf_link
+from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, pdf_link
 from papers.messages import Outcome, ProgressUpdate, Status
 from papers.models import Paper, candidate_urls
 from papers.redact import redacted
@@ -236,8 +236,8 @@ def looks_like_html(head: bytes) -> bool:
 
 
 def describe_not_pdf(head: bytes, content_type: str | None) -> str:
-    """One line saying what the server sent instead of a PDF."""
-    ct = (content_type or "no Content-Type").split(";")[0].strip()
+    """One line saying what the server sent instead of a PDF (`content_type`: its media type)."""
+    ct = content_type or "no Content-Type"
     if looks_like_html(head):
         served = "" if ct == "text/html" else f" (served as {ct})"
         return (f"not a PDF: the server sent an HTML page{served} with no link to a PDF in it, "
@@ -321,7 +321,8 @@ class _Body:
         self.total: int | None = None
         self.etag: str | None = None       # this response's validators
         self.last_modified: str | None = None
-        self.content_type: str | None = None
+        self.content_type: str | None = None   # the media type, without parameters
+        self.charset: str | None = None
         self.sniff = b""                   # the first bytes, until they show a PDF or not
         self.html: bytearray | None = None
         self.is_pdf = False
@@ -335,7 +336,7 @@ class _Body:
     # -- the head ---------------------------------------------------------------
     def head(self, head: Head) -> None:
         self.etag, self.last_modified = head.get("etag"), head.get("last-modified")
-        self.content_type = head.get("content-type")
+        self.content_type, self.charset = head.media_type(), head.charset()
         encoded = (head.get("content-encoding") or "identity").lower() not in ("identity", "")
         if encoded:
             self.etag = self.last_modified = None  # decoded bytes cannot be resumed by byte ranges
@@ -486,7 +487,7 @@ class _Body:
             if self.html is not None or looks_like_html(self.sniff):
                 return Attempt(Result.LANDING, describe_not_pdf(self.sniff, self.content_type),
                                landing=bytes(self.html if self.html is not None else self.sniff),
-                               page_url=head.url, charset=charset_of(self.content_type))
+                               page_url=head.url, charset=self.charset)
             return self._reject(describe_not_pdf(self.sniff, self.content_type))
         if self.total is not None and self.written != self.total:
             self.close(keep=self.written < self.total)  # more than announced: start over

@@ -98,19 +98,3 @@ def pdf_link(page: bytes, page_url: str, charset: str | None = None) -> str | No
         if url.lower().startswith(("http://", "https://")) and url != page_url:
             return url
     return None
-
-
-def charset_of(content_type: str | None) -> str | None:
-    """The `charset=` of a Content-Type, if it names one Python knows."""
-    import codecs
-
-    for param in (content_type or "").split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            value = value.strip().strip("'\"")
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                return None
-            return value
-    return None
