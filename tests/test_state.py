@@ -279,19 +279,19 @@ def test_a_big_state_keeps_a_short_journal_and_folds_a_long_one(tmp_path, monkey
     write_state(path, big_records(100))  # no snapshot yet: written at close
     snapshot = os.stat(path).st_mtime_ns
     s = StateStore.open(path, PaperRecord)
-    for n in range(10):
+    for n in range(5):
         s.put(f"new{n}", wide(n))
-    assert not s.compact_due()  # 10 lines over 100 papers: under an eighth
+    assert not s.compact_due()  # 5 lines over 105 papers: under a sixteenth
     s.close()
     assert os.stat(path).st_mtime_ns == snapshot and os.path.exists(path + ".journal")
     t = StateStore.open(path, PaperRecord)
-    assert len(t.records) == 110 and t.journal_lines == 10
-    for n in range(30):
+    assert len(t.records) == 105 and t.journal_lines == 5
+    for n in range(4):
         t.put(f"more{n}", wide(n))
     t.flush()
-    assert t.compact_due()  # 40 lines over 140 papers
+    assert t.compact_due()  # 9 lines over 109 papers: over a sixteenth
     t.close()
-    assert not os.path.exists(path + ".journal") and len(load(path).records) == 140
+    assert not os.path.exists(path + ".journal") and len(load(path).records) == 109
 
 
 def test_a_small_state_is_compacted_at_every_close(tmp_path):

@@ -15,7 +15,7 @@ as schema 4 when the run ends.
 `<state>.journal` holds one JSON line per outcome recorded since the snapshot:
 recording an outcome appends one line (O(1), no rewrite of the whole file);
 the snapshot is rewritten atomically (temp file, fsync, os.replace) when the
-journal grows to an eighth of the state (`StateStore.compact_due`), and at the end
+journal grows to a sixteenth of the state (`StateStore.compact_due`), and at the end
 of a run over a state of up to 100,000 papers. Loading replays
 the journal over the snapshot line by line, ignoring a torn last line left by
 `kill -9`. The previous snapshot is kept as `<state>.bak`.
@@ -275,7 +275,7 @@ class StateStore:
     """
 
     BLOCK = 1 << 22  # snapshot bytes parsed per json call when loading
-    # The journal is compacted into the snapshot once it holds an eighth as many lines
+    # The journal is compacted into the snapshot once it holds a sixteenth as many lines
     # as the state has papers (and at least MIN_JOURNAL): a resume after kill -9 then
     # replays at most that, and a run over a big state does not rewrite it for a few
     # new outcomes. (A compaction copies the unchanged lines, so it costs little more
@@ -583,7 +583,7 @@ class StateStore:
     @property
     def journal_limit(self) -> int:
         """The outcomes the journal holds before it is folded into the snapshot."""
-        return max(self.MIN_JOURNAL, len(self.records) // 8)
+        return max(self.MIN_JOURNAL, len(self.records) // 16)
 
     @property
     def journal_lines(self) -> int:
