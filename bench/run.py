@@ -149,9 +149,12 @@ def tool_commands(urls: list[str], out: str, workers: int, lists: str) -> dict[s
     with open(curl_cfg, "w") as f:
         for i, u in enumerate(urls):
             f.write(f'url = "{u}"\noutput = "{out}/c{i:05d}.pdf"\n')
+    papers = [*PAPERS, "download", "-i", url_file, "-o", out, "-j", str(workers), "--rate-limit", "0",
+              "--max-per-host", str(workers), "--no-progress", "-q"]
     return {
-        "papers": [*PAPERS, "download", "-i", url_file, "-o", out, "-j", str(workers), "--rate-limit", "0",
-                   "--max-per-host", str(workers), "--no-progress", "-q"],
+        "papers": papers,
+        # The same run held to one CPU: what hand-offs between CPUs cost (shm only).
+        "papers@1cpu": ["taskset", "-c", "0", *papers],
         "aria2c": [ARIA2C, "-i", url_file, "-d", out, "-j", str(workers), "-x", "1",
                    "--max-connection-per-server=1", "--file-allocation=none", "--allow-overwrite=true",
                    "--auto-file-renaming=false", "--console-log-level=error", "--summary-interval=0",
@@ -423,6 +426,7 @@ def main() -> None:
     nginx = need("nginx", "nginx-light")
     ARIA2C = need("aria2c", "aria2")
     CURL = need("curl", "curl")
+    need("taskset", "util-linux")  # papers@1cpu
     os.makedirs(WORK, exist_ok=True)
     # Byte-compile papers as `pip install` does: with PYTHONDONTWRITEBYTECODE set (as on
     # these machines) an editable checkout would otherwise compile every module per run.
@@ -454,7 +458,8 @@ def main() -> None:
         if want("shm"):
             results.append(compare("shm", f"{len(urls)} x 8 KB, 8 workers, to /dev/shm (CPU cost)",
                                    urls, SHM, 8, args.rounds,
-                                   tools=("papers", "aria2c", "curl", *(f"floor:{m}" for m in FLOORS))))
+                                   tools=("papers", "aria2c", "curl", "papers@1cpu",
+                                          *(f"floor:{m}" for m in FLOORS))))
             shutil.rmtree(SHM, ignore_errors=True)
         if want("sweep"):
             sweep: dict[str, dict[int, float]] = {}
@@ -608,8 +613,9 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             a = r.median("aria2c")
             floor_lines += ["", f"The floors under papers on `{r.name}` (bench/floor.py: the same URLs on "
                             "8 threads, a bare GET-and-write loop per HTTP layer, no checks, no state; "
-                            "`pycurl-durable` adds the response head and the .part, fsync and rename), same run:", "", "| tool | seconds | × aria2c |", "|---|---|---|"]
-            for t in ("papers", "aria2c", "curl", *floors):
+                            "`pycurl-durable` adds the response head and the .part, fsync and rename; "
+                            "`papers@1cpu` is papers under `taskset -c 0`), same run:", "", "| tool | seconds | × aria2c |", "|---|---|---|"]
+            for t in ("papers", "aria2c", "curl", *[t for t in r.times if t == "papers@1cpu"], *floors):
                 floor_lines.append(f"| {t} | {r.median(t):.3f} | {r.median(t) / a:.2f} |")
             floor_lines.append("")
     lines += floor_lines
