@@ -322,7 +322,6 @@ class _Body:
         self.etag: str | None = None       # this response's validators
         self.last_modified: str | None = None
         self.content_type: str | None = None   # the media type, without parameters
-        self.charset: str | None = None
         self.sniff = b""                   # the first bytes, until they show a PDF or not
         self.html: bytearray | None = None
         self.is_pdf = False
@@ -336,7 +335,7 @@ class _Body:
     # -- the head ---------------------------------------------------------------
     def head(self, head: Head) -> None:
         self.etag, self.last_modified = head.get("etag"), head.get("last-modified")
-        self.content_type, self.charset = head.media_type(), head.charset()
+        self.content_type = head.media_type()
         encoded = (head.get("content-encoding") or "identity").lower() not in ("identity", "")
         if encoded:
             self.etag = self.last_modified = None  # decoded bytes cannot be resumed by byte ranges
@@ -487,7 +486,7 @@ class _Body:
             if self.html is not None or looks_like_html(self.sniff):
                 return Attempt(Result.LANDING, describe_not_pdf(self.sniff, self.content_type),
                                landing=bytes(self.html if self.html is not None else self.sniff),
-                               page_url=head.url, charset=self.charset)
+                               page_url=head.url, charset=head.charset())
             return self._reject(describe_not_pdf(self.sniff, self.content_type))
         if self.total is not None and self.written != self.total:
             self.close(keep=self.written < self.total)  # more than announced: start over
