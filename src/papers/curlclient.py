@@ -63,6 +63,8 @@ def _phrase(code: int, message: str, host: str, proxy: str | None, timeout: floa
         pycurl.E_LOGIN_DENIED: (f"{host} refused the credentials", p),
     }
     got = table.get(code)
+    if code == pycurl.E_OPERATION_TIMEDOUT and "too slow" in message.lower():
+        got = (f"timed out: nothing received from {host} for {backstop_seconds(timeout)}s", t)
     if code == pycurl.E_UNSUPPORTED_PROTOCOL and ("HTTP/" in message or "subversion" in message):
         got = (f"{host} did not answer in HTTP", t)  # "Received HTTP/0.9", a bad version
     elif code == pycurl.E_RECV_ERROR and "reset" not in message.lower() and not proxy:
@@ -74,6 +76,13 @@ def _phrase(code: int, message: str, host: str, proxy: str | None, timeout: floa
     if got is None and code in (56, 97) and proxy:
         got = (f"the proxy {proxy} refused or failed the connection", t)
     return got
+
+
+def backstop_seconds(timeout: float) -> int:
+    """How long libcurl itself lets a transfer receive nothing (LOW_SPEED_TIME), past
+    the watchdog's limits (the head within twice `timeout`): if the watchdog ever
+    misses a socket, no transfer still outlives its limits by more than a few seconds."""
+    return int(2 * timeout) + 5
 
 
 def describe(code: int, message: str, url: str, proxy: str | None = None,
@@ -113,6 +122,34 @@ def wire_url(url: str) -> str:
     path = quote(parts.path, safe=_URL_SAFE)
     query = quote(parts.query, safe=_URL_SAFE)
     return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def next_hop(url: str, location: bytes) -> str | None:
+    """The URL a redirect from `url` leads to, as libcurl resolved its Location
+    (`location`, absolute), or None when it is not http or https. User credentials of
+    `url` go on only to the same scheme, host and port, as libcurl would send them."""
+    target = location.decode("utf-8", "surrogateescape")
+    if not target.isascii():  # raw bytes in a Location: percent-encoded, byte for byte
+        target = quote(target, safe=_URL_SAFE, errors="surrogateescape")
+    try:
+        to, came = urlsplit(target), urlsplit(url)
+        if to.scheme.lower() not in ("http", "https") or not to.hostname:
+            return None
+        same = (to.scheme.lower(), to.hostname, to.port) == (came.scheme.lower(), came.hostname,
+                                                               came.port)
+    except ValueError:
+        return None
+    if same and "@" in came.netloc and "@" not in to.netloc:
+        userinfo = came.netloc.rpartition("@")[0]
+        target = urlunsplit((to.scheme, f"{userinfo}@{to.netloc}", to.path, to.query, to.fragment))
+    return target
+
+
+def referer(url: str) -> str:
+    """`url` as a Referer: without credentials or fragment."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 @dataclass(slots=True)
@@ -207,6 +244,7 @@ class _Transfer:
         self.head: Head | None = None    # parsed when the body starts, or at the end
         self.received = 0                # body bytes so far (written by the transfer's thread only)
         self.stopped_by_receiver = False
+        self.redirect = False            # the head is a 3xx with a Location: the next hop's
         self.error: BaseException | None = None   # raised in a callback, or Cancelled by the watchdog
         self.why: str | None = None      # the watchdog's reason for stopping it
         now = monotonic()
@@ -216,16 +254,21 @@ class _Transfer:
         self.window_received = 0         # body bytes when the min_speed window began
 
     def start(self) -> Head:
-        """Hand the receiver the final head (once) and return it."""
+        """Parse the head (once) and hand it to the receiver, unless it is a redirect
+        to follow, whose body is read and dropped; return it."""
         if self.head is None:
             self.head = parse_head(self.lines)
-            self.receiver.head(self.head)
+            self.redirect = 300 <= self.head.status < 400 and self.head.get("Location") is not None
+            if not self.redirect:
+                self.receiver.head(self.head)
         return self.head
 
     def write(self, chunk: bytes) -> int | None:
         try:
             if self.head is None:
                 self.start()
+            if self.redirect:
+                return None
             self.received += len(chunk)
             if self.receiver.data(chunk):
                 return None
@@ -312,12 +355,14 @@ class _Watchdog:
             now, cancelled = self.monotonic(), self.cancel.is_set()
             with self.lock:
                 for key, t in self.active.items():
-                    if t.why is not None or t.error is not None:
-                        continue
-                    if cancelled:
-                        t.error = Cancelled()
-                    else:
-                        t.why = t.overdue(now)
+                    if t.why is None and t.error is None:
+                        if cancelled:
+                            t.error = Cancelled()
+                        else:
+                            t.why = t.overdue(now)
+                    # A judged transfer is shut down again at every look until perform()
+                    # returns: libcurl retries a request whose reused connection died
+                    # before any reply on a fresh connection, which must not outlive it.
                     if t.why is not None or t.error is not None:
                         self._shut(key)
 
@@ -371,9 +416,9 @@ class CurlClient:
         c.setopt(pycurl.NOSIGNAL, 1)
         c.setopt(pycurl.PROTOCOLS, _HTTP)
         c.setopt(pycurl.REDIR_PROTOCOLS, _HTTP)
-        c.setopt(pycurl.FOLLOWLOCATION, 1)
-        c.setopt(pycurl.MAXREDIRS, MAX_REDIRECTS)
-        c.setopt(pycurl.AUTOREFERER, 1)
+        # Redirects are followed by `get`, a request per hop (each hop's own proxy).
+        c.setopt(pycurl.FOLLOWLOCATION, 0)
+        c.setopt(pycurl.NOPROXY, "")  # NO_PROXY is read by netconf for both clients, not here
         c.setopt(pycurl.USERAGENT, net.user_agent)
         c.setopt(pycurl.ACCEPT_ENCODING, "")  # what this libcurl decodes: gzip, deflate, br ...
         # The cookie engine is on for every run; a cookies.txt is only read (no COOKIEJAR).
@@ -385,6 +430,8 @@ class CurlClient:
             c.setopt(pycurl.CAINFO, net.ca_bundle)
             c.setopt(pycurl.PROXY_CAINFO, net.ca_bundle)
         c.setopt(pycurl.CONNECTTIMEOUT_MS, int(limits.timeout * 1000))
+        c.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        c.setopt(pycurl.LOW_SPEED_TIME, backstop_seconds(limits.timeout))
         c.setopt(pycurl.BUFFERSIZE, limits.buffer_size)
         c.setopt(pycurl.TCP_KEEPALIVE, 1)
         if limits.max_size:
@@ -394,16 +441,33 @@ class CurlClient:
     def get(self, url: str, headers: dict[str, str], receiver: Receiver) -> Head:
         """GET `url`, following redirects; the body goes to `receiver`.
 
-        Returns the final head (with the URL the bytes came from). Raises
-        TransferError when no usable response came, Cancelled when the run stops,
-        and re-raises what the receiver raised.
+        Each hop is a request of its own, so that each gets the proxy (or none) that
+        its own URL calls for. Returns the final head (with the URL the bytes came
+        from). Raises TransferError when no usable response came, Cancelled when the
+        run stops, and re-raises what the receiver raised.
         """
         c = self._handle()
+        sent = [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())]
+        c.setopt(pycurl.HTTPHEADER, sent)
+        for _ in range(MAX_REDIRECTS + 1):
+            t = self._perform(c, url, receiver)
+            head = t.start()
+            if not t.redirect:
+                head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
+                return head
+            target = next_hop(url, c.getinfo_raw(pycurl.REDIRECT_URL) or b"")
+            if target is None:
+                raise TransferError(*describe(pycurl.E_UNSUPPORTED_PROTOCOL, "", url))
+            c.setopt(pycurl.HTTPHEADER, [*sent, f"Referer: {referer(url)}"])
+            url = target
+        raise TransferError(*describe(pycurl.E_TOO_MANY_REDIRECTS, "", url))
+
+    def _perform(self, c: pycurl.Curl, url: str, receiver: Receiver) -> _Transfer:
+        """One request of a redirect chain, through the proxy its URL calls for."""
         t = _Transfer(receiver, self.limits, self.monotonic)
         proxy = self.net.proxy_for(url)
         c.setopt(pycurl.URL, wire_url(url))
         c.setopt(pycurl.PROXY, proxy or "")  # "" : no proxy, whatever the environment says
-        c.setopt(pycurl.HTTPHEADER, [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())])
         c.setopt(pycurl.HEADERFUNCTION, t.lines.append)
         c.setopt(pycurl.WRITEFUNCTION, t.write)
         if self.cancel.is_set():
@@ -419,9 +483,7 @@ class CurlClient:
             # Stopped by the watchdog, which libcurl may take for the end of the body
             # (a connection shut down in an HTTP/1.0 body or in the head).
             raise t.error or TransferError(t.why or "", ErrorKind.TRANSIENT)
-        head = t.start()
-        head.url = c.getinfo(pycurl.EFFECTIVE_URL) or url
-        return head
+        return t
 
     def _raise_for(self, t: _Transfer, e: pycurl.error, url: str, proxy: str | None) -> None:
         if t.error is not None:
