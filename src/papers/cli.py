@@ -108,7 +108,7 @@ class _Inputs:
 
 def _common_options(f):
     for opt in reversed([
-        click.option("-j", "--workers", type=int, metavar="N", help="Concurrent workers.  [default: 8]"),
+        click.option("-j", "--workers", type=int, metavar="N", help="Concurrent workers, at most 256.  [default: 8]"),
         click.option("--state", metavar="FILE", help="State file (resume checkpoint)."),
         click.option("--progress/--no-progress", default=None,
                      help="Show a progress bar on stderr.  [default: when stderr is a terminal]"),

@@ -98,11 +98,11 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
     input_error = None
     with pipeline:
-        pipeline.start_loops(worker.loop)
         if expected:
             pipeline.put(TotalEstimate(expected))
         try:
-            _plan_all(planner, papers, pipeline.put, scheduler, cancel)
+            _plan_all(planner, papers, pipeline.put, scheduler, cancel,
+                      lambda: pipeline.start_loop(worker.loop))
         except InputError as e:
             input_error = str(e)
     fetcher.close()
@@ -241,8 +241,10 @@ class _Worker:
 
 
 def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], None],
-              scheduler: "HostScheduler", cancel: threading.Event) -> None:
-    """Plan every paper: fetches go to the scheduler, the rest to the processor.
+              scheduler: "HostScheduler", cancel: threading.Event,
+              queued_fetch: Callable[[], None]) -> None:
+    """Plan every paper: fetches go to the scheduler (each then calls `queued_fetch`),
+    the rest to the processor.
 
     Counts and already-done papers travel in batches of BATCH: one message per
     paper would cost more than a re-run's paper itself.
@@ -267,7 +269,9 @@ def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], No
                     done = []
             elif isinstance(decision, Report):
                 put(result_message(decision.paper, decision.outcome))
-            elif not scheduler.put(decision.host, decision):
+            elif scheduler.put(decision.host, decision):
+                queued_fetch()
+            else:
                 return
     finally:
         if queued:

@@ -102,6 +102,7 @@ class Pipeline:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="papers-worker")
         self._saved_handlers: list[logging.Handler] = []
         self.workers = workers
+        self.loops = 0                     # workers started on a loop (start_loop)
         self.on_input_end = on_input_end
 
     def __enter__(self) -> "Pipeline":
@@ -122,12 +123,16 @@ class Pipeline:
         self.executor.submit(fn, *args).add_done_callback(self.inflight.release)
         return True
 
-    def start_loops(self, loop: Callable[[], None]) -> None:
-        """Run `loop` on every worker (each pulls its own work until there is none)."""
-        for _ in range(self.workers):
-            with self.inflight.cond:
-                self.inflight.count += 1
-            self.executor.submit(loop).add_done_callback(self.inflight.release)
+    def start_loop(self, loop: Callable[[], None]) -> None:
+        """Run `loop` on one more worker, while fewer than `workers` run it (each pulls
+        its own work until there is none): one per job queued, so that a run of three
+        papers starts three threads, not `--workers`."""
+        if self.loops >= self.workers:
+            return
+        self.loops += 1
+        with self.inflight.cond:
+            self.inflight.count += 1
+        self.executor.submit(loop).add_done_callback(self.inflight.release)
 
     def __exit__(self, *exc: Any) -> None:
         if self.on_input_end is not None:

@@ -5,6 +5,7 @@ Where the values come from (files, the environment, flags) is config.py's busine
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, fields, replace
@@ -125,6 +126,8 @@ def parse_size(text: str | int | float | None) -> int | None:
         return None
     if isinstance(text, bool):
         raise ConfigError(f"not a size: {text!r}")
+    if isinstance(text, float) and not math.isfinite(text):
+        raise ConfigError(f"not a size: {text!r} (try 200MB, 1GiB or 0 for no limit)")
     if isinstance(text, (int, float)):
         n = int(text)
     else:
@@ -135,6 +138,8 @@ def parse_size(text: str | int | float | None) -> int | None:
         n = int(float(m.group(1)) * base ** _UNITS[m.group(2).lower()])
     if n < 0:
         raise ConfigError(f"size must not be negative: {text!r}")
+    if n >= 1 << 63:  # libcurl takes sizes as signed 64-bit numbers
+        raise ConfigError(f"size too large: {text!r}")
     return n or None
 
 
@@ -202,7 +207,7 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
             return value if value is None else value.strip()
         raise SettingError(name, f"expected K/N (e.g. 0/4) or auto, got {value!r}")
     if name == "shards":
-        return None if value is None else _bounded("workers", _number(name, value, int), value)
+        return None if value is None else _bounded("shards", _number(name, value, int), value)
     if name == "metadata":
         if value not in (None, "json"):
             raise SettingError(name, f"expected json (or null), got {value!r}")
@@ -226,9 +231,22 @@ def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_
     raise SettingError(name, "unknown setting")
 
 
+MAX_WORKERS = 256  # threads; past this a run spends itself on switching between them
+_DAY = 86_400.0
+#: The largest value each numeric setting takes (libcurl's options are C longs, in ms).
+MAXIMA: dict[str, float] = {
+    "workers": MAX_WORKERS, "max_per_host": 10_000, "shards": 1_000_000, "max_retries": 1_000,
+    "chunk_size": 1 << 30, "verbosity": 3, "timeout": _DAY, "backoff_base": _DAY,
+    "backoff_max": _DAY, "retry_after_max": _DAY, "save_interval": _DAY,
+    "min_speed_window": _DAY, "rate_limit": 1e6,
+}
+
+
 def _bounded(name: str, v: Any, value: Any) -> Any:
-    if name in ("workers", "max_per_host", "chunk_size") and v < 1:
+    if name in ("workers", "max_per_host", "chunk_size", "shards") and v < 1:
         raise SettingError(name, f"must be at least 1, got {value!r}")
+    if v > MAXIMA.get(name, math.inf):
+        raise SettingError(name, f"at most {MAXIMA[name]:g}, got {value!r}")
     if name == "timeout" and v <= 0:
         raise SettingError(name, f"must be more than 0, got {value!r}")
     return v
@@ -307,8 +325,10 @@ def _number(where: str, value: Any, kind: type, minimum: int = 0) -> Any:
         raise SettingError(where, f"expected a number, got {value!r}")
     try:
         v = kind(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # int("x"), int(float("inf"))
         raise SettingError(where, f"expected a number, got {value!r}") from None
+    if not math.isfinite(v):  # float("nan"), float("inf"): no limit is ever spelt so
+        raise SettingError(where, f"expected a finite number, got {value!r}")
     if v < minimum:
         raise SettingError(where, f"must not be negative, got {value!r}"
                            if minimum == 0 else f"{minimum} is the least, got {value!r}")
