@@ -111,3 +111,43 @@ def test_verify_finds_missing_and_changed_files_and_fix_refetches_them(server, p
     assert len(server.requests) - before == 4                   # the four, and only them
     assert sorted(pdfs_in(out).values()) == sorted(bodies.values())
     assert papers("verify", "-o", str(out)).code == 0
+
+
+def _first_run_in_flight(server, env, fast_config, out):
+    """A first run that has finished three papers (journal only, no snapshot yet) and
+    waits on a fourth; returns the process."""
+    import subprocess
+    import sys
+    import time
+
+    urls = [server.pdf(f"/j{i}.pdf", make_pdf(3000 + i, i)) for i in range(3)]
+    urls.append(server.route("/waits.pdf", Reply(body=make_pdf(3000, 9), stall=30)))
+    proc = subprocess.Popen([sys.executable, "-m", "papers", "download", "-c", fast_config,
+                             "-o", str(out), "--timeout", "60", *urls],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(pdfs_in(out) if out.exists() else {}) < 3:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the processor records the third
+    assert not (out / ".papers-state.json").exists()  # only the journal so far
+    assert (out / ".papers-state.json.journal").exists()
+    return proc
+
+
+def test_status_and_verify_work_during_a_first_run_and_after_kill_9(server, papers, env,
+                                                                   fast_config, tmp_path):
+    out = tmp_path / "o"
+    proc = _first_run_in_flight(server, env, fast_config, out)
+    try:
+        for moment in ("during the run", "after kill -9"):
+            r = papers("status", "-o", str(out))
+            assert r.code == 0, (moment, r.stderr)
+            assert "3 papers" in r.stdout and "3 downloaded" in r.stdout, (moment, r.stdout)
+            r = papers("status", "--state", str(out / ".papers-state.json"))
+            assert r.code == 0 and "3 downloaded" in r.stdout, (moment, r.stderr)
+            v = papers("verify", "-o", str(out))
+            assert v.code == 0 and "3 files checked" in v.stderr, (moment, v.stderr)
+            proc.kill()
+            proc.wait()
+    finally:
+        proc.kill()

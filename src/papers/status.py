@@ -19,6 +19,7 @@ from papers.state import DOWNLOADED, FAILED, PaperRecord, StateStore, iso
 EXAMPLES_PER_REASON = 3
 _URL = re.compile(r"\bhttps?://[^\s;,()]+")
 _BIG_NUMBER = re.compile(r"\b\d{4,}\b")
+_STATE_FILE = re.compile(r"(.*/\.papers-state(?:\.\d+-of-\d+)?\.json)(?:\.journal)?")
 _NOISE = re.compile(r"\s*\((?:tried URL|after \d+ attempts)\)")
 
 
@@ -30,14 +31,16 @@ def state_files(output_dirs: Iterable[str], states: Iterable[str]) -> list[str]:
         if not os.path.isdir(d):
             raise StateError(f"{d}: no such directory; name the output directory with -o DIR, "
                              "or a state file with --state FILE")
-        found = sorted(p for p in glob.glob(os.path.join(glob.escape(d), ".papers-state*.json"))
-                       if re.fullmatch(r"\.papers-state(\.\d+-of-\d+)?\.json", os.path.basename(p)))
+        # A run's first outcomes are in the journal alone until its first snapshot (and
+        # stay so after kill -9): a state is its snapshot, its journal, or both.
+        names = glob.glob(os.path.join(glob.escape(d), ".papers-state*.json*"))
+        found = sorted({m.group(1) for m in map(_STATE_FILE.fullmatch, names) if m})
         if not found:
             raise StateError(f"{d}: no papers state file here (.papers-state.json); "
                              "was it the output directory of a run?")
         paths += [os.path.abspath(p) for p in found]
     for p in paths:
-        if not os.path.exists(p):
+        if not os.path.exists(p) and not os.path.exists(p + ".journal"):
             raise StateError(f"state file {p}: no such file")
     return list(dict.fromkeys(paths))
 
