@@ -153,8 +153,10 @@ def test_a_new_user_from_bib_export_to_named_pdfs_and_a_library(world, papers, t
         pdf = e.fields_dict["file"].value.split(":")[1]
         assert (out / pdf).is_file() and (out / pdf).read_bytes()[:5] == b"%PDF-"
     keys = sorted(e.key for e in lib.entries)
-    assert keys == ["garciaperez2019estudio", "noether1918invariante", "vaswani2023attention",
-                    "zhang2009topological"]
+    # The input entries' own citation keys and types (issue 19: papers adds only `file`).
+    assert keys == ["garcia-perez_estudio_2019", "noether_invariante_1918", "vaswani_attention_2017",
+                    "zhang_topological_2009"]
+    assert {e.key: e.entry_type for e in lib.entries}["vaswani_attention_2017"] == "misc"
 
     # The user adds an entry of their own; a re-run updates papers' entries, keeps theirs.
     with open(lib_path, "a", encoding="utf-8") as f:
@@ -172,3 +174,63 @@ def test_a_bibtex_library_that_cannot_be_written_is_refused_before_any_fetch(pap
     (tmp_path / "adir").mkdir()
     r = papers("download", "-o", str(tmp_path / "o"), "--bibtex", str(tmp_path / "adir"), "http://127.0.0.1:9/x.pdf")
     assert r.code == 2 and "is a directory" in r.stderr and not (tmp_path / "o").exists()
+
+
+MINE = """% My own library, kept by hand.
+@string{prb = {Phys. Rev. B}}
+
+@techreport{Zhang2009TR,
+  title   = {Topological {I}nsulators in Bi$_2$Se$_3$},
+  author  = {Zhang, Haijun and Liu, Chao-Xing},
+  journal = prb,
+  volume  = {79}, pages = {195322}, month = mar, year = {2009},
+  DOI     = {10.1103/PhysRevB.79.195322},
+  url     = {{url}},
+}
+
+@book{notmine,   title={Kept    byte for byte}, year = 1999 }
+
+@article{broken, title = {no closing brace
+"""
+
+
+def test_the_library_is_never_one_of_the_inputs(server, papers, tmp_path):
+    bib = tmp_path / "mine.bib"
+    bib.write_text(MINE.replace("{url}", server.pdf("/z.pdf", make_pdf(3000, 1))))
+    before = bib.read_bytes()
+    r = papers("download", "-o", str(tmp_path / "o"), "-i", str(bib), "--bibtex", str(bib))
+    assert r.code == 2 and "is also an input" in r.stderr
+    assert bib.read_bytes() == before and not (tmp_path / "o").exists()
+
+
+def test_papers_entries_keep_the_input_entry_and_the_users_blocks_keep_their_text(
+        server, papers, tmp_path):
+    import bibtexparser
+
+    url = server.pdf("/z.pdf", make_pdf(3000, 1))
+    refs = tmp_path / "refs.bib"
+    refs.write_text(MINE.replace("{url}", url))
+    lib_path = tmp_path / "library.bib"
+    users_own = "% the user's notes\n\n@book{notmine,   title={Kept    byte for byte}, year = 1999 }\n" \
+                "\n@article{half, title = {never closed\n"
+    lib_path.write_text(users_own)
+    r = papers("download", "-o", str(tmp_path / "o"), "-i", str(refs), "--bibtex", str(lib_path))
+    assert r.code == 1, r.stderr  # the broken input entry
+    text = lib_path.read_text()
+    assert text.startswith(users_own.rstrip("\n")), text  # the user's blocks, byte for byte
+    assert "WARNING" not in text  # no parser comment added
+    assert f"--bibtex {lib_path}:5: an entry papers cannot read is kept as it is" in r.stderr
+    lib = bibtexparser.parse_string(text)
+    ours = [e for e in lib.entries if "papers_key" in e.fields_dict]
+    assert len(ours) == 1
+    e = ours[0]
+    assert e.key == "Zhang2009TR" and e.entry_type == "techreport"
+    assert e.fields_dict["DOI"].value == "10.1103/PhysRevB.79.195322"  # its case kept
+    assert e.fields_dict["journal"].value == "Phys. Rev. B"  # the macro resolved, not lost
+    assert {k: e.fields_dict[k].value for k in ("volume", "pages", "month")} == \
+        {"volume": "79", "pages": "195322", "month": "mar"}
+    assert "Bi$_2$Se$_3$" in e.fields_dict["title"].value  # as written, LaTeX and all
+    assert e.fields_dict["file"].value.endswith(".pdf:PDF")
+    # A re-run leaves it as it is: the same text again.
+    r = papers("download", "-o", str(tmp_path / "o"), "-i", str(refs), "--bibtex", str(lib_path))
+    assert lib_path.read_text() == text

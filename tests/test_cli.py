@@ -234,7 +234,10 @@ def test_readme_promises_name_real_tests():
 def test_quiet_prints_only_errors(server, papers, tmp_path):
     ok = server.pdf("/q1.pdf", make_pdf(1000, 1))
     r = papers("download", "-q", "-o", str(tmp_path / "o"), ok, server.url("/q404.pdf"))
-    assert r.code == 1 and r.stderr == "" and r.stdout == ""
+    # The failure is an error: named, with the count; nothing of the success, no bar.
+    assert r.code == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == ["papers: 1 failed (of 2)",
+                                     f"  failed: {server.url('/q404.pdf')}: HTTP 404 Not Found"]
 
 
 @pytest.mark.parametrize("command", [[], ["download"], ["consolidate"], ["status"], ["verify"],
@@ -264,3 +267,26 @@ def test_completion_offers_the_commands(env):
     p = subprocess.run([sys.executable, "-c", "from papers.cli import run; run()"], env=env,
                        capture_output=True, text=True, timeout=30)
     assert "plain,status" in p.stdout.splitlines()
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize("words, kind", [
+    ("papers download -i ", "file"), ("papers download -c ", "file"),
+    ("papers download -o ", "dir"), ("papers download --state ", "file"),
+    ("papers download --cookies ", "file"), ("papers download --bibtex ", "file"),
+    ("papers consolidate -i ", "file"), ("papers status -o ", "dir")])
+def test_shell_completion_completes_paths(env, shell, words, kind):
+    env.update({"_PAPERS_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()))})
+    p = subprocess.run([sys.executable, "-m", "papers"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0].startswith(kind), p.stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_scripts_are_there(env, shell):
+    env["_PAPERS_COMPLETE"] = f"{shell}_source"
+    p = subprocess.run([sys.executable, "-m", "papers"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0 and "_PAPERS_COMPLETE" in p.stdout

@@ -266,3 +266,28 @@ def test_consolidate_sigint_saves_checkpoint(fake, cfg, papers, tmp_path, env):
     assert p.wait(timeout=10) == 130
     state = json.load(open(tmp_path / "st.json"))
     assert 0 < len(state["papers"]) < 40
+
+
+def test_a_rerun_that_enables_more_sources_asks_them_and_refresh_asks_again(fake, cfg, papers,
+                                                                           tmp_path):
+    pdf, _ = fake.pdf("gold.pdf", 4)
+    fake.add(doi="10.1000/more.sources", title="More Sources", openalex_pdf=pdf, crossref_pdf=pdf)
+    config = cfg()
+    first = consolidate(papers, config, "--sources", "crossref", "10.1000/more.sources")
+    assert first.code == 0, first.stderr
+    assert first.lines[0]["sources"] == {"crossref": "found"}
+    assert not fake.requests_to("/openalex")
+
+    every = consolidate(papers, config, "10.1000/more.sources")
+    assert every.code == 0, every.stderr
+    assert fake.requests_to("/openalex"), "the source the checkpoint had not asked was not asked"
+    assert "openalex" in every.lines[0]["sources"]
+    assert "_asked_with" not in every.lines[0]  # the checkpoint's own note stays in it
+
+    asked = len(fake.server.requests)
+    again = consolidate(papers, config, "10.1000/more.sources")
+    assert again.code == 0 and len(fake.server.requests) == asked  # all from the checkpoint
+    assert again.lines[0]["sources"] == every.lines[0]["sources"]
+
+    refreshed = consolidate(papers, config, "--refresh", "10.1000/more.sources")
+    assert refreshed.code == 0 and len(fake.server.requests) > asked

@@ -29,9 +29,7 @@ def test_formats(text, expected):
     ('[{"url": "http://a"},\n {"url": }\n]', "in:2: malformed JSON"),
     ('[{"url": "http://a"}\n {"url": "b"}]', "in:2: malformed JSON: expected ',' or ']'"),
     ('[{"url": "http://a"},', "in:1: malformed JSON"),
-    ('{"url": "http://a"}\n{"url": "http://b"\n', "in:2: malformed JSON"),
     ('{\n "papers": [1,\n}', "in:3: malformed JSON"),
-    ('[1]', "in:1: expected a paper record"),
     ('{\n "other": []\n}', 'a JSON object must look like {"papers": [...]}'),
     ('[{"url": "http://a"}] trailing', "extra data after the JSON array"),
 ])
@@ -39,6 +37,23 @@ def test_malformed_json_names_the_line(text, message):
     with pytest.raises(InputError) as e:
         ids(text)
     assert message in str(e.value)
+
+
+@pytest.mark.parametrize("text, bad_id, reason, good", [
+    ('{"url": "http://a/1.pdf"}\n{"url": "http://b"\n{"url": "http://a/3.pdf"}\n', "in:2",
+     "malformed JSON: Expecting ',' delimiter (column 20)", ["http://a/1.pdf", "http://a/3.pdf"]),
+    ('[1]', "in:1", "expected a paper record (JSON object) or a string, got int 1", []),
+    ('[{"url": "http://a/1.pdf"},\n 42,\n "http://a/3.pdf"]', "in:2",
+     "expected a paper record (JSON object) or a string, got int 42", ["http://a/1.pdf", "http://a/3.pdf"]),
+    ('{"papers": [null, "http://a/2.pdf"]}', "in: papers[0]",
+     "expected a paper record (JSON object) or a string, got NoneType null", ["http://a/2.pdf"]),
+    ('{"url": "http://a/1.pdf"}\n[3]\n', "in:2", "expected a paper record", ["http://a/1.pdf"]),
+])
+def test_a_bad_json_record_fails_alone_at_its_line_and_the_rest_goes_on(text, bad_id, reason, good):
+    papers = list(read_stream(io.StringIO(text), "in"))
+    bad = [p for p in papers if p.problem]
+    assert [p.id for p in bad] == [bad_id] and bad[0].problem.startswith(f"{bad_id}: {reason}"), bad
+    assert [p.id for p in papers if not p.problem] == good
 
 
 def test_big_json_array_streams_with_right_line_numbers():

@@ -232,7 +232,7 @@ def test_every_message_kind_has_a_handler():
 def test_messages_carry_only_their_own_fields():
     fields = {cls.__name__: {f.name for f in dataclasses.fields(cls)} for cls in (
         PapersQueued, ProgressUpdate, DownloadComplete, AlreadyDone, LogMessage, Stop)}
-    assert fields == {"PapersQueued": {"count"}, "ProgressUpdate": {"nbytes"},
+    assert fields == {"PapersQueued": {"count"}, "ProgressUpdate": {"nbytes", "expected"},
                       "DownloadComplete": {"paper", "outcome"}, "AlreadyDone": {"batch"},
                       "LogMessage": {"record"}, "Stop": set()}
     assert isinstance(Stop(), QueueMessage) and Stop().type is MessageType.STOP

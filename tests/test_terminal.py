@@ -96,3 +96,45 @@ def test_the_summary_says_when_a_per_host_limit_set_the_pace(server, papers, tmp
     r = papers("download", "-o", str(tmp_path / "c"), "--rate-limit", "0", "--max-per-host", "8",
                *[server.pdf(f"/r{i}.pdf", make_pdf(1000, i)) for i in range(8)])
     assert "held to" not in r.stderr
+    # No server answered (nothing listens there): no request was held back by anything.
+    r = papers("download", "-o", str(tmp_path / "d"), "--rate-limit", "10", "--max-per-host", "1",
+               "--max-retries", "0", *[f"http://127.0.0.1:9/none{i}.pdf" for i in range(4)])
+    assert r.code == 1 and "held to" not in r.stderr
+
+
+@pytest.mark.parametrize("done, total, nbytes, pending, elapsed, left", [
+    (0, 10, 0, 0, 5.0, None),              # nothing done, nothing sized: unknown
+    (5, 10, 0, 0, 5.0, 5.0),               # papers at 1/s, five to go
+    (9, 10, 900_000, 20_000_000, 9.0, 200.0),   # one paper left, but 20 MB of it at 100 KB/s
+    (9, 10, 900_000, 50_000, 9.0, 1.0),    # little data left: the papers' pace wins
+    (0, 1, 100_000, 1_000_000, 1.0, 10.0),  # no paper done yet: the bytes say
+])
+def test_time_left_counts_the_bytes_of_large_downloads_too(done, total, nbytes, pending, elapsed,
+                                                          left):
+    from papers.reporting import Stats, time_left
+
+    stats = Stats(total=total, downloaded=done, bytes=nbytes, pending_bytes=pending)
+    assert time_left(stats, elapsed) == (None if left is None else pytest.approx(left))
+
+
+def test_a_large_download_is_counted_in_the_bytes_to_come_until_it_ends(server, tmp_path):
+    import threading
+
+    from papers.models import paper_from_text
+    from papers.core import run_download
+    from papers.reporting import Reporter
+    from papers.settings import Settings
+
+    url = server.route("/big.pdf", Reply(body=make_pdf(3_000_000, 1), drip=0.01, drip_chunk=65536))
+    seen = []
+
+    class Watch(Reporter):
+        def update(self, stats):
+            seen.append(stats.pending_bytes)
+
+    settings = Settings(output_dir=str(tmp_path / "o"), rate_limit=0, save_interval=0.1)
+    summary = run_download(settings, [paper_from_text(url)], out=None, reporter=Watch(),
+                           cancel=threading.Event())
+    assert summary.stats.downloaded == 1
+    assert max(seen) > 1_000_000  # announced while it came
+    assert seen[-1] == 0 and summary.stats.pending_bytes == 0  # nothing left once it ended

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import click
 
-from papers.errors import ExitStatus, PapersError, UsageError
+from papers.errors import ExitStatus, PapersError, StdoutClosed, StdoutError, UsageError
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    every paper downloaded or already there
   1    at least one paper failed (the others are on disk)
   2    bad usage, input, config or state file
+  74   stdout cannot be written (a full disk, an I/O error): state saved
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP): state saved, resume by re-running
   141  stdout closed by its reader (e.g. `| head`): state saved
 """
@@ -36,12 +37,58 @@ def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
 
 
+class _GuardedStdout:
+    """Stdout, whose write errors come out as StdoutClosed (its reader went away) or
+    StdoutError (anything else): every command then says that stdout failed, not that
+    whatever it was writing did, and click does not take a closed pipe for its own.
+    Everything else is the stream's own."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise StdoutClosed() from None
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise StdoutClosed() from None
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `papers` with `argv` (default: the process's arguments); return the exit status.
 
     The one place where errors become exit statuses and one-line messages.
     Tests call it in-process, with sys.stdin/stdout/stderr swapped.
     """
+    stdout = sys.stdout
+    sys.stdout = _GuardedStdout(stdout)
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # what is still buffered: a full disk shows here, if not before
+        return status
+    except StdoutError as e:
+        click.echo(f"papers: cannot write to stdout: {e.strerror}", err=True)
+        return ExitStatus.OUTPUT
+    except BrokenPipeError:
+        _quiet_stdout()
+        return ExitStatus.PIPE
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         status = cli.main(args=argv, prog_name="papers", standalone_mode=False, obj={"argv": argv})
@@ -69,18 +116,32 @@ def run() -> None:
     _leave(main())
 
 
+class _Completed(click.Path):
+    """A path the shell completes (bash, zsh, fish: a file, or with `file_okay=False` a
+    folder). papers checks the path itself, with its own messages and exit codes."""
+
+    def convert(self, value, param, ctx):
+        return value
+
+
+_FILE = _Completed(dir_okay=False, allow_dash=True)
+_DIR = _Completed(file_okay=False)
+
 # As inputs.FORMATS, spelled out here so that --help does not import the readers.
 INPUT_FORMATS = ("text", "json", "jsonl", "bibtex", "ris", "csv", "tsv")
 
 
 def _input_options(f):
+    f = click.option("--encoding", metavar="NAME",
+                     help="The input files' (and stdin's) text encoding, e.g. latin-1 or cp1252.  "
+                          "[default: UTF-8, or UTF-16 with a byte-order mark]")(f)
     f = click.option("--column", metavar="NAME",
                      help="The CSV/TSV column that holds the papers.  [default: found by its name: "
                           "doi, url, pdf_url, arxiv, pmid, pmcid]")(f)
     f = click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), metavar="FORMAT",
                      help="Read the input files as " + ", ".join(INPUT_FORMATS) +
                           ".  [default: from the extension, else the content]")(f)
-    f = click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
+    f = click.option("-i", "--input", "inputs", multiple=True, metavar="FILE", type=_FILE,
                      help="Read papers from FILE ('-' is stdin): text, JSON, JSON Lines, BibTeX, RIS, "
                           "CSV or TSV. Repeatable.")(f)
     return click.argument("papers", nargs=-1, metavar="[PAPER]...")(f)
@@ -94,11 +155,12 @@ class _Inputs:
     files: list[str]
     fmt: str | None
     column: str | None
+    encoding: str | None = None
 
     def iter(self, stdin):
         from papers.inputs import iter_papers
 
-        return iter_papers(self.papers, self.files, stdin, self.fmt, self.column)
+        return iter_papers(self.papers, self.files, stdin, self.fmt, self.column, self.encoding)
 
     def estimate(self):
         from papers.inputs import estimate_count
@@ -109,10 +171,10 @@ class _Inputs:
 def _common_options(f):
     for opt in reversed([
         click.option("-j", "--workers", type=int, metavar="N", help="Concurrent workers, at most 256.  [default: 8]"),
-        click.option("--state", metavar="FILE", help="State file (resume checkpoint)."),
+        click.option("--state", metavar="FILE", type=_FILE, help="State file (resume checkpoint)."),
         click.option("--progress/--no-progress", default=None,
                      help="Show a progress bar on stderr.  [default: when stderr is a terminal]"),
-        click.option("-c", "--config", metavar="FILE",
+        click.option("-c", "--config", metavar="FILE", type=_FILE,
                      help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]"),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
         click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debugging)."),
@@ -138,7 +200,7 @@ Examples:
 
 @cli.command(epilog=EXIT_CODES_HELP + "\n" + DOWNLOAD_EXAMPLES)
 @_input_options
-@click.option("-o", "--output-dir", metavar="DIR", help="Where PDFs go.  [default: ./papers]")
+@click.option("-o", "--output-dir", metavar="DIR", type=_DIR, help="Where PDFs go.  [default: ./papers]")
 @click.option("--retry-failed", is_flag=True, default=None,
               help="Also retry papers that failed permanently before.")
 @click.option("--max-retries", type=int, metavar="N", help="Retries per URL on transient errors.  [default: 3]")
@@ -159,16 +221,16 @@ Examples:
               "the fleet's, split over the N shards.")
 @click.option("--shards", type=int, metavar="N", help="With --shard auto in a Kubernetes Indexed Job: the "
               "number of shards (or PAPERS_SHARDS).")
-@click.option("--bibtex", "bibtex", metavar="FILE",
+@click.option("--bibtex", "bibtex", metavar="FILE", type=_FILE,
               help="Write (and on later runs update) a BibTeX library of the downloaded papers; its "
                    "file fields point at the PDFs, for Zotero and JabRef.")
 @click.option("--metadata", type=click.Choice(["json"]),
               help="Write NAME.json beside each PDF: its merged record and the URL the bytes came from.")
-@click.option("--cookies", metavar="FILE",
+@click.option("--cookies", metavar="FILE", type=_FILE,
               help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
 @click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
 @_common_options
-def download(papers, inputs, fmt, column, output_dir, state, workers, retry_failed, max_retries,
+def download(papers, inputs, fmt, column, encoding, output_dir, state, workers, retry_failed, max_retries,
              timeout, rate_limit, max_per_host, max_size, json_output, name_template, shard, shards,
              bibtex, metadata, cookies, progress, config, quiet, verbose, dry_run) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
@@ -185,7 +247,8 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
         "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
         "naming": name_template, "metadata": metadata, "bibtex": bibtex, "shard": shard,
         "shards": shards})
-    return _run_download(settings, _inputs(papers, inputs, fmt, column, "download"), sys.stdin)
+    return _run_download(settings, _inputs(papers, inputs, fmt, column, encoding, "download"),
+                         sys.stdin)
 
 
 @cli.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
@@ -194,12 +257,15 @@ def download(papers, inputs, fmt, column, output_dir, state, workers, retry_fail
                        "at least one paper failed (junk input, or a source error left it incomplete)")
               + "\n" + CONSOLIDATE_EXAMPLES)
 @_input_options
-@click.option("-o", "--output", "output_file", metavar="FILE",
+@click.option("-o", "--output", "output_file", metavar="FILE", type=_FILE,
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
 @click.option("--sources", metavar="A,B", help="Sources to ask, in order.  [default: all six]")
+@click.option("--refresh", is_flag=True,
+              help="Ask the sources again for papers the checkpoint has already (a paper whose "
+                   "checkpoint lacks a source this run asks is asked again anyway).")
 @_common_options
-def consolidate(papers, inputs, fmt, column, output_file, sources, workers, state, progress, config,
-                quiet, verbose) -> None:
+def consolidate(papers, inputs, fmt, column, encoding, output_file, sources, refresh, workers, state,
+                progress, config, quiet, verbose) -> None:
     """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
 
     Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
@@ -212,14 +278,14 @@ def consolidate(papers, inputs, fmt, column, output_file, sources, workers, stat
     """
     settings = _settings(config, quiet, verbose, {"workers": workers, "progress": progress,
                                                   "use_sources": sources})
-    return _run_consolidate(settings, _inputs(papers, inputs, fmt, column, "consolidate"), sys.stdin,
-                            output_file, state)
+    return _run_consolidate(settings, _inputs(papers, inputs, fmt, column, encoding, "consolidate"),
+                            sys.stdin, output_file, state, refresh)
 
 
 def _state_options(f):
-    f = click.option("--state", "states", multiple=True, metavar="FILE",
+    f = click.option("--state", "states", multiple=True, metavar="FILE", type=_FILE,
                      help="A state file. Repeatable: several are read as one.")(f)
-    return click.option("-o", "--output-dir", "output_dirs", multiple=True, metavar="DIR",
+    return click.option("-o", "--output-dir", "output_dirs", multiple=True, metavar="DIR", type=_DIR,
                         help="An output directory: every state file in it. Repeatable.  "
                              "[default: ./papers]")(f)
 
@@ -254,7 +320,8 @@ def status(output_dirs, states, json_output, which) -> int:
     rep, records = report(_state_paths(output_dirs, states))
     if which:
         for key, rec in records.items():
-            if rec.status == which:
+            # A bad input entry's id is its file:line, which no later run can take as a paper.
+            if rec.status == which and not key.startswith("junk:"):
                 click.echo(rec.id or key)
     elif json_output:
         click.echo(json.dumps(rep.as_json(), ensure_ascii=False))
@@ -332,7 +399,7 @@ Examples:
   PAPERS_WORKERS=4 papers config show -c lab.yaml
   papers config show | grep rate_limit
 """)
-@click.option("-c", "--config", metavar="FILE",
+@click.option("-c", "--config", metavar="FILE", type=_FILE,
               help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]")
 def config_show(config) -> None:
     """Print every setting's effective value and where it came from: the default, a
@@ -346,10 +413,14 @@ def config_show(config) -> None:
 
 def _settings(config, quiet, verbose, overrides):
     """The run's Settings from every layer (config.py), flags as they were typed."""
-    from papers.config import load_settings
+    from papers.config import load_settings, unknown_env_vars
 
     flags = {**overrides, "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None}
-    return load_settings(config, flags, spelled=_spelled(click.get_current_context()))
+    settings = load_settings(config, flags, spelled=_spelled(click.get_current_context()))
+    if settings.verbosity >= 0:
+        for warning in unknown_env_vars(os.environ):
+            click.echo(f"papers: warning: {warning}", err=True)
+    return settings
 
 
 def _spelled(ctx) -> dict[str, str]:
@@ -370,8 +441,16 @@ _SETTING_OF = {"json_output": "json", "quiet": "verbosity", "verbose": "verbosit
                "sources": "use_sources", "name_template": "naming"}
 
 
-def _inputs(papers, inputs, fmt, column, command) -> _Inputs:
+def _inputs(papers, inputs, fmt, column, encoding, command) -> _Inputs:
+    import codecs
+
     files = list(inputs)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UsageError(f"--encoding {encoding}: not an encoding Python knows "
+                             "(e.g. utf-8, latin-1, cp1252, utf-16)") from None
     for path in files:
         # Checked before anything is created or locked: a typo costs one line, nothing else.
         if path != "-" and not os.path.isfile(path):
@@ -382,7 +461,7 @@ def _inputs(papers, inputs, fmt, column, command) -> _Inputs:
             raise UsageError("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
                  f"(see papers {command} --help)")
         files = ["-"]
-    return _Inputs(tuple(papers), files, fmt, column)
+    return _Inputs(tuple(papers), files, fmt, column, encoding)
 
 
 def _display(settings, bar_allowed=True, bytes=True):
@@ -406,6 +485,10 @@ def _run_download(settings, inputs: _Inputs, stdin) -> int:
     from papers.core import dry_run, run_download
     from papers.runner import Ending
 
+    if settings.bibtex and any(f != "-" and os.path.realpath(f) == os.path.realpath(settings.bibtex)
+                               for f in inputs.files):
+        raise UsageError(f"--bibtex {settings.bibtex} is also an input (-i): papers never rewrites "
+                         "its inputs; give the library another file name")
     reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
     stream = inputs.iter(stdin)
     if settings.dry_run:
@@ -415,13 +498,15 @@ def _run_download(settings, inputs: _Inputs, stdin) -> int:
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
     s = summary.stats
-    if settings.verbosity >= 0 and not (summary.ending is Ending.BAD_INPUT and not s.total):
-        _print_summary(summary, f"{s.downloaded} downloaded", f"{s.skipped} already there",
+    if not (summary.ending is Ending.BAD_INPUT and not s.total):
+        same = f" ({s.duplicates} the same file as another paper's)" if s.duplicates else ""
+        _print_summary(summary, settings.verbosity < 0, f"{s.downloaded} downloaded{same}",
+                       f"{s.skipped} already there",
                        f"files in {summary.output_dir}" if s.downloaded or s.skipped else "")
     return _finish(summary, settings)
 
 
-def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state) -> int:
+def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refresh=False) -> int:
     from papers.consolidate import run_consolidate
 
     reporter, show_bar = _display(settings, bytes=False)
@@ -430,12 +515,11 @@ def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state) -> in
         summary = run_consolidate(settings, inputs.iter(stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
                                   state_path=state, reporter=reporter, cancel=cancel,
-                                  expected=expected)
-    if settings.verbosity >= 0:
-        s = summary.stats
-        where = f"written to {summary.output_dir}" if output_file else "on stdout"
-        _print_summary(summary, f"{s.downloaded} with PDF candidates", f"{s.not_found} without",
-                       f"{s.skipped} from the checkpoint", where)
+                                  expected=expected, refresh=refresh)
+    s = summary.stats
+    where = f"written to {summary.output_dir}" if output_file else "on stdout"
+    _print_summary(summary, settings.verbosity < 0, f"{s.downloaded} with PDF candidates",
+                   f"{s.not_found} without", f"{s.skipped} from the checkpoint", where)
     return _finish(summary, settings)
 
 
@@ -458,23 +542,31 @@ def _finish(summary, settings, quiet_empty: bool = False) -> int:
                    "or fix permissions and run the same command again to resume", err=True)
         return ExitStatus.FAILED
     if ending is Ending.INTERRUPTED:
-        click.echo(f"papers: interrupted; state saved in {summary.state_path}: run the same "
-                   "command again to resume", err=True)
+        s = summary.stats
+        click.echo(f"papers: interrupted with {s.total - s.done:,} of the {s.total:,} papers read so far not "
+                   f"finished; state saved in {summary.state_path}: run the same command again "
+                   "to resume", err=True)
         return ExitStatus.INTERRUPTED
     return ExitStatus.FAILED if summary.stats.failed else ExitStatus.OK
 
 
-def _print_summary(summary, *parts) -> None:
+def _print_summary(summary, quiet, *parts) -> None:
+    """The closing summary on stderr; with -q, only the failures (they are errors)."""
+    from papers.reporting import failure_text
+
     s = summary.stats
     counts = [*parts[:-1]]
     if s.failed:
         counts.append(f"{s.failed} failed")
-    click.echo(f"papers: {', '.join(counts)} (of {s.total})" + (f"; {parts[-1]}" if parts[-1] else ""),
-               err=True)
-    for note in summary.notes:
-        click.echo(f"  {note}", err=True)
+    if not quiet:
+        click.echo(f"papers: {', '.join(counts)} (of {s.total})" +
+                   (f"; {parts[-1]}" if parts[-1] else ""), err=True)
+        for note in summary.notes:
+            click.echo(f"  {note}", err=True)
+    elif s.failed:
+        click.echo(f"papers: {s.failed} failed (of {s.total})", err=True)
     for pid, error in summary.failures:
-        click.echo(f"  failed: {pid}: {error}", err=True)
+        click.echo(f"  failed: {failure_text(pid, error)}", err=True)
     if s.failed > len(summary.failures):
         click.echo(f"  ... and {s.failed - len(summary.failures)} more; all outcomes are in "
                    f"{summary.state_path}", err=True)
@@ -490,7 +582,9 @@ def _signals_stop(reporter) -> Iterator[threading.Event]:
         if stop.is_set():
             _leave(ExitStatus.INTERRUPTED)
         stop.set()
-        reporter.log("papers: stopping (press Ctrl-C again to quit at once)...")
+        again = "press Ctrl-C again" if signum == signal.SIGINT else \
+            f"a second {signal.Signals(signum).name}"
+        reporter.log(f"papers: stopping ({again} to quit at once)...")
 
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread; a caller elsewhere sets `stop` itself

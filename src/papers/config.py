@@ -97,6 +97,26 @@ def env_layer(environ: Mapping[str, str]) -> Layer:
     return Layer("env", values)
 
 
+#: PAPERS_* variables that are not settings, yet are read.
+_OTHER_VARS = ("PAPERS_CONFIG",)
+
+
+def unknown_env_vars(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `PAPERS_*` variable that names no setting (a typo is ignored
+    otherwise), with the nearest setting's variable."""
+    import difflib
+
+    known = [env_var(k) for k in SETTING_NAMES] + list(_OTHER_VARS)
+    said = []
+    for var in sorted(v for v in environ if v.startswith(ENV_PREFIX) and v not in known):
+        # Compared without the prefix, which every name shares.
+        near = difflib.get_close_matches(var[len(ENV_PREFIX):], [k[len(ENV_PREFIX):] for k in known],
+                                         n=1, cutoff=0.7)
+        said.append(f"{var} is not a papers setting, and is ignored"
+                    + (f"; did you mean {ENV_PREFIX}{near[0]}?" if near else ""))
+    return said
+
+
 def _yaml_value(var: str, raw: str) -> Any:
     if raw.strip().lower() in ("true", "false", "null") or raw.strip()[:1] in "[{" \
             or raw.strip().replace(".", "", 1).isdigit():

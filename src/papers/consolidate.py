@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.errors import Cancelled, InputError, StateError
+from papers.errors import Cancelled, ConfigError, InputError
 from papers.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
 from papers.models import Paper
 from papers.runner import Pipeline, Summary, ending_of, make_resolver, unique
@@ -35,12 +35,33 @@ def default_state_path(output_file: str | None) -> str:
     return os.path.abspath(".papers-consolidate-state.json")
 
 
+#: The checkpoint's note of the sources that were enabled when a record was made; a
+#: re-run that enables one more asks again. Never output.
+ASKED_WITH = "_asked_with"
+
+
+def public(rec: dict[str, Any]) -> dict[str, Any]:
+    """A checkpointed record as it is output: without the checkpoint's own notes."""
+    return {k: v for k, v in rec.items() if k != ASKED_WITH} if ASKED_WITH in rec else rec
+
+
+def reusable(prior: dict[str, Any] | None, asked_with: tuple[str, ...]) -> bool:
+    """Whether a checkpointed record answers for this run: complete, not failed, and
+    made with every source this run enables (an older checkpoint: every source it names)."""
+    if prior is None or not prior.get("complete") or prior.get("status") == "failed":
+        return False
+    made_with = prior.get(ASKED_WITH) or list(prior.get("sources") or ())
+    return set(asked_with) <= set(made_with)
+
+
 class ConsolidateRecorder(Recorder):
     """Counts and checkpoints consolidated records; with an output file, writes it at the end."""
 
-    def __init__(self, *args: Any, output_file: str | None = None, **kw: Any) -> None:
+    def __init__(self, *args: Any, output_file: str | None = None,
+                 asked_with: tuple[str, ...] = (), **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.output_file = output_file
+        self.asked_with = list(asked_with)
         self.order: list[str] = []
         self.handlers[MessageType.PAPER_QUEUED] = self._on_paper_queued
         self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
@@ -61,14 +82,16 @@ class ConsolidateRecorder(Recorder):
         else:
             self.note_failure(msg.paper.id, rec.get("reason"))
         if self.state is not None and not msg.skipped:
-            self.state.put(msg.paper.key, rec)
+            self.state.put(msg.paper.key, {**rec, ASKED_WITH: self.asked_with})
 
     def _on_stop(self, msg: Any) -> None:
         if self.output_file and self.state is not None:
             # One JSON array in input order, replaced atomically.
             records = [self.state.get(k) for k in self.order]
-            data = json.dumps([r for r in records if r is not None], ensure_ascii=False, indent=1)
-            write_atomic(self.output_file, data.encode("utf-8") + b"\n")
+            data = json.dumps([public(r) for r in records if r is not None], ensure_ascii=False,
+                              indent=1)
+            # 0600: the records keep credentials in their URLs (user:pass@), for download.
+            write_atomic(self.output_file, data.encode("utf-8") + b"\n", 0o600)
         super()._on_stop(msg)
 
 
@@ -89,18 +112,20 @@ class ConsolidatePrinter(Printer):
 def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
                     output_file: str | None = None, state_path: str | None = None,
                     reporter: Reporter | None = None, cancel: threading.Event | None = None,
-                    clock: Callable[[], float] = time.time, expected: int | None = None) -> Summary:
+                    clock: Callable[[], float] = time.time, expected: int | None = None,
+                    refresh: bool = False) -> Summary:
     """Consolidate `papers`: JSON Lines on `out`, or a JSON array in `output_file`.
 
-    Papers already consolidated completely (per the state file) are output
-    again without asking anyone. Raises StateError like `run_download`.
+    Papers already consolidated completely (per the state file) by every source this
+    run enables are output again without asking anyone, unless `refresh`. Raises
+    StateError like `run_download`.
     """
     from papers.hosts import HostLimiter
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
     path = state_path or default_state_path(output_file)
-    state = StateStore.open(path)
+    state = StateStore.open(path, private=True)
     output_closed = threading.Event()
 
     def on_output_closed() -> None:
@@ -110,7 +135,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     def make_processor(q: queue.Queue) -> ResultProcessor:
         recorder = ConsolidateRecorder(state, clock=clock, save_interval=settings.save_interval,
                                        output_file=output_file, on_fatal=cancel.set,
-                                       command="consolidate")
+                                       command="consolidate", asked_with=asked_with)
         printer = ConsolidatePrinter(recorder.stats, reporter, out, True,
                                      on_output_closed=on_output_closed, to_stdout=not output_file)
         return ResultProcessor(q, recorder, printer)
@@ -119,7 +144,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                              cancel)
     if not resolver.sources:
         state.close(compact=False)
-        raise StateError("no source is enabled: check use_sources and sources.<name>.enabled")
+        raise ConfigError("no source is enabled: check use_sources and sources.<name>.enabled")
+    asked_with = tuple(src.name for src in resolver.sources)
     # A copy taken before the processor starts: the loop below never reads the live store.
     priors = dict(state.records)
     pipeline = Pipeline(make_processor, settings.workers, cancel)
@@ -129,9 +155,11 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
         if expected:
             pipeline.put(TotalEstimate(expected))
         try:
-            _plan_all(papers, priors, pipeline, _Consolidator(resolver, pipeline.put, cancel), chunk_size)
+            _plan_all(papers, {} if refresh else priors, asked_with, pipeline,
+                      _Consolidator(resolver, pipeline.put, cancel), chunk_size)
         except InputError as e:
             input_error = str(e)
+    pipeline.processor.printer.raise_stdout_error()
     recorder = pipeline.processor.recorder
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, None)
@@ -139,10 +167,10 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                    reason=reason, output_dir=output_file or "", state_path=state.path)
 
 
-def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], pipeline: Pipeline,
-              consolidator: "_Consolidator", chunk_size: int) -> None:
-    """Queue each paper once: done ones (per the state) are output again as they are,
-    the others go to the workers in chunks of `chunk_size`."""
+def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], asked_with: tuple[str, ...],
+              pipeline: Pipeline, consolidator: "_Consolidator", chunk_size: int) -> None:
+    """Queue each paper once: done ones (per the state, by the sources `asked_with`) are
+    output again as they are, the others go to the workers in chunks of `chunk_size`."""
     chunk: list[Paper] = []
     try:
         for paper in unique(papers):
@@ -150,8 +178,8 @@ def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], pipeline: Pipelin
                 return
             pipeline.put(PaperQueued(paper))
             prior = priors.get(paper.key)
-            if prior is not None and prior.get("complete") and prior.get("status") != "failed":
-                pipeline.put(PaperConsolidated(paper, prior, skipped=True))
+            if reusable(prior, asked_with):
+                pipeline.put(PaperConsolidated(paper, public(prior), skipped=True))
                 continue
             chunk.append(paper)
             if len(chunk) >= chunk_size:

@@ -26,6 +26,7 @@ from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.processor import ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
 from papers.runner import BATCH, Pipeline, Summary, ending_of, make_resolver, policy_of
+from papers.redact import redact
 from papers.settings import Settings
 from papers.state import PaperRecord, StateStore, can_create_in
 
@@ -78,6 +79,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
                       settings.doi_resolver, settings.naming, settings.max_size, settings.shard)
     quiet_gc.settle()
+    named_before = state.last_run.get("naming", _UNKNOWN)  # the last run's --name
     output_closed = threading.Event()
 
     def on_output_closed() -> None:
@@ -88,13 +90,14 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         return download_processor(q, state, reporter, out, settings.json, clock=clock,
                                   save_interval=settings.save_interval, sync_dir=real_dir,
                                   on_output_closed=on_output_closed, on_fatal=cancel.set,
-                                  bibtex=bibtex)
+                                  bibtex=bibtex, naming=settings.naming)
 
     net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
     pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
-    fetcher = Fetcher(_fetch_config(settings, net, real_dir), limiter, cancel, pipeline.put, clock=clock)
+    fetcher = Fetcher(_fetch_config(settings, net, planner.namer), limiter, cancel, pipeline.put,
+                      clock=clock)
     worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
     input_error = None
     with pipeline:
@@ -106,12 +109,26 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
         except InputError as e:
             input_error = str(e)
     fetcher.close()
+    pipeline.processor.printer.raise_stdout_error()
     recorder = pipeline.processor.recorder
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, recorder.stop_reason)
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
-                   notes=[n for n in [_fleet_note(settings), limiter.pace_note()] if n])
+                   notes=[n for n in [_fleet_note(settings), limiter.pace_note(),
+                                      _naming_note(named_before, settings.naming, recorder.stats)]
+                          if n])
+
+
+_UNKNOWN = object()
+
+
+def _naming_note(before: Any, now: str | None, stats: Any) -> str | None:
+    """When --name changed since the last run: that the files already there kept theirs."""
+    if before is _UNKNOWN or before == now or not stats.skipped:
+        return None
+    return (f"{stats.skipped} file(s) already there keep the names they were given; "
+            f"the naming now asked for ({now or 'the default'}) applies to new downloads")
 
 
 def _fleet_note(settings: Settings) -> str | None:
@@ -119,8 +136,9 @@ def _fleet_note(settings: Settings) -> str | None:
     shard = settings.shard
     if shard is None or shard.count == 1:
         return None
+    rate = f"{settings.rate_limit:g} requests/s" if settings.rate_limit else "no request-rate limit"
     return (f"shard {shard}: the per-host budget is the fleet's, split over {shard.count} shards: "
-            f"{settings.rate_limit:g} requests/s and {settings.max_per_host} connection(s) per host here")
+            f"{rate} and {settings.max_per_host} connection(s) per host here")
 
 
 def _check_shard_count(output_dir: str, settings: Settings) -> None:
@@ -139,14 +157,16 @@ def _check_shard_count(output_dir: str, settings: Settings) -> None:
                               f"needs the same N (use --shard K/{m.group(2)}, or another -o)")
 
 
-def _fetch_config(settings: Settings, net: "NetConfig", real_dir: str) -> "FetchConfig":
+def _fetch_config(settings: Settings, net: "NetConfig", namer: Namer) -> "FetchConfig":
+    """The fetcher's settings; `namer` is the planner's, so that the names the workers
+    give (after a lookup, or by the URL that delivered) never take a planned one."""
     from papers.fetch import FetchConfig
 
     return FetchConfig(timeout=settings.timeout, max_size=settings.max_size,
                        chunk_size=settings.chunk_size, min_speed=settings.min_speed,
                        min_speed_window=settings.min_speed_window, policy=policy_of(settings),
                        net=net, doi_resolver=settings.doi_resolver,
-                       namer=Namer(real_dir, settings.naming), metadata=settings.metadata == "json")
+                       namer=namer, metadata=settings.metadata == "json")
 
 
 def _check_output_dir(path: str) -> str:
@@ -210,8 +230,8 @@ class _Worker:
         try:
             paper, outcome, lookup_error = self._candidates(paper)
             if outcome is None:
-                if paper is not job.paper:  # the lookup added candidates
-                    job = replace(job, paper=paper)
+                if paper is not job.paper:  # the lookup added candidates, and metadata
+                    job = self._looked_up(job, paper)
                 outcome = self.fetcher.fetch(job, reservation, lookup_error)
         except Cancelled:
             return
@@ -219,6 +239,17 @@ class _Worker:
             log.debug("internal error on %s", paper.id, exc_info=True)
             outcome = Outcome(status=Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
         self.put(result_message(paper, outcome))
+
+    def _looked_up(self, job: Fetch, paper: Paper) -> Fetch:
+        """`job` for `paper` as the lookup completed it: with a --name template, named
+        by the title, authors and year the lookup found."""
+        namer = self.fetcher.config.namer
+        if namer is None or namer.template is None:
+            return replace(job, paper=paper)
+        path = namer.path(paper)
+        if path == job.path:
+            return replace(job, paper=paper)
+        return replace(job, paper=paper, path=path, final_may_exist=True, part_may_exist=True)
 
     def _candidates(self, paper: Paper) -> tuple[Paper, Outcome | None, str | None]:
         """(paper with PDF candidates, its outcome if the lookup settled it, why none was found)."""
@@ -346,12 +377,13 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
             stats.failed += status == Status.FAILED
             stats.skipped += status == Status.SKIPPED
             if settings.json:
-                line = {"id": paper.id, "status": status, "path": path, "url": url,
-                        "urls": list(candidate_urls(paper, settings.doi_resolver)), "error": error}
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                line = json.dumps({"id": paper.id, "status": status, "path": path, "url": url,
+                                   "urls": list(candidate_urls(paper, settings.doi_resolver)),
+                                   "error": error}, ensure_ascii=False)
             else:
-                out.write(f"{status}\t{paper.id}\t{url or '-'}\t{path}" +
-                          (f"\t{error}" if error else "") + "\n")
+                line = f"{status}\t{paper.id}\t{url or '-'}\t{path}" + (f"\t{error}" if error else "")
+            # Masked as a real run's output is: credentials in URLs, keys, the email.
+            out.write(redact(line, settings.secrets) + "\n")
     except InputError as e:
         input_error = str(e)
     out.flush()

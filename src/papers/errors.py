@@ -11,6 +11,8 @@
         ├── TransferError         1               libcurl got no usable response (with an ErrorKind)
         ├── DiskError             1               writing a `.part` failed: our side, not the server's
         └── ApiError              1               a scholarly API did not answer usefully
+    StdoutError (an OSError)     74  OUTPUT       stdout cannot be written (a full disk, an I/O error)
+    StdoutClosed (BrokenPipe)   141  PIPE         stdout's reader went away (`| head`)
 
 `cli.main` is the one place that turns an error that reaches it into its exit
 status and a one-line message. PaperError and Cancelled never get that far:
@@ -31,6 +33,7 @@ class ExitStatus(enum.IntEnum):
     FAILED = 1          # at least one paper failed (the others are on disk)
     ERROR = 2           # bad usage, input, config, state file or output directory
     INTERRUPTED = 130   # SIGINT, SIGTERM or SIGHUP: state saved, `.part` files kept
+    OUTPUT = 74         # stdout cannot be written (disk full, I/O error): state saved
     PIPE = 141          # stdout was closed by its reader (`| head`): state saved
 
 
@@ -95,6 +98,21 @@ class DiskError(PaperError):
 
 class ApiError(PaperError):
     """An API did not answer usefully; the message is one safe line."""
+
+
+class StdoutClosed(BrokenPipeError):
+    """Stdout's reader went away (`| head`). A BrokenPipeError without an errno: caught
+    where a closed pipe is, but not taken by click for its own EPIPE exit (status 1)."""
+
+    exit_status = ExitStatus.PIPE
+
+
+class StdoutError(OSError):
+    """Writing stdout failed for another reason than its reader going away (EPIPE):
+    a full disk, an I/O error. An OSError, so that code writing results meets it as
+    one; `cli.main` says `cannot write to stdout: <strerror>` and exits OUTPUT."""
+
+    exit_status = ExitStatus.OUTPUT
 
 
 @contextmanager

@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from papers.curlclient import CurlClient, Head, Limits
+from papers.dedupe import First, SameFiles
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.hosts import HostLimiter, Reservation, host_of
 from papers.landing import MAX_LANDING_HOPS, MAX_PAGE_BYTES, pdf_link
@@ -95,6 +97,7 @@ class Attempt:
     charset: str | None = None
     landing_page: str | None = None   # the last landing page that led to the PDF
     path: str | None = None           # Result.OK: where the file now is
+    duplicate_of: str | None = None   # Result.OK: the same file as this paper's (no copy written)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,16 @@ class _Download:
         return None, None
 
 
+def url_problem(url: str) -> str | None:
+    """Why an http(s) URL cannot be fetched as it is written, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        return f"{e} in {url[:200]!r}"
+    return None if parts.hostname else f"no host name in {url[:200]!r}"
+
+
 def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
     """`bytes 100-199/1000` -> (100, 199, 1000); total None for `*`; None if malformed."""
     if not value:
@@ -330,6 +343,7 @@ class _Body:
         self.written = 0
         self.saved = False                 # the sidecar names this body's source (or the state does)
         self.pending = 0                   # bytes not yet reported as progress
+        self.expect_left = 0               # of a large body, bytes announced and still to come
         self.last_emit = fetcher.monotonic()
 
     # -- the head ---------------------------------------------------------------
@@ -340,6 +354,10 @@ class _Body:
         if encoded:
             self.etag = self.last_modified = None  # decoded bytes cannot be resumed by byte ranges
         self.verdict = self._judge(head, encoded)
+        if self.verdict is None and self.total and self.total - self.have > PROGRESS_BYTES:
+            # A large body: the bar's time remaining counts its bytes (small ones end first).
+            self.expect_left = self.total - self.have
+            self.fetcher.emit(ProgressUpdate(0, self.expect_left))
         if self.verdict is None and self.append:
             h, self.sniff = _hash_file(self.dl.part, limit=self.have)
             self.hasher, self.written = h, self.have
@@ -370,6 +388,9 @@ class _Body:
         limit = self.fetcher.config.max_size
         if limit and self.total and self.total > limit:
             return self._reject(f"too large: {self.total} bytes is over --max-size {limit}", Result.TOO_LARGE)
+        first = self.fetcher.same.by_url(head.url or self.url, self.dl.paper.key) if not have else None
+        if first is not None and (self.total is None or self.total == first.size):
+            return _duplicate(first)  # the same final URL as a file of this run: no body read
         return None
 
     def _reject(self, reason: str, result: Result = Result.PERMANENT) -> Attempt:
@@ -425,8 +446,9 @@ class _Body:
             return False
         now = f.monotonic()
         if self.pending >= PROGRESS_BYTES or now - self.last_emit >= PROGRESS_SECONDS:
-            f.emit(ProgressUpdate(self.pending))
-            self.pending, self.last_emit = 0, now
+            came = min(self.pending, self.expect_left)
+            f.emit(ProgressUpdate(self.pending, -came))
+            self.pending, self.last_emit, self.expect_left = 0, now, self.expect_left - came
         return True
 
     def _open(self) -> None:
@@ -451,6 +473,9 @@ class _Body:
         """Close the `.part`: fsynced if its bytes are worth resuming, else removed."""
         self.dl.unreported += self.pending
         self.pending = 0
+        if self.expect_left:  # none of it is still to come
+            self.fetcher.emit(ProgressUpdate(0, -self.expect_left))
+            self.expect_left = 0
         if self.file is None:
             return  # this response wrote nothing: an earlier .part stays as it was
         try:
@@ -510,6 +535,7 @@ class Fetcher:
         self.monotonic = monotonic
         self._client: CurlClient | None = None
         self._client_lock = threading.Lock()
+        self.same = SameFiles()  # this run's files, by bytes and by final URL
 
     @property
     def client(self) -> CurlClient:
@@ -563,8 +589,9 @@ class Fetcher:
             if attempt.result is Result.OK:
                 outcome = self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
                                         sha256=attempt.sha256, pdf_url=attempt.pdf_url,
-                                        landing_page=attempt.landing_page)
-                if self.config.metadata:
+                                        landing_page=attempt.landing_page,
+                                        duplicate_of=attempt.duplicate_of)
+                if self.config.metadata and not attempt.duplicate_of:
                     write_metadata(dl.paper, outcome)
                 return outcome
             dl.tried.append((url, attempt))
@@ -628,6 +655,9 @@ class Fetcher:
         if not url.lower().startswith(("http://", "https://")):
             scheme = url.split(":", 1)[0] if ":" in url else url
             return Attempt(Result.PERMANENT, f"unsupported URL scheme {scheme!r} (only http and https)")
+        malformed = url_problem(url)
+        if malformed:
+            return Attempt(Result.PERMANENT, f"malformed URL: {malformed}")
         policy = self.config.policy
         n = retry = 0
         while True:
@@ -682,9 +712,14 @@ class Fetcher:
             attempt = body.finish(head)
         except OSError as e:
             return _disk_failure(dl.part, e)
-        if attempt.result is not Result.OK:
+        if attempt.result is not Result.OK or attempt.duplicate_of:
             return attempt
         attempt.path = dl.final_path(dl.candidate, self.config.namer)
+        first = self.same.claim(First(dl.paper.key, dl.paper.id, attempt.path, attempt.nbytes,
+                                      attempt.sha256 or "", attempt.pdf_url or url))
+        if first is not None:  # the same bytes as another paper's file: no second copy
+            dl.drop_part()
+            return _duplicate(first, attempt)
         try:
             dl.finish_part(attempt.path)
         except OSError as e:
@@ -694,13 +729,20 @@ class Fetcher:
         return attempt
 
 
+def _duplicate(first: First, attempt: Attempt | None = None) -> Attempt:
+    """A download that is `first`'s file: done, at its path, with nothing written."""
+    return Attempt(Result.OK, nbytes=first.size, sha256=first.sha256,
+                   pdf_url=attempt.pdf_url if attempt else first.url, path=first.path,
+                   duplicate_of=first.id)
+
+
 def metadata_record(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     """What `--metadata json` writes beside a PDF: the paper's merged record, and where
     and when its bytes came from. Secrets in URLs are masked."""
     rec: dict[str, Any] = {"id": redacted(paper.id), "doi": paper.doi, "arxiv": paper.arxiv,
                            "pmid": paper.pmid, "pmcid": paper.pmcid, "title": paper.title,
                            "authors": list(paper.authors), "year": paper.year}
-    rec.update({k: v for k, v in paper.extra.items() if k not in rec})
+    rec.update({k: v for k, v in paper.extra.items() if k not in rec and not k.startswith("_")})
     rec.update({"file": os.path.basename(outcome.path or ""), "bytes": outcome.bytes,
                 "sha256": outcome.sha256, "url": redacted(outcome.url),
                 "pdf_url": redacted(outcome.pdf_url), "landing_page": redacted(outcome.landing_page),

@@ -17,6 +17,9 @@ from papers.ids import ID_KINDS, normalise
 
 log = logging.getLogger("papers")
 
+#: The record field that carries a BibTeX input entry as written: (type, key, fields).
+BIBTEX_ENTRY = "_bibtex"
+
 Entry = tuple[int, dict[str, Any] | str]  # (line, record) or (line, why it cannot be read)
 
 #: CSV/TSV header names found by themselves (compared lower-cased, without spaces,
@@ -40,16 +43,37 @@ def bibtex_entries(text: str) -> Iterator[Entry]:
     import bibtexparser
     from bibtexparser import middlewares as mw
 
-    logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # we report failed blocks ourselves
-    lib = bibtexparser.parse_string(text, append_middleware=[
-        mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors(), mw.SplitNameParts()])
+    quiet_bibtexparser()
+    lib = bibtexparser.parse_string(text, parse_stack=[mw.ResolveStringReferencesMiddleware()])
+    if all(isinstance(b, bibtexparser.model.ImplicitComment) for b in lib.blocks):
+        # Text, and no @block in it at all: not BibTeX (a file of @comments is, empty).
+        raise InputError("no BibTeX entry in it (@article{...}); is it BibTeX? "
+                         "(--format names the format when the extension misleads)")
+    # Each entry as written (macros resolved, values still enclosed), for --bibtex to
+    # keep; then the values read as text.
+    as_written = {e.start_line: (e.entry_type, e.key, [(f.key, f.value) for f in e.fields])
+                  for e in lib.entries}
+    for middleware in (mw.RemoveEnclosingMiddleware(), mw.LatexDecodingMiddleware(),
+                       mw.SeparateCoAuthors(), mw.SplitNameParts()):
+        lib = middleware.transform(lib)
     blocks = sorted([*lib.entries, *lib.failed_blocks], key=lambda b: b.start_line)
     for block in blocks:
         line = block.start_line + 1
         if not hasattr(block, "fields_dict"):
             yield line, f"malformed BibTeX entry: {_first_line(getattr(block, 'error', None))}"
             continue
-        yield line, _bibtex_record({f.key.lower(): f.value for f in block.fields})
+        record = _bibtex_record({f.key.lower(): f.value for f in block.fields})
+        record[BIBTEX_ENTRY] = as_written.get(block.start_line)
+        yield line, record
+
+
+def quiet_bibtexparser() -> None:
+    """bibtexparser logs several lines of its own for each block it cannot parse; papers
+    says one line for each instead (with the file and line), so its logger is muted."""
+    muted = logging.getLogger("bibtexparser")
+    if not muted.handlers:  # its modules' loggers hand their records up to this one
+        muted.addHandler(logging.NullHandler())
+    muted.propagate = False
 
 
 def _bibtex_record(fields: dict[str, Any]) -> dict[str, Any]:
@@ -75,12 +99,15 @@ def _name(parts: Any) -> str:
     return re.sub(r"[{}]", "", f"{last}, {first}" if first else last).strip(", ")
 
 
-def ris_entries(stream: TextIO) -> Iterator[Entry]:
+def ris_entries(stream: TextIO, name: str = "") -> Iterator[Entry]:
     """The entries of a RIS file (Zotero, EndNote, Mendeley exports)."""
 
     lines = _Numbered(stream)
     parser = _RisParser(lines)
     entries: list[Entry] = [(rec.pop("__line__", 0), _ris_record(rec)) for rec in parser.parse_lines(lines)]
+    if lines.unclosed is not None:
+        log.warning("%s%d: the last RIS entry has no 'ER  -' line (is the file cut short?); "
+                    "it is read as it stands", f"{name}:" if name else "line ", lines.unclosed)
     yield from sorted(entries + parser.problems, key=lambda e: e[0])
 
 
@@ -113,18 +140,32 @@ def _ris_record(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Numbered:
-    """An iterator over lines that knows the number of the last one it gave."""
+    """An iterator over lines that knows the number of the last one it gave. A file
+    cut short inside an entry (no `ER  -` line after the last `TY  -`) gets an `ER`
+    line at its end, so that rispy reads that entry too; `unclosed` is its line."""
 
     def __init__(self, stream: TextIO) -> None:
         self.it = iter(stream)
         self.n = 0
+        self.open_at: int | None = None   # the line of the TY that began an entry still open
+        self.unclosed: int | None = None
 
     def __iter__(self) -> "_Numbered":
         return self
 
     def __next__(self) -> str:
-        line = next(self.it)
+        try:
+            line = next(self.it)
+        except StopIteration:
+            if self.open_at is None:
+                raise
+            self.unclosed, self.open_at = self.open_at, None
+            return "ER  - \n"
         self.n += 1
+        if line.startswith("TY  -"):
+            self.open_at = self.n
+        elif line.startswith("ER  -"):
+            self.open_at = None
         return line
 
 

@@ -72,6 +72,7 @@ class HostLimiter:
         self._refused: dict[str, str] = {}   # why `key`'s last try was refused: rate or slots
         self.starts = 0                      # download requests started (not API calls)
         self.held = {"rate": 0, "slots": 0}  # of those, how many first waited, and for what
+        self.answered = 0                    # download requests a server answered
 
     def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
         """Own limits for `key`."""
@@ -107,7 +108,7 @@ class HostLimiter:
     def pace_note(self) -> str | None:
         """What set the pace of the downloads, when a per-host limit did (most requests
         had to wait for it), for the closing summary."""
-        if self.starts < 4:
+        if self.starts < 4 or not self.answered:  # no server answered: nothing was held back
             return None
         why = max(self.held, key=lambda k: self.held[k])
         if self.held[why] * 2 < self.starts:
@@ -176,6 +177,7 @@ class HostLimiter:
         """Feed the circuit breaker: a host that keeps failing is backed off, doubling."""
         with self.cond:
             if ok:
+                self.answered += key not in self._max  # a download host, not an API
                 self._failures.pop(key, None)
                 return
             n = self._failures.get(key, 0) + 1

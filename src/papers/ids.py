@@ -145,6 +145,17 @@ def normalise(kind: str, value: str) -> str | None:
     return v
 
 
+ARXIV_DOI_PREFIX = "10.48550/arxiv."  # DataCite's DOIs for arXiv papers (Zotero exports them)
+
+
+def arxiv_of_doi(doi: str) -> str | None:
+    """The arXiv ID that an arXiv DOI names (`10.48550/arxiv.1706.03762` ->
+    `1706.03762`), or None for any other DOI. `doi` is normalised (lower case)."""
+    if not doi.startswith(ARXIV_DOI_PREFIX):
+        return None
+    return normalise("arxiv", doi[len(ARXIV_DOI_PREFIX):])
+
+
 def arxiv_base(arxiv_id: str) -> str:
     """An arXiv id without its version: `2101.00001v2` -> `2101.00001`."""
     return re.sub(r"v\d+$", "", arxiv_id)

@@ -10,6 +10,8 @@ never sits in memory whole.
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import logging
 import os
@@ -17,23 +19,26 @@ import re
 from dataclasses import replace
 from itertools import chain
 from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from papers.errors import InputError, reading
-from papers.models import Paper, paper_from_record, paper_from_text
+from papers.models import MAX_PAPER, Paper, paper_from_record, paper_from_text
 
 log = logging.getLogger("papers")
 
 _CHUNK = 1 << 16
+MAX_LINE = 1 << 20    # bytes in one input line before it is passed over, unread
 
 
 def _item_to_paper(item: Any, where: str) -> Paper:
+    """A JSON element as a paper; one that is neither a record nor a string fails alone."""
     if isinstance(item, str):
         return paper_from_text(item)
     if isinstance(item, dict):
-        return paper_from_record(item)
-    raise InputError(f"{where}: expected a paper record (JSON object) or a string, "
-                     f"got {type(item).__name__}")
+        return _entry_paper(item, where)
+    shown = json.dumps(item)
+    return junk(where, "expected a paper record (JSON object) or a string, got "
+                       f"{type(item).__name__} {shown[:40]}{'…' if len(shown) > 40 else ''}")
 
 
 FORMATS = ("text", "json", "jsonl", "bibtex", "ris", "csv", "tsv")
@@ -75,10 +80,21 @@ def _read_stream(stream: TextIO, name: str, fmt: str | None, column: str | None)
     elif fmt == "jsonl" or (fmt is None and first.startswith("{")):
         yield from _json_object_or_lines(first, head, stream, name, forced=fmt == "jsonl")
     else:
-        for line in lines:
-            s = line.strip()
-            if s and s[0] != "#":
-                yield paper_from_text(s)
+        yield from _text_lines(lines, name)
+
+
+def _text_lines(lines: Iterable[str], name: str) -> Iterator[Paper]:
+    """One PAPER a line; blank lines and `#` comments skipped."""
+    for lineno, line in enumerate(lines, 1):
+        s = line.strip()
+        if s and s[0] != "#":
+            yield paper_from_text(s) if len(s) <= MAX_PAPER else _too_long(name, lineno, len(s))
+        elif type(line) is LongLine:
+            yield _too_long(name, lineno, line.length)
+
+
+def _too_long(name: str, lineno: int, length: int) -> Paper:
+    return junk(f"{name}:{lineno}", f"a line of {length:,} characters, not a paper")
 
 
 def _sniff(first: str) -> str | None:
@@ -117,19 +133,19 @@ def _bibliography(lines: Iterator[str], name: str, fmt: str, column: str | None)
     if fmt == "bibtex":
         entries = formats.bibtex_entries("".join(lines))
     elif fmt == "ris":
-        entries = formats.ris_entries(lines)  # type: ignore[arg-type]
+        entries = formats.ris_entries(lines, name)  # type: ignore[arg-type]
     else:
         entries = formats.csv_entries(lines, "\t" if fmt == "tsv" else ",", column)  # type: ignore[arg-type]
     try:
         for line, entry in entries:
             yield _entry_paper(entry, f"{name}:{line}")
-    except InputError as e:
-        raise InputError(f"{name}: {e}") from None
+    except InputError as e:  # said with the file's name, once
+        raise InputError(str(e) if str(e).startswith(f"{name}:") else f"{name}: {e}") from None
 
 
 def _entry_paper(entry: dict[str, Any] | str, where: str) -> Paper:
     if isinstance(entry, str):
-        return Paper(key=f"junk:{where}", id=where, problem=f"{where}: {entry}")
+        return junk(where, entry)
     if "paper" in entry:  # the --column cell: a PAPER string, with the row's metadata
         text = entry.pop("paper")
         paper = paper_from_text(text)
@@ -138,8 +154,7 @@ def _entry_paper(entry: dict[str, Any] | str, where: str) -> Paper:
                        year=_year_of(entry.get("year")) or paper.year)
     paper = paper_from_record(entry)
     if paper.problem:
-        return replace(paper, key=f"junk:{where}", id=paper.id if paper.id != "(record without id)" else where,
-                       problem=f"{where}: {paper.problem}")
+        return replace(paper, key=f"junk:{where}", id=where, problem=f"{where}: {paper.problem}")
     bad = [k for k in ("doi", "arxiv", "pmid", "pmcid") if entry.get(k) and not getattr(paper, k)]
     if bad:
         log.warning("%s: %s %r is not a valid %s; using its %s", where, bad[0], entry[bad[0]],
@@ -160,13 +175,17 @@ def _is_wrapper(obj: dict) -> bool:
 
 
 def _json_lines(lines: Iterable[str], name: str) -> Iterator[Paper]:
+    """One record a line; a line that is not one is a failed paper, and the rest goes on."""
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
+            if type(line) is LongLine:
+                yield _too_long(name, lineno, line.length)
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{lineno}: malformed JSON: {e.msg} (column {e.colno})") from None
+            yield junk(f"{name}:{lineno}", f"malformed JSON: {e.msg} (column {e.pos + 1})")
+            continue
         yield _item_to_paper(item, f"{name}:{lineno}")
 
 
@@ -274,27 +293,120 @@ class _ArrayReader:
         return InputError(f"{self.name}:{line}: malformed JSON: {msg}")
 
 
-def open_input(path: str, stdin: TextIO) -> tuple[TextIO, str]:
-    """Open an input source ('-' is stdin) and return it with a name for messages."""
+class LongLine(str):
+    """A line too long to be read (over MAX_LINE bytes), passed over unread: an empty
+    string that knows how long the line was."""
+
+    length: int
+
+    def __new__(cls, length: int) -> "LongLine":
+        line = super().__new__(cls, "")
+        line.length = length
+        return line
+
+
+class DecodedLines:
+    """The lines of a binary stream, decoded strictly: UTF-8 unless a byte-order mark
+    says UTF-8 or UTF-16, or `encoding` is given. A byte that does not decode is an
+    InputError naming its line, with a hint; a line over MAX_LINE bytes comes as a
+    `LongLine` (its bytes are never held whole). Iterate it, or `read()` it all."""
+
+    def __init__(self, raw: BinaryIO, name: str, encoding: str | None = None) -> None:
+        self.raw, self.name = raw, name
+        head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        if encoding is None and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        elif encoding is None and head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        self.encoding = codecs.lookup(encoding or "utf-8").name
+        self.shown = encoding or ("UTF-16" if self.encoding.startswith("utf-16") else "UTF-8")
+        self._lines = self._read()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def read(self) -> str:
+        return "".join(self._lines)
+
+    def _read(self) -> Iterator[str]:
+        if self.encoding.startswith("utf-16"):  # two bytes a character: no line splits on bytes
+            readline: Any = io.TextIOWrapper(self.raw, encoding=self.encoding).readline
+            decode = None
+        else:
+            readline, decode = self.raw.readline, codecs.getdecoder(self.encoding)
+            if self.encoding == "utf-8-sig":
+                self.raw.read(3)
+                decode = codecs.getdecoder("utf-8")
+        lineno = 0
+        while line := readline(MAX_LINE):
+            lineno += 1
+            if len(line) == MAX_LINE and line[-1:] not in ("\n", b"\n"):
+                yield LongLine(len(line) + self._skip_rest(readline))
+                continue
+            if decode is None:
+                yield line
+                continue
+            try:
+                yield decode(line)[0]
+            except UnicodeDecodeError as e:
+                raise InputError(self._undecodable(lineno, line, e)) from None
+
+    @staticmethod
+    def _skip_rest(readline: Any) -> int:
+        """Read past the rest of an over-long line; how much of it there was."""
+        n = 0
+        while (chunk := readline(MAX_LINE)):
+            n += len(chunk)
+            if chunk[-1:] in ("\n", b"\n"):
+                break
+        return n
+
+    def _undecodable(self, lineno: int, line: bytes, e: UnicodeDecodeError) -> str:
+        hint = ("; if it is a spreadsheet's export, try --encoding latin-1 (or cp1252)"
+                if self.shown == "UTF-8" else "")
+        return (f"{self.name}:{lineno}: not {self.shown} text (byte 0x{line[e.start]:02x} "
+                f"at column {e.start + 1}){hint}")
+
+
+def open_input(path: str, stdin: TextIO, encoding: str | None = None) -> tuple[Any, str]:
+    """Open an input source ('-' is stdin) as decoded lines, with a name for messages."""
     if path == "-":
-        return stdin, "<stdin>"
+        raw = getattr(stdin, "buffer", None)
+        return (stdin if raw is None else DecodedLines(raw, "<stdin>", encoding)), "<stdin>"
     with reading(path, InputError):
-        return open(path, encoding="utf-8-sig", errors="strict"), path
+        return DecodedLines(open(path, "rb"), path, encoding), path
 
 
 def iter_papers(args: Iterable[str], files: Iterable[str], stdin: TextIO, fmt: str | None = None,
-                column: str | None = None) -> Iterator[Paper]:
+                column: str | None = None, encoding: str | None = None) -> Iterator[Paper]:
     """All papers from PAPER arguments, then each input file in order, lazily. `fmt`
-    forces the files' format; `column` picks a CSV/TSV column."""
+    forces the files' format; `column` picks a CSV/TSV column; `encoding` is the files'
+    (and stdin's) text encoding, if not UTF-8."""
     for a in args:
-        yield paper_from_text(a)
+        yield _argument_paper(a)
     for path in files:
-        stream, name = open_input(path, stdin)
+        stream, name = open_input(path, stdin, encoding)
         try:
             yield from read_stream(stream, name, fmt, column)
         finally:
-            if stream is not stdin:
-                stream.close()
+            raw = getattr(stream, "raw", None)
+            if raw is not None and raw is not getattr(stdin, "buffer", None):
+                raw.close()
+
+
+def _argument_paper(arg: str) -> Paper:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by the OS as surrogates
+        shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return junk(f"argument {shown[:80]!r}", "not UTF-8 text")
+    return paper_from_text(arg)
+
+
+def junk(where: str, reason: str) -> Paper:
+    """A paper that the input names wrongly, shown as `where`: it fails with `reason`,
+    said with its place so that the error stands alone in `--json` output too."""
+    return Paper(key=f"junk:{where}", id=where, problem=f"{where}: {reason}")
 
 
 def estimate_count(args: Iterable[str], files: Iterable[str], limit_bytes: int = 256 << 20) -> int | None:

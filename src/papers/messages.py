@@ -68,6 +68,7 @@ class Outcome:
     etag: str | None = None           # validators of a kept .part, for a later Range resume
     last_modified: str | None = None
     unreported: int = 0               # bytes received but not yet sent as PROGRESS_UPDATE
+    duplicate_of: str | None = None   # downloaded: the same file as this other paper's (its id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class InputDone(QueueMessage):
 class ProgressUpdate(QueueMessage):
     type: ClassVar[MessageType] = MessageType.PROGRESS_UPDATE
     nbytes: int
+    expected: int = 0   # the change in bytes still to come of the large bodies in flight
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from papers.ids import ID_HOSTS, ID_KINDS, classify, normalise
+from papers.ids import ARXIV_DOI_PREFIX, ID_HOSTS, ID_KINDS, arxiv_of_doi, classify, normalise
 from papers.redact import redact
+
+#: The longest PAPER string (an identifier or a URL) taken; a longer one is not a paper,
+#: and is neither sent, nor echoed, nor recorded whole.
+MAX_PAPER = 16_384
 
 #: Record fields `papers` understands; every other field is kept in `extra`.
 KNOWN_FIELDS = (
@@ -100,6 +104,8 @@ def url_key(url: str) -> str:
 def paper_from_text(text: str) -> Paper:
     """Build a Paper from one PAPER string (a URL or an identifier)."""
     s = text.strip()
+    if len(s) > MAX_PAPER:
+        return _long_junk(s)
     if s.startswith(("http://", "https://")):
         # Fast path for a plain URL already in canonical form (a million-line list of
         # them is common; "Paper" in bench/RESULTS.md): the key is the URL itself.
@@ -112,8 +118,9 @@ def paper_from_text(text: str) -> Paper:
             return Paper(key="url:" + s, id=s, urls=(s,))
     ident = classify(s)
     if ident is None:
-        return Paper(key="junk:" + s, id=s,
-                     problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {s!r}")
+        shown = s if len(s) <= 200 else s[:200] + "…"
+        return Paper(key="junk:" + s, id=shown,
+                     problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {shown!r}")
     if ident.kind == "url":
         return Paper(key=url_key(s), id=s, urls=(s,))
     if ident.kind == "arxiv" and "://" in s:
@@ -121,11 +128,22 @@ def paper_from_text(text: str) -> Paper:
         # from the PDF address (no lookup needed).
         pdf = s.replace("/abs/", "/pdf/", 1)
         return replace(paper_from_record({"arxiv": ident.value}), id=s, urls=(pdf,))
+    if ident.kind == "doi" and ident.value.startswith(ARXIV_DOI_PREFIX):
+        return paper_from_record({"doi": ident.value})  # an arXiv paper: arXiv's identity
     # classify() normalised the identifier already: build the Paper as paper_from_record
     # would, without normalising it again.
     key_prefix, shown_prefix = _ID_FORMS[ident.kind]
     return Paper(key=key_prefix + ident.value, id=shown_prefix + ident.value,
                  **{ident.kind: ident.value})
+
+
+def _long_junk(s: str) -> Paper:
+    """A string far longer than any identifier or URL: never echoed, sent or recorded whole."""
+    import hashlib
+
+    digest = hashlib.sha256(s.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return Paper(key=f"junk:long:{digest}", id=f"{s[:60]}… ({len(s):,} characters)",
+                 problem=f"{len(s):,} characters, not a paper")
 
 
 # The key prefix and the shown prefix of a paper known by one identifier (see paper_from_record).
@@ -188,20 +206,26 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
                 ids[kind] = norm
             else:
                 invalid.append(f"{kind} {v!r} is not a valid {_KIND_NAMES[kind]}")
+    if "doi" in ids and "arxiv" not in ids:
+        arxiv = arxiv_of_doi(ids["doi"])  # one paper, however it is spelt: arXiv's identity
+        if arxiv:
+            ids["arxiv"] = arxiv
     urls: list[str] = []
     pdf_urls = rec.get("pdf_urls")
     if isinstance(pdf_urls, str):
         pdf_urls = [pdf_urls]
     for u in [*(pdf_urls or []), rec.get("pdf_url"), rec.get("url")]:
         u = _clean_str(u)
-        if u and u not in urls:
+        if u and len(u) > MAX_PAPER:
+            invalid.append(f"a URL of {len(u):,} characters is not one")
+        elif u and u not in urls:
             urls.append(u)
     given_id = _clean_str(rec.get("id"))
 
-    if "doi" in ids:
+    if "doi" in ids and not ids["doi"].startswith(ARXIV_DOI_PREFIX):
         key, shown = "doi:" + ids["doi"], ids["doi"]
-    elif "arxiv" in ids:
-        key, shown = "arxiv:" + ids["arxiv"], "arXiv:" + ids["arxiv"]
+    elif "arxiv" in ids:  # shown as given: an arXiv DOI stays a DOI
+        key, shown = "arxiv:" + ids["arxiv"], ids.get("doi") or "arXiv:" + ids["arxiv"]
     elif "pmcid" in ids:
         key, shown = "pmcid:" + ids["pmcid"], ids["pmcid"]
     elif "pmid" in ids:
@@ -212,7 +236,7 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
         key, shown = url_key(urls[0]), urls[0]
     else:
         key = shown = ""
-    problem = None
+    problem = next((x for x in invalid if x.startswith("a URL of")), None)
     if not key:
         problem = "record has no id, identifier or URL"
         if invalid:

@@ -56,19 +56,21 @@ _SEEN = object()  # in Planner.priors: this paper was decided already
 
 def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
          can_resolve: bool = True, doi_resolver: str | None = None,
-         max_size: int | None = None) -> Outcome | None:
+         max_size: int | None = None, inside: str | None = None) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
     Returns the outcome to report when it does not (already downloaded, a
     known permanent failure, nothing fetchable), or None to fetch it.
     `can_resolve`: some source can look identifiers up; a DOI can also go to
-    `doi_resolver`.
+    `doi_resolver`. `inside`: the output directory's path with a final separator
+    (default: `path`'s folder); a recorded file in it is the paper's, whatever
+    name the naming would give it now.
     """
     if paper.problem:
         return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
     if prior and prior.status == DOWNLOADED:
         done_path = prior.path or path
-        if os.path.dirname(done_path) != os.path.dirname(path):
+        if not done_path.startswith(inside or os.path.dirname(path) + os.sep):
             # A state copied from another output directory: only what is here counts.
             done_path = path
         try:
@@ -140,10 +142,11 @@ class Planner:
             return Done(paper, prior)
         try:
             path = self.namer.path(paper)
-        except ValueError as e:
-            return Report(paper, Outcome(Status.FAILED, error=str(e), permanent=True))
+        except ValueError as e:  # an unsafe name, or a URL that cannot be split to make one
+            said = str(e) if str(e).startswith("unsafe") else f"malformed URL: {e}"
+            return Report(paper, Outcome(Status.FAILED, error=said, permanent=True))
         decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver,
-                       self.max_size)
+                       self.max_size, self.prefix)
         if decided is not None:
             return Report(paper, decided)
         host = host_of(paper.urls[0]) if paper.urls else None

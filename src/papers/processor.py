@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from papers.errors import PapersError
+from papers.errors import PapersError, StdoutError
 from papers.messages import MessageType, Outcome, QueueMessage, Status
 from papers.ids import ID_KINDS
 from papers.models import Paper
 from papers.redact import redacted
-from papers.reporting import NullReporter, Reporter, Stats
+from papers.reporting import NullReporter, Reporter, Stats, failure_text
 from papers.state import StateStore, changes_record, fsync_dir, iso, record_outcome
 
 log = logging.getLogger("papers")
@@ -44,6 +44,8 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
     }
     if outcome.landing_page:
         line["landing_page"] = redacted(outcome.landing_page)
+    if outcome.duplicate_of:
+        line["duplicate_of"] = redacted(outcome.duplicate_of)
     if paper.title:
         line["title"] = paper.title
     for kind in ID_KINDS:
@@ -79,7 +81,8 @@ class Recorder(_Dispatcher):
     def __init__(self, state: StateStore | None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, save_interval: float = 1.0,
                  sync_dir: str | None = None,
-                 on_fatal: Callable[[], None] | None = None, command: str = "download") -> None:
+                 on_fatal: Callable[[], None] | None = None, command: str = "download",
+                 run_facts: dict[str, Any] | None = None) -> None:
         self.state = state
         self.clock = clock
         self.monotonic = monotonic
@@ -100,7 +103,7 @@ class Recorder(_Dispatcher):
             MessageType.STOP: self._on_stop,
         }
         if state is not None:
-            state.note_run(started=iso(clock()), command=command)
+            state.note_run(started=iso(clock()), command=command, **(run_facts or {}))
 
     def fail(self, error: Exception) -> None:
         """The state cannot be written: remember why (once) and stop the run."""
@@ -172,6 +175,7 @@ class Printer(_Dispatcher):
         self.json_output = json_output
         self.on_output_closed = on_output_closed
         self.output_closed = False
+        self.stdout_error: StdoutError | None = None
         self.log_handlers: list[logging.Handler] = []
         self.handlers: dict[MessageType, Handler] = {
             MessageType.INPUT_DONE: self._on_update,
@@ -192,6 +196,8 @@ class Printer(_Dispatcher):
             self.out.write(line + "\n")
         except (BrokenPipeError, ValueError):
             self._closed()
+        except StdoutError as e:
+            self._failed(e)
 
     def flush(self) -> None:
         """Flush stdout."""
@@ -201,6 +207,19 @@ class Printer(_Dispatcher):
             self.out.flush()
         except (BrokenPipeError, ValueError):
             self._closed()
+        except StdoutError as e:
+            self._failed(e)
+
+    def _failed(self, error: StdoutError) -> None:
+        # Results cannot reach stdout (a full disk): stop as for a closed pipe, and let
+        # the run say why (`raise_stdout_error`).
+        self.stdout_error = error
+        self._closed()
+
+    def raise_stdout_error(self) -> None:
+        """Raise the StdoutError that stopped the output, if one did."""
+        if self.stdout_error is not None:
+            raise StdoutError(self.stdout_error.errno, self.stdout_error.strerror)
 
     def _closed(self) -> None:
         # The reader of our stdout went away (`| head`): stop quietly, like `cat` does.
@@ -286,6 +305,7 @@ class DownloadRecorder(Recorder):
 
     def _on_progress(self, msg: Any) -> None:
         self.stats.bytes += msg.nbytes
+        self.stats.pending_bytes += msg.expected
 
     def _on_stop(self, msg: Any) -> None:
         if self.bibtex:
@@ -313,7 +333,11 @@ class DownloadRecorder(Recorder):
         stats.bytes += outcome.unreported
         if self.bibtex and outcome.path and outcome.status in (Status.DOWNLOADED, Status.SKIPPED):
             self.library.append((paper, outcome.path))
-        if outcome.status is Status.DOWNLOADED:
+        if outcome.status is Status.DOWNLOADED and outcome.duplicate_of:
+            stats.downloaded += 1
+            stats.duplicates += 1
+            log.info("%s is the same file as %s: %s", paper.id, outcome.duplicate_of, outcome.path)
+        elif outcome.status is Status.DOWNLOADED:
             self._renamed.add(os.path.dirname(outcome.path) if outcome.path else self.sync_dir or "")
             stats.downloaded += 1
             log.info("downloaded %s -> %s", paper.id, outcome.path)  # the log handler redacts
@@ -327,7 +351,7 @@ class DownloadRecorder(Recorder):
                 log.error("stopping: %s; finished files are safe, re-run to resume", outcome.error)
                 self.on_fatal()
             # The closing summary (or the JSON line) says it too; as it happens only with -v.
-            log.info("failed %s: %s", paper.id, outcome.error)
+            log.info("failed %s", failure_text(paper.id, outcome.error or "failed"))
         if self.state is not None:
             prior = self.state.get(paper.key)
             if changes_record(outcome, prior):
@@ -377,10 +401,12 @@ def download_processor(q: queue.Queue | None, state: StateStore | None,
                        save_interval: float = 1.0, sync_dir: str | None = None,
                        on_output_closed: Callable[[], None] | None = None,
                        on_fatal: Callable[[], None] | None = None,
-                       bibtex: str | None = None) -> ResultProcessor:
-    """The processor of `papers download`: its recorder and printer, wired."""
+                       bibtex: str | None = None, naming: str | None = None) -> ResultProcessor:
+    """The processor of `papers download`: its recorder and printer, wired. `naming`
+    (the --name template, or None) is noted in the state's run line."""
     recorder = DownloadRecorder(state, clock=clock, save_interval=save_interval,
-                                sync_dir=sync_dir, on_fatal=on_fatal, bibtex=bibtex)
+                                sync_dir=sync_dir, on_fatal=on_fatal, bibtex=bibtex,
+                                run_facts={"naming": naming})
     printer = DownloadPrinter(recorder.stats, reporter, out, json_output,
                               on_output_closed=on_output_closed)
     return ResultProcessor(q, recorder, printer)

@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from papers.redact import redact
 
@@ -28,7 +28,9 @@ class Stats:
     skipped: int = 0
     failed: int = 0
     not_found: int = 0      # consolidate: asked everywhere, no PDF exists
+    duplicates: int = 0     # of the downloaded, those that are another paper's file
     bytes: int = 0          # bytes received from the network in this run
+    pending_bytes: int = 0  # bytes still to come of the large bodies in flight (their lengths)
 
     @property
     def done(self) -> int:
@@ -76,7 +78,32 @@ class LineReporter(Reporter):
 
 
 _BAR = "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}{postfix}]"
-_BAR_ETA = "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}<{remaining}{postfix}]"
+_BAR_ETA = "{desc}: {n_fmt}/{total_fmt} |{bar}| [{elapsed}<{left}{postfix}]"
+
+
+def time_left(stats: Stats, elapsed: float) -> float | None:
+    """Seconds until the run ends, or None while nothing says: the papers still to do at
+    the pace so far, or the bytes the large downloads in flight still have to come at
+    the rate so far, whichever is longer (a few big files would end a papers-only
+    count at once)."""
+    papers = elapsed / stats.done * (stats.total - stats.done) if stats.done else None
+    rate = stats.bytes / elapsed if elapsed > 0 else 0.0
+    data = stats.pending_bytes / rate if stats.pending_bytes > 0 and rate > 0 else None
+    known = [t for t in (papers, data) if t is not None]
+    return max(known) if known else None
+
+
+def _bar_class(tqdm: Any) -> Any:
+    class Bar(tqdm):  # type: ignore[misc, valid-type]
+        """tqdm's bar with `{left}`: papers' own time remaining (`time_left`)."""
+
+        left = "?"
+
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            return {**super().format_dict, "left": self.left}
+
+    return Bar
 
 
 class TqdmReporter(Reporter):
@@ -95,7 +122,7 @@ class TqdmReporter(Reporter):
         self._last_postfix = 0.0
         # A terminal that reports no width (a bare pty) would get an empty bar.
         sized = _width(self.stream) > 0
-        self.bar = tqdm(total=0, unit="paper", desc="papers", file=self.stream, leave=True,
+        self.bar = _bar_class(tqdm)(total=0, unit="paper", desc="papers", file=self.stream, leave=True,
                         dynamic_ncols=sized, ncols=None if sized else shutil.get_terminal_size().columns,
                         mininterval=0.2, bar_format=_BAR)
 
@@ -111,6 +138,8 @@ class TqdmReporter(Reporter):
         now = self.clock()
         if delta or now - self._last_postfix > 0.5:
             self._last_postfix = now
+            left = time_left(stats, now - self.started)
+            bar.left = "?" if left is None else self._tqdm.format_interval(left)
             bar.set_postfix_str(self._postfix(stats, now), refresh=False)
             bar.update(delta)
 
@@ -152,3 +181,10 @@ class ReporterLogHandler(logging.Handler):
             self.reporter.log(redact(self.format(record)))
         except Exception:  # logging must never break a download
             self.handleError(record)
+
+
+def failure_text(paper_id: str, error: str) -> str:
+    """`id: error`, or the error alone when it starts with the id already (a bad input
+    entry's error names its `file:line`, which is its id)."""
+    return error if error.startswith(f"{paper_id}: ") else f"{paper_id}: {error}"
+

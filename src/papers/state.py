@@ -61,6 +61,7 @@ class PaperRecord(NamedTuple):
     last_modified: str | None = None
     pdf_url: str | None = None        # where the bytes came from
     size_limit: int | None = None     # failed as too large under this --max-size
+    duplicate_of: str | None = None   # downloaded: the same file as this paper's (its id)
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -121,9 +122,12 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
                             last_modified=outcome.last_modified, size_limit=outcome.size_limit)
+    same = outcome.duplicate_of or (prior.duplicate_of if prior and outcome.status is Status.SKIPPED
+                                    else None)
     return rec._replace(
         finished=iso(outcome.finished) if outcome.finished else prior and prior.finished,
-        pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url)
+        pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url,
+        duplicate_of=redacted(same))
 
 
 def changes_record(outcome: Outcome, prior: PaperRecord | None) -> bool:
@@ -152,19 +156,27 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
+def write_atomic(path: str, data: bytes | Iterable[bytes], mode: int = 0o644) -> None:
     """Replace `path` with `data` (bytes, or pieces of it) so that readers see the old
-    or the new file, never half."""
+    or the new file, never half. A write that fails (a full disk) leaves no temporary
+    file behind. `mode`: the new file's permissions (before the umask)."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "wb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            f.writelines(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                f.writelines(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     fsync_dir(directory)
 
 
@@ -285,8 +297,11 @@ class StateStore:
     MIN_JOURNAL = 50_000
     SMALL = 100_000
 
-    def __init__(self, path: str, record: Any = PlainRecords) -> None:
+    def __init__(self, path: str, record: Any = PlainRecords, private: bool = False) -> None:
         self.path = os.path.abspath(path)
+        # A private state (consolidate's checkpoint keeps URLs with their credentials)
+        # is readable by its owner alone.
+        self.mode = 0o600 if private else 0o644
         self._decode_all: Callable[[list[Any]], list[Any]] = record.decode_all
         self._encode: Callable[[Any], Any] = record.to_json
         self.journal_path = self.path + ".journal"
@@ -309,9 +324,9 @@ class StateStore:
 
     # -- opening -----------------------------------------------------------
     @classmethod
-    def open(cls, path: str, record: Any = PlainRecords) -> "StateStore":
+    def open(cls, path: str, record: Any = PlainRecords, private: bool = False) -> "StateStore":
         """Lock and load the state at `path`; StateError (lock released) if unusable."""
-        store = cls(path, record)
+        store = cls(path, record, private)
         store.lock()
         try:
             store.load()
@@ -533,7 +548,8 @@ class StateStore:
             return
         if self._journal is None:
             self._drop_torn_tail()
-            self._journal = open(self.journal_path, "ab")
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.mode)
+            self._journal = os.fdopen(fd, "ab")
         data = ("\n".join(self._pending) + "\n").encode("utf-8")
         self._journal.write(data)
         self._journal.flush()
@@ -603,7 +619,7 @@ class StateStore:
                 os.replace(bak_tmp, self.backup_path)
             except OSError:
                 pass
-        write_atomic(self.path, self._snapshot_lines())
+        write_atomic(self.path, self._snapshot_lines(), self.mode)
         # Only now may the journal go: the snapshot holds everything it said.
         if self._journal is not None:
             self._journal.close()

@@ -18,7 +18,9 @@ from papers.state import DOWNLOADED, FAILED, PaperRecord, StateStore, iso
 
 EXAMPLES_PER_REASON = 3
 _URL = re.compile(r"\bhttps?://[^\s;,()]+")
-_BIG_NUMBER = re.compile(r"\b\d{4,}\b")
+# A count or a size, not a part of an identifier (the 1234 of 10.1234/x).
+_BIG_NUMBER = re.compile(r"(?<![\w./:])\d{4,}(?![\w./])")
+_PLACE = re.compile(r"^\S+:\d+: ")  # the file:line of a bad input entry
 _STATE_FILE = re.compile(r"(.*/\.papers-state(?:\.\d+-of-\d+)?\.json)(?:\.journal)?")
 _NOISE = re.compile(r"\s*\((?:tried URL|after \d+ attempts)\)")
 
@@ -70,7 +72,7 @@ def _better(new: PaperRecord, old: PaperRecord) -> bool:
 def reason_of(error: str | None) -> str:
     """A failure's reason without what differs from paper to paper (URLs, sizes), so
     that failures group: `HTTP 404 Not Found (tried https://x/1.pdf)` -> `HTTP 404 Not Found`."""
-    text = _URL.sub("URL", error or "failed")
+    text = _URL.sub("URL", _PLACE.sub("", error or "failed"))
     text = _NOISE.sub("", text)
     text = re.sub(r"\bURL:? ", "", text)  # `URL: reason` of one candidate among several
     return _BIG_NUMBER.sub("N", text).strip()
