@@ -105,3 +105,38 @@ def read_state(path) -> dict[str, dict]:
 
     with open(path) as f:
         return _json.load(f)["papers"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """For the CLI in-process: no user config, no PAPERS_* settings and no proxies from
+    the developer's environment, the cwd in tmp_path; returns a fast config file."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for var in [v for v in os.environ if v.startswith("PAPERS_")]:
+        monkeypatch.delenv(var)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "fast.yaml"
+    config.write_text(FAST_CONFIG)
+    return str(config)
+
+
+def start_download(env, config, out, urls, *extra):
+    """`papers download --json` in the background: the Popen."""
+    cmd = [sys.executable, "-m", "papers", "download", "-c", config, "-o", str(out), "--json",
+           *extra, *urls]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def wait_for(pred, timeout=20.0):
+    """Poll `pred` until it holds (True) or `timeout` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import pdfs_in, read_state
+from conftest import pdfs_in, read_state, start_download, wait_for
 from faultserver import Reply, make_pdf
 from papers.naming import path_for
 from papers.models import paper_from_text
@@ -17,19 +17,6 @@ from papers.models import paper_from_text
 from papers.state import PaperRecord, StateStore
 
 
-def start(env, config, out, urls, *extra):
-    cmd = [sys.executable, "-m", "papers", "download", "-c", config, "-o", str(out), "--json",
-           *extra, *urls]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
-def wait_for(pred, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.mark.parametrize("kill_after", [1, 5, 12])
@@ -40,7 +27,7 @@ def test_kill_9_at_any_moment_then_resume(server, env, fast_config, tmp_path, ki
         # Slow bodies, so that the kill lands with downloads in flight.
         urls.append(server.route(p, Reply(body=b, etag=f'"{p}"', drip=0.02, drip_chunk=2048)))
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, urls, "-j", "4")
+    proc = start_download(env, fast_config, out, urls, "-j", "4")
     assert wait_for(lambda: out.exists() and len(pdfs_in(out)) >= kill_after), "no progress"
     proc.kill()
     proc.wait()
@@ -78,7 +65,7 @@ def test_kill_9_in_the_middle_of_a_large_body_resumes_with_range(server, env, fa
           else {"headers": {"Last-Modified": "Wed, 21 Oct 2026 07:28:00 GMT"}})
     url = server.route("/big.pdf", Reply(body=body, drip=0.01, drip_chunk=64 * 1024, **kw))
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, [url])
+    proc = start_download(env, fast_config, out, [url])
     part = out / (os.path.basename(path_for(paper_from_text(url), str(out))) + ".part")
     assert wait_for(lambda: part.exists() and part.stat().st_size >= 1_600_000), "no progress"
     proc.kill()
@@ -108,7 +95,7 @@ def test_signal_stops_fast_keeps_part_and_resumes_with_range(server, env, fast_c
     urls = [server.route(p, Reply(body=b, etag=f'"{p}"', drip=0.05, drip_chunk=1024))
             for p, b in bodies.items()]
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, urls, "-j", "4")
+    proc = start_download(env, fast_config, out, urls, "-j", "4")
     assert wait_for(lambda: out.exists() and any(
         n.endswith(".part") and os.path.getsize(out / n) > 4096 for n in os.listdir(out)))
     t0 = time.monotonic()
@@ -139,7 +126,7 @@ def test_one_sigint_stops_transfers_that_receive_nothing(server, env, fast_confi
     # stop by, yet the run must not wait for --timeout.
     urls = [server.route(f"/z{i}.pdf", Reply(body=make_pdf(4096, i), stall=20)) for i in range(3)]
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, urls, "-j", "3", "--timeout", "30")
+    proc = start_download(env, fast_config, out, urls, "-j", "3", "--timeout", "30")
     assert wait_for(lambda: len(server.requests) >= 3)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -153,7 +140,7 @@ def test_one_sigint_stops_transfers_that_receive_nothing(server, env, fast_confi
 def test_second_sigint_exits_at_once_with_valid_state(server, env, fast_config, tmp_path):
     urls = [server.route(f"/d{i}.pdf", Reply(body=make_pdf(64 * 1024, i), stall=20)) for i in range(3)]
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, urls, "-j", "3", "--timeout", "30")
+    proc = start_download(env, fast_config, out, urls, "-j", "3", "--timeout", "30")
     assert wait_for(lambda: len(server.requests) >= 3)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)

@@ -6,26 +6,12 @@ import os
 
 import pytest
 
-from conftest import FAST_CONFIG, read_state
+from conftest import read_state
 from faultserver import Reply, make_pdf
 from papers.cli import EXIT_CODES_HELP, main
 from papers.errors import (ApiError, Cancelled, ConfigError, DiskError, ExitStatus, InputError,
                            OutputError, PaperError, PapersError, StateError, TransferError,
                            UsageError, ErrorKind)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """No user config, no proxies from the developer's environment, a fast config file."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("PAPERS_CONFIG", raising=False)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.chdir(tmp_path)
-    config = tmp_path / "fast.yaml"
-    config.write_text(FAST_CONFIG)
-    return str(config)
 
 
 def test_download_in_process_returns_ok_and_prints_json(server, home, tmp_path, capsys):

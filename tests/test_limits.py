@@ -5,25 +5,10 @@ import threading
 
 import pytest
 
-from conftest import FAST_CONFIG
 from faultserver import make_pdf
 from papers.cli import main
 from papers.errors import ExitStatus
 from papers.settings import MAX_WORKERS
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for var in [v for v in __import__("os").environ if v.startswith("PAPERS_")]:
-        monkeypatch.delenv(var)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.chdir(tmp_path)
-    config = tmp_path / "fast.yaml"
-    config.write_text(FAST_CONFIG)
-    return str(config)
 
 
 @pytest.mark.parametrize("flag, value, said", [

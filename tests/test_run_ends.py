@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import pdfs_in
+from conftest import pdfs_in, start_download, wait_for
 from faultserver import FaultServer, Reply, make_pdf
 from papers import curlclient
 from papers.curlclient import CurlClient, Limits
@@ -20,19 +20,6 @@ from papers.errors import TransferError
 from papers.netconf import NetConfig
 
 
-def start(env, config, out, urls, *extra):
-    cmd = [sys.executable, "-m", "papers", "download", "-c", config, "-o", str(out), "--json",
-           *extra, *urls]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
-def wait_for(pred, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _hang_after_one(server):
@@ -67,7 +54,7 @@ def test_ctrl_c_during_a_hung_reply_on_a_reused_connection_exits_130_within_2s(
         server, env, fast_config, tmp_path):
     first, hung = _hang_after_one(server)
     out = tmp_path / "o"
-    proc = start(env, fast_config, out, [first, hung], "-j", "1", "--timeout", "30")
+    proc = start_download(env, fast_config, out, [first, hung], "-j", "1", "--timeout", "30")
     assert wait_for(lambda: server.hits("/hung.pdf") >= 1)
     time.sleep(0.3)  # the request is out and waiting
     t0 = time.monotonic()
@@ -86,7 +73,7 @@ def test_a_second_ctrl_c_exits_130_with_no_traceback_whatever_the_moment(
     # From the interpreter's start-up (imports) to the run's end: whatever the moment of the
     # two signals, the exit is 130 and nothing but papers' own lines reach stderr.
     first, hung = _hang_after_one(server)
-    proc = start(env, fast_config, tmp_path / "o", [first, hung], "-j", "1", "--timeout", "30")
+    proc = start_download(env, fast_config, tmp_path / "o", [first, hung], "-j", "1", "--timeout", "30")
     time.sleep(first_after)
     proc.send_signal(signal.SIGINT)
     time.sleep(gap)

@@ -47,16 +47,15 @@ class _GuardedStdout:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            raise StdoutClosed() from None
-        except OSError as e:
-            raise StdoutError(e.errno, e.strerror) from None
+        return self._guarded(self.stream.write, text)
 
     def flush(self) -> None:
+        self._guarded(self.stream.flush)
+
+    @staticmethod
+    def _guarded(call, *args):
         try:
-            self.stream.flush()
+            return call(*args)
         except BrokenPipeError:
             raise StdoutClosed() from None
         except OSError as e:
@@ -103,9 +102,6 @@ def _main(argv: list[str] | None) -> int:
     except PapersError as e:
         click.echo(f"papers: error: {e}", err=True)
         return e.exit_status
-    except BrokenPipeError:
-        _quiet_stdout()
-        return ExitStatus.PIPE
 
 
 def run() -> None:
