@@ -178,3 +178,11 @@ def test_a_mistyped_papers_variable_gets_a_warning_naming_the_setting(papers, en
     assert r.code == 0
     assert "papers: warning: PAPERS_WORKER is not a papers setting, and is ignored; " \
            "did you mean PAPERS_WORKERS?" in r.stderr
+
+
+def test_config_show_warns_of_a_mistyped_papers_variable_too(papers, env):
+    env["PAPERS_RATELIMIT"] = "3"
+    r = papers("config", "show")
+    assert r.code == 0
+    assert "PAPERS_RATELIMIT is not a papers setting, and is ignored; did you mean " \
+           "PAPERS_RATE_LIMIT?" in r.stderr and "PAPERS_RATELIMIT" not in r.stdout

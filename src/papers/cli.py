@@ -403,19 +403,27 @@ def config_show(config) -> None:
     from papers.config import describe, layers_for, resolve
 
     settings, origins = resolve(layers_for(config, os.environ, {}))
+    _warn_unknown_vars()
     for line in describe(settings, origins):
         click.echo(line)
 
 
+def _warn_unknown_vars() -> None:
+    """A warning on stderr for each PAPERS_* variable that names no setting."""
+    from papers.config import unknown_env_vars
+
+    for warning in unknown_env_vars(os.environ):
+        click.echo(f"papers: warning: {warning}", err=True)
+
+
 def _settings(config, quiet, verbose, overrides):
     """The run's Settings from every layer (config.py), flags as they were typed."""
-    from papers.config import load_settings, unknown_env_vars
+    from papers.config import load_settings
 
     flags = {**overrides, "verbosity": (-1 if quiet else verbose) if (quiet or verbose) else None}
     settings = load_settings(config, flags, spelled=_spelled(click.get_current_context()))
     if settings.verbosity >= 0:
-        for warning in unknown_env_vars(os.environ):
-            click.echo(f"papers: warning: {warning}", err=True)
+        _warn_unknown_vars()
     return settings
 
 
