@@ -258,7 +258,9 @@ class _Transfer:
         to follow, whose body is read and dropped; return it."""
         if self.head is None:
             self.head = parse_head(self.lines)
-            self.redirect = 300 <= self.head.status < 400 and self.head.get("Location") is not None
+            status = self.head.status  # a 304 is an answer, not a way on (nor for libcurl)
+            self.redirect = (300 <= status < 400 and status != 304
+                             and self.head.get("Location") is not None)
             if not self.redirect:
                 self.receiver.head(self.head)
         return self.head
