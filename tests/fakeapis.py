@@ -277,23 +277,37 @@ class FakeScholar:
 
     # Crossref ---------------------------------------------------------------------
     def _crossref(self, h, rest: str, q: dict) -> Reply:
+        if rest == "works" and q.get("filter"):
+            # The list form: `filter=doi:A,doi:B&rows=N`, items in Crossref's own order
+            # (not the request's), unknown DOIs simply absent.
+            dois = [t[len("doi:"):] for t in q["filter"].split(",") if t.startswith("doi:")]
+            found = {id(w): w for w in (self._find("crossref", doi=d) for d in dois) if w}
+            items = sorted(found.values(), key=lambda w: w.doi)[:int(q.get("rows", 20))]
+            return self._json({"status": "ok", "message-type": "work-list", "message-version": "1.0.0",
+                               "message": {"total-results": len(items), "items-per-page": len(items),
+                                           "items": [self._crossref_message(w) for w in items]}})
         if not rest.startswith("works/"):
             return Reply(status=404, body=b"Resource not found.", content_type="text/plain")
         doi = unquote(rest[len("works/"):])
         w = self._find("crossref", doi=doi)
         if w is None:
             return Reply(status=404, body=b"Resource not found.", content_type="text/plain")
+        return self._json({"status": "ok", "message-type": "work", "message-version": "1.0.0",
+                           "message": self._crossref_message(w)})
+
+    @staticmethod
+    def _crossref_message(w: Work) -> dict:
         links = []
         if w.crossref_pdf:
             links.append({"URL": w.crossref_pdf, "content-type": "application/pdf",
                           "content-version": "vor", "intended-application": "text-mining"})
         links.append({"URL": "https://pub.example/full.xml", "content-type": "text/xml",
                       "content-version": "vor", "intended-application": "text-mining"})
-        return self._json({"status": "ok", "message-type": "work", "message-version": "1.0.0", "message": {
-            "DOI": w.doi.upper(), "title": [w.title],
-            "author": [{"given": a.split()[0], "family": a.split()[-1], "sequence": "first"} for a in w.authors],
-            "issued": {"date-parts": [[w.year, 3]]}, "link": links,
-            "license": [{"URL": "http://creativecommons.org/licenses/by/4.0/", "content-version": "vor"}]}})
+        return {"DOI": w.doi.upper(), "title": [w.title],
+                "author": [{"given": a.split()[0], "family": a.split()[-1], "sequence": "first"}
+                           for a in w.authors],
+                "issued": {"date-parts": [[w.year, 3]]}, "link": links,
+                "license": [{"URL": "http://creativecommons.org/licenses/by/4.0/", "content-version": "vor"}]}
 
     # Europe PMC -------------------------------------------------------------------
     def _europepmc(self, h, rest: str, q: dict) -> Reply:
@@ -302,15 +316,13 @@ class FakeScholar:
         query = q.get("query", "")
         if self.europepmc_error_for and self.europepmc_error_for in query:
             return self._json({"errCode": 400, "errMsg": "Syntax error in query"})
-        w = None
-        if m := re.fullmatch(r'DOI:"(.+)"', query):
-            w = self._find("europepmc", doi=m.group(1))
-        elif m := re.fullmatch(r"EXT_ID:(\d+) AND SRC:MED", query):
-            w = self._find("europepmc", pmid=m.group(1))
-        elif m := re.fullmatch(r"PMCID:(PMC\d+)", query):
-            w = self._find("europepmc", pmcid=m.group(1))
+        # One term, or several OR-ed in parentheses: `(DOI:"a") OR (PMCID:PMC1)`.
+        terms = [t.strip()[1:-1] if t.strip().startswith("(") else t.strip()
+                 for t in query.split(" OR ")]
+        hits = [w for w in map(self._epmc_term, terms) if w]
+        works = list({id(w): w for w in hits}.values())[:int(q.get("pageSize", 25))]
         results = []
-        if w:
+        for w in works:
             urls = []
             if w.europepmc_pdf:
                 urls.append({"availability": "Open access", "availabilityCode": "OA",
@@ -326,3 +338,12 @@ class FakeScholar:
                             "fullTextUrlList": {"fullTextUrl": urls}})
         return self._json({"version": "6.9", "hitCount": len(results), "request": {"queryString": query},
                            "resultList": {"result": results}})
+
+    def _epmc_term(self, term: str) -> Work | None:
+        if m := re.fullmatch(r'DOI:"(.+)"', term):
+            return self._find("europepmc", doi=m.group(1))
+        if m := re.fullmatch(r"EXT_ID:(\d+) AND SRC:MED", term):
+            return self._find("europepmc", pmid=m.group(1))
+        if m := re.fullmatch(r"PMCID:(PMC\d+)", term):
+            return self._find("europepmc", pmcid=m.group(1))
+        return None

@@ -4,6 +4,7 @@ import json
 import os
 import sys
 import subprocess
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -251,16 +252,16 @@ def test_consolidate_sigint_saves_checkpoint(fake, cfg, papers, tmp_path, env):
     for i in range(40):
         fake.add(doi=f"10.1000/slow.{i}")
     c = cfg(extra="")
-    # Crossref one request per 0.2 s: slow enough to interrupt.
-    text = open(c).read().replace("base_url: " + fake.base("crossref") + "\n    rate_limit: 0",
-                                  "base_url: " + fake.base("crossref") + "\n    rate_limit: 5")
+    # Unpaywall (no batch form) one request per 0.2 s: slow enough to interrupt.
+    text = open(c).read().replace("base_url: " + fake.base("unpaywall") + "\n    rate_limit: 0",
+                                  "base_url: " + fake.base("unpaywall") + "\n    rate_limit: 5")
     open(c, "w").write(text)
-    p = subprocess.Popen([sys.executable, "-m", "papers", "consolidate", "-c", c, "--sources", "crossref",
+    p = subprocess.Popen([sys.executable, "-m", "papers", "consolidate", "-c", c, "--sources", "unpaywall",
                           "-j", "2", *[f"10.1000/slow.{i}" for i in range(40)], "--state",
                           str(tmp_path / "st.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env, cwd=tmp_path)
     deadline = time.time() + 20
-    while len(fake.requests_to("/crossref")) < 5 and time.time() < deadline:
+    while len(fake.requests_to("/unpaywall")) < 5 and time.time() < deadline:
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=10) == 130
@@ -291,3 +292,30 @@ def test_a_rerun_that_enables_more_sources_asks_them_and_refresh_asks_again(fake
 
     refreshed = consolidate(papers, config, "--refresh", "10.1000/more.sources")
     assert refreshed.code == 0 and len(fake.server.requests) > asked
+
+
+
+def test_crossref_and_europepmc_batch_with_unknown_and_duplicate_ids(fake, cfg, papers):
+    pdfs = [fake.pdf(f"b{i}.pdf", 40 + i)[0] for i in range(3)]
+    fake.add(doi="10.1000/batch.a", title="Batch A", crossref_pdf=pdfs[0], in_apis=("crossref",))
+    fake.add(doi="10.1000/batch.b", title="Batch B", crossref_pdf=pdfs[1], in_apis=("crossref",))
+    fake.add(doi="10.1000/batch.c", pmid="31000001", pmcid="PMC9000001", title="Batch C",
+             europepmc_pdf=pdfs[2], in_apis=("europepmc",))
+    fake.add(doi="10.1000/batch.d", pmid="31000002", title="Batch D", in_apis=("europepmc",))
+    given = ["10.1000/batch.a", "10.1000/batch.b", "10.1000/unknown.x", "doi:10.1000/BATCH.A",
+             "PMC9000001", "PMID:31000002", "10.1000/unknown.y"]
+    r = consolidate(papers, cfg(), "--sources", "crossref,europepmc", "-j", "1", *given)  # one chunk
+    assert r.code == 0, r.stderr
+    recs = r.by_id()
+    assert recs["10.1000/batch.a"]["pdf_urls"] == [pdfs[0]]  # the duplicate spelling is one paper
+    assert recs["10.1000/batch.b"]["title"] == "Batch B"
+    assert recs["PMC9000001"]["pdf_urls"] == [pdfs[2]] and recs["PMC9000001"]["doi"] == "10.1000/batch.c"
+    assert recs["PMID:31000002"]["title"] == "Batch D"
+    assert recs["10.1000/unknown.x"]["status"] == "not_found"
+    crossref = fake.requests_to("/crossref")
+    europepmc = fake.requests_to("/europepmc")
+    # One list call each for the first round; the papers that learned a DOI from Europe PMC
+    # (C, D) are asked of Crossref alone afterwards, as the cascade does.
+    assert sum("filter=doi" in x.path for x in crossref) == 1
+    assert sum(" OR " in unquote_plus(x.path) for x in europepmc) == 1
+    assert len(crossref) + len(europepmc) < len(given) * 2

@@ -1,4 +1,5 @@
-"""Europe PMC: `GET /search?query=…&format=json&resultType=core`; errors may come inside HTTP 200."""
+"""Europe PMC: `GET /search?query=…&format=json&resultType=core`, batches as one query of
+OR-ed terms with `pageSize`; errors may come inside HTTP 200."""
 
 from __future__ import annotations
 
@@ -8,8 +9,18 @@ from papers.errors import ApiError
 from papers.sources.base import Found, Ids, Source, text, year_of
 
 
+def _asked_by(ids: Ids) -> tuple[str, str]:
+    """The identifier `EuropePmc.query` asks by, as (result field, lower-case value)."""
+    if ids.pmcid:
+        return "pmcid", ids.pmcid.lower()
+    if ids.pmid:
+        return "pmid", ids.pmid.lower()
+    return "doi", (ids.doi or "").lower()
+
+
 class EuropePmc(Source):
     name = "europepmc"
+    batch_size = 25  # terms OR-ed in one search
 
     def query(self, ids: Ids) -> str | None:
         if ids.pmcid:
@@ -20,21 +31,49 @@ class EuropePmc(Source):
             return f'DOI:"{ids.doi}"'
         return None
 
+    def lookup(self, batch: list[Ids]) -> list[Found | None]:
+        """One search for the papers of `batch` (their terms OR-ed), matched back by the
+        identifier each was asked by. A page that comes back full may have left some
+        out: those are asked alone."""
+        terms = [self.query(ids) for ids in batch]
+        unique = list(dict.fromkeys(t for t in terms if t))
+        if len(unique) < 2:
+            return super().lookup(batch)
+        page = min(1000, 4 * len(unique))
+        results = self._search(" OR ".join(f"({t})" for t in unique), page)
+        index: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in results:
+            for kind in ("pmcid", "pmid", "doi"):
+                if isinstance(r.get(kind), str) and r[kind]:
+                    index.setdefault((kind, r[kind].lower()), r)
+        out: list[Found | None] = []
+        for ids, term in zip(batch, terms):
+            hit = index.get(_asked_by(ids)) if term else None
+            if hit is None and term and len(results) >= page:
+                out.append(self.lookup_one(ids))
+            else:
+                out.append(self.parse(hit) if hit is not None else None)
+        return out
+
     def lookup_one(self, ids: Ids) -> Found | None:
         q = self.query(ids)
         if q is None:
             return None
+        results = self._search(q, 1)
+        return self.parse(results[0]) if results else None
+
+    def _search(self, query: str, page: int) -> list[dict[str, Any]]:
         resp = self.client.request(self.conf, f"{self.base}/search", params={
-            "query": q, "format": "json", "resultType": "core", "pageSize": 1})
+            "query": query, "format": "json", "resultType": "core", "pageSize": page})
         if resp is None:
-            return None
+            return []
         body = resp.json()
         if not isinstance(body, dict):
             raise ApiError("unexpected answer")
         if body.get("errCode") or body.get("errMsg"):
             raise ApiError(f"error {body.get('errCode')}: {text(str(body.get('errMsg', '')))}")
         results = (body.get("resultList") or {}).get("result") or []
-        return self.parse(results[0]) if results and isinstance(results[0], dict) else None
+        return [r for r in results if isinstance(r, dict)]
 
     def parse(self, r: dict[str, Any]) -> Found:
         f = Found(self.name, title=text(r.get("title")), year=year_of(r.get("pubYear")))
