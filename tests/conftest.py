@@ -140,3 +140,21 @@ def wait_for(pred, timeout=20.0):
             return True
         time.sleep(0.02)
     return False
+
+
+@pytest.fixture
+def fake(server):
+    """The six scholarly APIs, faked on `server` (a module may define its own)."""
+    from fakeapis import FakeScholar
+
+    return FakeScholar(server)
+
+
+@pytest.fixture
+def cfg(fake, tmp_path):
+    """Writes a config for `fake` (keywords as `FakeScholar.config`); returns its path."""
+    def make(**kw):
+        path = tmp_path / f"apis{len(os.listdir(tmp_path))}.yaml"
+        path.write_text(fake.config(**kw))
+        return str(path)
+    return make

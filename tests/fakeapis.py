@@ -9,12 +9,22 @@ configurable) plus the PDF files. Quirks reproduced, from the APIs' docs and
 - arXiv: Atom feeds, old-style ids, an entry titled "Error" for a malformed id.
 - Crossref: `message.link[]`, `title` as a list, 404 plain text.
 - Europe PMC: errCode inside HTTP 200.
+
+With `enforce_limits`, each API refuses what its 2026 limits refuse, with the
+real status and body: OpenAlex 100 requests/s, Semantic Scholar's keyless 1/s,
+arXiv one call in 3 s, Crossref's public pool (5 singletons/s, 1 list/s) or
+polite pool with `mailto` (10/s, 3/s). `openalex_list_allowance` is the list
+calls left today: past it OpenAlex answers 429, `X-RateLimit-Remaining: 0`.
+`calls` counts requests by (api, form), `refused` the ones turned away.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -53,9 +63,15 @@ class FakeScholar:
     s2_throttle: int = 0          # answer this many S2 requests with 429 first
     europepmc_error_for: str | None = None  # a query substring that gets errCode in HTTP 200
     down: set[str] = field(default_factory=set)  # APIs answering 503
+    enforce_limits: bool = False
+    openalex_list_allowance: int | None = None   # list calls left today (None: unlimited)
+    calls: Counter = field(default_factory=Counter)     # (api, "list" | "single") -> requests
+    refused: Counter = field(default_factory=Counter)   # (api, form) -> refused over a limit
 
     def __post_init__(self) -> None:
         self.server.fallback = self._dispatch
+        self._lock = threading.Lock()
+        self._recent: dict[tuple[str, str], deque] = {}
 
     # -- set-up ---------------------------------------------------------------
     def add(self, **kw) -> Work:
@@ -77,7 +93,10 @@ class FakeScholar:
                                 "crossref": "/crossref",
                                 "europepmc": "/europepmc/webservices/rest"}[api])
 
-    def config(self, email: str | None = "me@example.org", extra: str = "") -> str:
+    def config(self, email: str | None = "me@example.org", extra: str = "",
+               default_limits: bool = False) -> str:
+        """The YAML for papers; `default_limits` keeps papers' own API rate limits (the
+        files' host stays unlimited: in the fake world every publisher is one host)."""
         lines = ["rate_limit: 0", "max_per_host: 16", "backoff_base: 0.01", "backoff_max: 0.05",
                  "retry_after_max: 2", "timeout: 5",
                  f"doi_resolver: {self.server.url('/doi')}"]  # the DOI last resort, locally
@@ -87,7 +106,8 @@ class FakeScholar:
         for api in ("openalex", "unpaywall", "semantic_scholar", "arxiv", "crossref", "europepmc"):
             lines.append(f"  {api}:")
             lines.append(f"    base_url: {self.base(api)}")
-            lines.append("    rate_limit: 0")
+            if not default_limits:
+                lines.append("    rate_limit: 0")
             if api == "arxiv":
                 lines.append(f"    pdf_base_url: {self.server.url('/arxiv-pdf')}")
         return "\n".join(lines) + "\n" + extra
@@ -97,14 +117,27 @@ class FakeScholar:
 
     # -- lookups ----------------------------------------------------------------
     def _find(self, api: str, **kw) -> Work | None:
-        for w in self.works:
-            if api not in w.in_apis:
+        index = self._index()
+        for k, v in kw.items():
+            if v is None:
                 continue
-            for k, v in kw.items():
-                have = getattr(w, k)
-                if have is not None and v is not None and have.lower() == v.lower():
+            for w in index.get((k, v.lower()), ()):
+                if api in w.in_apis:
                     return w
         return None
+
+    def _index(self) -> dict:
+        """(kind, lowercased value) -> works, rebuilt when the works change (a benchmark's
+        10,000 papers would make a linear search the slowest part of the fake)."""
+        with self._lock:
+            if getattr(self, "_indexed", None) != (id(self.works), len(self.works)):
+                index: dict = {}
+                for w in self.works:
+                    for k in ("doi", "arxiv", "pmid", "pmcid"):
+                        if getattr(w, k):
+                            index.setdefault((k, getattr(w, k).lower()), []).append(w)
+                self._by_id, self._indexed = index, (id(self.works), len(self.works))
+            return self._by_id
 
     def _dispatch(self, h) -> Reply | None:
         parts = urlsplit(h.path)
@@ -119,8 +152,66 @@ class FakeScholar:
             if path.startswith(prefix):
                 if api in self.down:
                     return Reply(status=503, body=b"down", content_type="text/plain")
-                return fn(h, path[len(prefix):], q)
+                form = _form(api, path[len(prefix):], q, h.command)
+                with self._lock:
+                    self.calls[api, form] += 1
+                    refusal = self._over_limit(api, form, q)
+                    if refusal is not None:
+                        self.refused[api, form] += 1
+                if refusal is not None:
+                    return refusal
+                reply = fn(h, path[len(prefix):], q)
+                reply.headers.update(self._limit_headers(api, q))
+                return reply
         return None
+
+    # -- limits -----------------------------------------------------------------
+    #: (api, form, polite) -> (requests, per seconds) that the API allows.
+    LIMITS = {("openalex", "list"): (100, 1.0), ("openalex", "single"): (100, 1.0),
+              ("semantic_scholar", "list"): (1, 1.0), ("semantic_scholar", "single"): (1, 1.0),
+              ("arxiv", "list"): (1, 3.0), ("arxiv", "single"): (1, 3.0),
+              ("crossref", "single"): (5, 1.0), ("crossref", "list"): (1, 1.0),
+              ("crossref-polite", "single"): (10, 1.0), ("crossref-polite", "list"): (3, 1.0)}
+
+    def _over_limit(self, api: str, form: str, q: dict) -> Reply | None:
+        """The API's refusal when this request passes one of its limits (lock held)."""
+        if api == "openalex" and form == "list" and self.openalex_list_allowance is not None:
+            if self.openalex_list_allowance <= 0:
+                return Reply(status=429, content_type="application/json", body=json.dumps({
+                    "error": "Rate limit exceeded",
+                    "message": "You have used your daily credit allowance. Add an api_key for "
+                               "more: https://openalex.org/settings/api"}).encode(),
+                    headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": "43200"})
+            self.openalex_list_allowance -= 1
+        if not self.enforce_limits:
+            return None
+        bucket = "crossref-polite" if api == "crossref" and "mailto" in q else api
+        limit = self.LIMITS.get((bucket, form))
+        if limit is None:
+            return None
+        count, per = limit
+        recent = self._recent.setdefault((bucket, form), deque())
+        now = time.monotonic()
+        while recent and recent[0] <= now - per:
+            recent.popleft()
+        if len(recent) >= count:
+            return _REFUSALS[api]()
+        recent.append(now)
+        return None
+
+    def _limit_headers(self, api: str, q: dict) -> dict[str, str]:
+        if api == "openalex":
+            left = self.openalex_list_allowance
+            return {"X-RateLimit-Limit": "100000" if left is None else "100",
+                    "X-RateLimit-Remaining": str(99999 if left is None else max(0, left)),
+                    "X-RateLimit-Reset": "43200"}
+        if api == "crossref":
+            polite = "mailto" in q
+            return {"x-rate-limit-limit": "10" if polite else "5", "x-rate-limit-interval": "1s",
+                    "x-concurrency-limit": "3" if polite else "1",
+                    "x-api-pool": "polite" if polite else "public"}
+        return {}
 
     @staticmethod
     def _json(obj, status: int = 200) -> Reply:
@@ -347,3 +438,35 @@ class FakeScholar:
         if m := re.fullmatch(r"PMCID:(PMC\d+)", term):
             return self._find("europepmc", pmcid=m.group(1))
         return None
+
+
+def _form(api: str, rest: str, q: dict, method: str) -> str:
+    """Whether a request is a list (batch) call or a single-paper call."""
+    if api == "openalex":
+        return "list" if rest == "/works" else "single"
+    if api == "semantic_scholar":
+        return "list" if method == "POST" else "single"
+    if api == "arxiv":
+        return "list" if "," in q.get("id_list", "") else "single"
+    if api == "crossref":
+        return "list" if rest == "works" else "single"
+    if api == "europepmc":
+        return "list" if " OR " in q.get("query", "") else "single"
+    return "single"
+
+
+def _json_refusal(status: int, obj: dict) -> Reply:
+    return Reply(status=status, body=json.dumps(obj).encode(), content_type="application/json")
+
+
+#: What each API answers over its rate limit, as it really does.
+_REFUSALS = {
+    "openalex": lambda: _json_refusal(429, {"error": "Rate limit exceeded",
+                                            "message": "Too many requests per second"}),
+    "semantic_scholar": lambda: _json_refusal(429, {
+        "message": "Too Many Requests. Please wait and try again or apply for a key for higher "
+                   "rate limits. https://www.semanticscholar.org/product/api#api-key-form",
+        "code": "429"}),
+    "arxiv": lambda: Reply(status=429, body=b"Rate exceeded.", content_type="text/html"),
+    "crossref": lambda: Reply(status=429, body=b"Too many requests", content_type="text/plain"),
+}

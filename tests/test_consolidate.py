@@ -6,24 +6,7 @@ import sys
 import subprocess
 from urllib.parse import unquote_plus
 
-import pytest
-
 from conftest import pdfs_in
-from fakeapis import FakeScholar
-
-
-@pytest.fixture
-def fake(server):
-    return FakeScholar(server)
-
-
-@pytest.fixture
-def cfg(fake, tmp_path):
-    def make(**kw):
-        path = tmp_path / f"apis{len(os.listdir(tmp_path))}.yaml"
-        path.write_text(fake.config(**kw))
-        return str(path)
-    return make
 
 
 def consolidate(papers, cfg_path, *args, input=None):
@@ -65,7 +48,7 @@ def test_mixed_reference_list_finds_every_oa_pdf_and_explains_the_rest(fake, cfg
     assert "not a URL or a known identifier" in recs["junk-thing"]["reason"]
 
 
-def test_ranking_prefers_repository_copies(fake, cfg, papers):
+def test_ranking_prefers_the_open_version_of_record_then_repository_copies(fake, cfg, papers):
     pub, _ = fake.pdf("p.pdf", 1)
     repo, _ = fake.pdf("r.pdf", 2)
     epmc, _ = fake.pdf("e.pdf", 3)
@@ -74,9 +57,12 @@ def test_ranking_prefers_repository_copies(fake, cfg, papers):
              europepmc_pdf=epmc, crossref_pdf=cr, arxiv="2202.00002")
     r = consolidate(papers, cfg(), "10.1000/rank")
     rec = r.lines[0]
-    assert rec["pdf_urls"] == [fake.server.url("/arxiv-pdf/2202.00002"), epmc, repo, pub, cr]
-    assert [c["source"] for c in rec["candidates"]] == ["arxiv", "europepmc", "openalex", "openalex", "crossref"]
-    assert rec["candidates"][2]["host_type"] == "repository"
+    # The CC-BY version of record, the accepted manuscript in a repository, PMC's copy
+    # (version unnamed), the arXiv preprint, and Crossref's link last.
+    assert rec["pdf_urls"] == [pub, repo, epmc, fake.server.url("/arxiv-pdf/2202.00002"), cr]
+    assert [c["source"] for c in rec["candidates"]] == ["openalex", "openalex", "europepmc", "arxiv", "crossref"]
+    assert [c.get("version") for c in rec["candidates"]][:2] == ["publishedVersion", "acceptedVersion"]
+    assert rec["candidates"][1]["host_type"] == "repository"
 
 
 def test_openalex_batches_and_s2_batch(fake, cfg, papers):
@@ -87,9 +73,9 @@ def test_openalex_batches_and_s2_batch(fake, cfg, papers):
     assert r.code == 0, r.stderr
     assert len(r.lines) == 30 and all(x["title"] == x["doi"] for x in r.lines)
     oa = fake.requests_to("/openalex/works")
-    assert len(oa) == 2 and "filter=doi" in oa[0].path  # two chunks of 25 and 5, one request each
+    assert len(oa) == 1 and "filter=doi" in oa[0].path  # one chunk, one request
     s2 = fake.requests_to("/s2/graph/v1/paper/batch")
-    assert len(s2) == 2
+    assert len(s2) == 1
 
 
 def test_s2_429_without_retry_after_is_retried(fake, cfg, papers):

@@ -7,17 +7,35 @@ from papers.resolve import merge, order_candidates, rank, url_identity
 from papers.sources import Candidate, Found, Ids
 
 
-@pytest.mark.parametrize("cand, cls", [
-    (Candidate("https://x.org/a.pdf", "input"), 0),
-    (Candidate("https://arxiv.org/pdf/2101.00001", "openalex"), 1),
-    (Candidate("https://europepmc.org/articles/PMC1?pdf=render", "europepmc"), 2),
-    (Candidate("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC1/pdf/x.pdf", "openalex"), 2),
-    (Candidate("https://repo.uni.edu/1.pdf", "unpaywall", host_type="repository"), 3),
-    (Candidate("https://publisher.com/1.pdf", "unpaywall", host_type="publisher"), 4),
-    (Candidate("https://publisher.com/1.pdf", "crossref", host_type="publisher"), 5),
+@pytest.mark.parametrize("cand, key", [
+    (Candidate("https://x.org/a.pdf", "input"), (0, 0, 0)),
+    (Candidate("https://pub.com/vor.pdf", "openalex", host_type="publisher",
+               version="publishedVersion", license="cc-by"), (1, 0, 4)),
+    (Candidate("https://repo.uni.edu/vor.pdf", "unpaywall", host_type="repository",
+               version="publishedVersion", license="cc-by"), (1, 0, 3)),
+    (Candidate("https://pub.com/closed.pdf", "openalex", version="publishedVersion"), (1, 2, 4)),
+    (Candidate("https://repo.uni.edu/am.pdf", "openalex", host_type="repository",
+               version="acceptedVersion"), (1, 1, 3)),
+    (Candidate("https://europepmc.org/articles/PMC1?pdf=render", "europepmc"), (1, 2, 2)),
+    (Candidate("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC1/pdf/x.pdf", "openalex"), (1, 2, 2)),
+    (Candidate("https://publisher.com/1.pdf", "unpaywall", host_type="publisher"), (1, 2, 4)),
+    (Candidate("https://arxiv.org/pdf/2101.00001", "arxiv", version="submittedVersion"), (1, 3, 1)),
+    (Candidate("https://arxiv.org/pdf/2101.00001", "openalex"), (1, 2, 1)),
+    (Candidate("https://publisher.com/1.pdf", "crossref", version="publishedVersion",
+               license="cc-by"), (1, 4, 4)),
 ])
-def test_rank_classes(cand, cls):
-    assert rank(cand)[0] == cls
+def test_rank_classes(cand, key):
+    assert rank(cand)[:3] == key
+
+
+def test_the_open_version_of_record_beats_its_preprint_and_the_repository_is_the_fallback():
+    springer = Candidate("https://link.springer.com/content/pdf/10.1007/x.pdf", "openalex",
+                         host_type="publisher", version="publishedVersion", license="cc-by")
+    preprint = Candidate("https://arxiv.org/pdf/2101.00001", "arxiv", version="submittedVersion")
+    deposit = Candidate("https://repo.uni.edu/x.pdf", "openalex", host_type="repository",
+                        version="publishedVersion", license="cc-by")
+    assert order_candidates([preprint, springer]) == [springer, preprint]
+    assert order_candidates([preprint, springer, deposit]) == [deposit, springer, preprint]
 
 
 @pytest.mark.parametrize("a, b, same", [

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from papers.errors import ApiError, Cancelled
+from papers.errors import ApiError, Cancelled, QuotaExhausted
 from papers.hosts import HostLimiter
 from papers.redact import redact
 from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
@@ -122,13 +122,19 @@ class ApiClient:
                 status = resp.status_code
                 if status in not_found:
                     return None
+                self._heed(key, source, resp.headers)
                 if 200 <= status < 300:
                     return ApiResponse(status, resp.headers, content)
                 reason = f"HTTP {status} {resp.reason or ''}".rstrip()
+                detail = _error_detail(content)
                 if status not in TRANSIENT_STATUS:
-                    detail = _error_detail(content)
                     raise ApiError(redact(reason + (f": {detail}" if detail else ""), self.secrets))
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                wait = allowance_wait(status, resp.headers)
+                if wait is not None and wait > self.policy.retry_after_max:
+                    raise QuotaExhausted(redact(f"{reason}: {detail or 'allowance used up'}",
+                                                self.secrets))
+                retry_after = wait if wait is not None else retry_after
             except requests.exceptions.Timeout:
                 reason = f"timed out after {self.timeout:g}s"
             except requests.exceptions.RequestException as e:
@@ -145,6 +151,50 @@ class ApiClient:
             retry += 1
             if self.cancel.wait(delay):
                 raise Cancelled()
+
+
+    def _heed(self, key: str, source: SourceSettings, headers: Any) -> None:
+        """Stay under the limits the API announces in its headers."""
+        rate, connections = announced_limits(headers)
+        if (rate or connections) and self.limiter.tighten(key, connections, rate):
+            log.info("%s announces %s: keeping under it", source.name,
+                     ", ".join(x for x in (rate and f"{rate:g} requests/s",
+                                           connections and f"{connections} connection(s)") if x))
+
+
+def announced_limits(headers: Any) -> tuple[float | None, int | None]:
+    """(requests/s, connections) an API announces: Crossref's `x-rate-limit-limit` per
+    `x-rate-limit-interval` and `x-concurrency-limit`. None where it says nothing."""
+    rate = connections = None
+    limit, interval = headers.get("x-rate-limit-limit"), headers.get("x-rate-limit-interval")
+    try:
+        if limit and interval:
+            seconds = float(interval.strip().rstrip("s") or 1)
+            if float(limit) > 0 and seconds > 0:
+                rate = float(limit) / seconds
+    except ValueError:
+        pass
+    try:
+        conc = int(headers.get("x-concurrency-limit") or 0)
+        connections = conc if conc > 0 else None
+    except ValueError:
+        pass
+    return rate, connections
+
+
+def allowance_wait(status: int, headers: Any) -> float | None:
+    """Seconds until an allowance renews, for a 429 that says it is used up
+    (`X-RateLimit-Remaining: 0`, with `X-RateLimit-Reset` in seconds); None otherwise."""
+    if status != 429 or (headers.get("X-RateLimit-Remaining") or "").strip() != "0":
+        return None
+    try:
+        reset = float(headers.get("X-RateLimit-Reset") or "")
+    except ValueError:
+        return float("inf")
+    import time
+
+    # Some APIs give a UNIX time, others seconds from now.
+    return max(0.0, reset - time.time()) if reset > 1e9 else max(0.0, reset)
 
 
 def _error_detail(content: bytes) -> str:

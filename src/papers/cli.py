@@ -266,7 +266,8 @@ def consolidate(papers, inputs, fmt, column, encoding, output_file, sources, ref
 
     Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
     Each paper comes out as one JSON record with merged metadata, `pdf_urls`
-    (best first: arXiv and PMC copies before publisher links), `candidates`
+    (best first: an open version of record, then accepted manuscripts, then
+    preprints; repository copies first within a version), `candidates`
     (the same, with the source that named each) and, when none was found,
     `reason`. Feed the output to `papers download`. A re-run skips papers
     already consolidated (state in FILE.papers-state.json, or

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from papers.errors import Cancelled, ConfigError, InputError
 from papers.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
 from papers.models import Paper
-from papers.runner import Pipeline, Summary, ending_of, make_resolver, unique
+from papers.runner import Pipeline, Summary, ending_of, make_resolver, unique, warn_unpaywall
 from papers.processor import Printer, Recorder, ResultProcessor
 from papers.reporting import NullReporter, Reporter
 from papers.settings import Settings
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("papers")
 
-CHUNK = 25  # papers per work unit: sources with batch endpoints ask for them in one request
+CHUNK = 200     # papers per work unit at most: batch sources ask for them in a few requests
+MIN_CHUNK = 50  # ... and at least (OpenAlex's batch)
+
 
 
 def default_state_path(output_file: str | None) -> str:
@@ -149,7 +151,10 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     # A copy taken before the processor starts: the loop below never reads the live store.
     priors = dict(state.records)
     pipeline = Pipeline(make_processor, settings.workers, cancel)
-    chunk_size = max(1, min(CHUNK, -(-expected // settings.workers))) if expected else CHUNK
+    # Big enough for every source's batch form; a list shorter than workers x MIN_CHUNK
+    # still goes in MIN_CHUNK pieces, since the APIs' rates, not threads, set the pace.
+    chunk_size = min(CHUNK, max(MIN_CHUNK, -(-expected // settings.workers))) if expected else CHUNK
+    warn_unpaywall(settings, expected)
     input_error = None
     with pipeline:
         if expected:
@@ -164,7 +169,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, None)
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
-                   reason=reason, output_dir=output_file or "", state_path=state.path)
+                   reason=reason, output_dir=output_file or "", state_path=state.path,
+                   notes=[n for n in (s.note() for s in resolver.sources) if n])
 
 
 def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], asked_with: tuple[str, ...],

@@ -17,24 +17,25 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
-from papers.messages import (AlreadyDone, Outcome, PapersQueued, Status, TotalEstimate,
-                             result_message)
+from papers.messages import (AlreadyDone, Outcome, PapersQueued, ProgressUpdate, Status,
+                             TotalEstimate, result_message)
 from papers import library
 from papers.models import Paper, candidate_urls
 from papers.naming import Namer
 from papers.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.processor import ResultProcessor, download_processor
 from papers.reporting import NullReporter, Reporter, Stats
-from papers.runner import BATCH, Pipeline, Summary, ending_of, make_resolver, policy_of
+from papers.runner import (BATCH, Pipeline, Summary, ending_of, make_sources, policy_of,
+                           warn_unpaywall)
 from papers.redact import redact
 from papers.settings import Settings
 from papers.state import PaperRecord, StateStore, can_create_in
 
 if TYPE_CHECKING:
     from papers.fetch import FetchConfig, Fetcher
-    from papers.hosts import HostScheduler, Reservation
+    from papers.hosts import HostLimiter, HostScheduler, Reservation
     from papers.netconf import NetConfig
-    from papers.resolve import Resolver
+    from papers.discovery.cascade import Cascade
 
 log = logging.getLogger("papers")
 
@@ -59,7 +60,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.fetch import Fetcher  # the HTTP client loads only when a run starts
-    from papers.hosts import HostLimiter, HostScheduler
+    from papers.hosts import HostLimiter, HostScheduler, host_of
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
@@ -95,17 +96,36 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
-    pipeline = Pipeline(make_processor, settings.workers, cancel, on_input_end=scheduler.close)
+    stage = _Stage(settings, limiter, cancel, net) if can_resolve else None
+    if stage is not None:
+        warn_unpaywall(settings, expected)  # an upper bound: the cascade asks it last
+    pipeline = Pipeline(make_processor, settings.workers, cancel,
+                        on_input_end=lambda: _end_input(stage, scheduler))
     fetcher = Fetcher(_fetch_config(settings, net, planner.namer), limiter, cancel, pipeline.put,
                       clock=clock)
-    worker = _Worker(settings, net, can_resolve, scheduler, fetcher, pipeline.put)
+    worker = _Worker(settings, scheduler, fetcher, pipeline.put, stage)
+
+    def to_workers(job: Fetch) -> bool:
+        host = job.host
+        if job.lookup is not None:  # its candidates came from the lookup stage
+            job = _looked_up(planner.namer, job)
+            urls = candidate_urls(job.paper, settings.doi_resolver if job.doi_fallback else None)
+            host = host_of(urls[0]) if urls else None
+        if not scheduler.put(host, job):
+            return False
+        pipeline.start_loop(worker.loop)
+        return True
+
+    if stage is not None:
+        stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
     input_error = None
     with pipeline:
         if expected:
             pipeline.put(TotalEstimate(expected))
         try:
-            _plan_all(planner, papers, pipeline.put, scheduler, cancel,
-                      lambda: pipeline.start_loop(worker.loop))
+            _plan_all(planner, papers, pipeline.put, cancel,
+                      lambda job: stage.start(job) if stage and job.paper.identifiers
+                      else to_workers(job))
         except InputError as e:
             input_error = str(e)
     fetcher.close()
@@ -116,7 +136,8 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
                    notes=[n for n in [_fleet_note(settings), limiter.pace_note(),
-                                      _naming_note(named_before, settings.naming, recorder.stats)]
+                                      _naming_note(named_before, settings.naming, recorder.stats),
+                                      *(stage.notes() if stage else ())]
                           if n])
 
 
@@ -200,16 +221,15 @@ def _make_output_dir(output_dir: str) -> set[str] | None:
 
 
 class _Worker:
-    """What every download worker runs: take a job from the scheduler, look its PDF
-    candidates up if it has none, fetch it, and put its result on the queue."""
+    """What every download worker runs: take a job from the scheduler, fetch it, and put
+    its result on the queue; a job whose candidates all failed goes back to the lookup
+    stage while some source has not been asked."""
 
-    def __init__(self, settings: Settings, net: "NetConfig", can_resolve: bool,
-                 scheduler: "HostScheduler", fetcher: "Fetcher", put: Callable[[Any], None]) -> None:
-        self.settings, self.net, self.can_resolve = settings, net, can_resolve
+    def __init__(self, settings: Settings, scheduler: "HostScheduler", fetcher: "Fetcher",
+                 put: Callable[[Any], None], cascade: "_Stage | None") -> None:
+        self.settings = settings
         self.scheduler, self.limiter, self.cancel = scheduler, fetcher.limiter, fetcher.cancel
-        self.fetcher, self.put = fetcher, put
-        self._resolver: Resolver | None = None
-        self._resolver_lock = threading.Lock()
+        self.fetcher, self.put, self.cascade = fetcher, put, cascade
 
     def loop(self) -> None:
         """Work until the scheduler has no more jobs."""
@@ -222,60 +242,106 @@ class _Worker:
                     self.limiter.release(reservation.key)
 
     def work(self, job: Fetch, reservation: "Reservation") -> None:
-        """One paper, start to finish."""
-        if self.cancel.is_set():
-            return
+        """One paper's candidates, start to finish."""
+        finished = True
+        try:
+            if self.cancel.is_set():
+                return
+            outcome, tried = self._fetch(job, reservation)
+            if outcome is None:
+                return
+            if outcome.status is Status.FAILED and not outcome.fatal and job.lookup is not None:
+                outcome = self.cascade.failed(job, outcome, tried)
+                if outcome is None:  # the next source is asked; its candidates come back here
+                    finished = False
+                    return
+            self.put(result_message(job.paper, outcome))
+        finally:
+            if finished and job.lookup is not None:
+                self.cascade.done(job)
+
+    def _fetch(self, job: Fetch, reservation: "Reservation") -> tuple[Outcome | None, list[Any]]:
+        """The fetch's outcome (None when stopping), and the candidates that failed."""
         paper = job.paper
         log.debug("fetching %s", paper.id)
+        lookup_error = None
+        if not paper.urls and job.lookup is None and self.cascade is None:
+            lookup_error = UNRESOLVED.format(what=", ".join(paper.identifiers) or paper.id)
         try:
-            paper, outcome, lookup_error = self._candidates(paper)
-            if outcome is None:
-                if paper is not job.paper:  # the lookup added candidates, and metadata
-                    job = self._looked_up(job, paper)
-                outcome = self.fetcher.fetch(job, reservation, lookup_error)
+            outcome, tried = self.fetcher.attempt(job, reservation, lookup_error)
         except Cancelled:
-            return
+            return None, []
         except Exception as e:  # a bug must cost one paper, not the run
             log.debug("internal error on %s", paper.id, exc_info=True)
-            outcome = Outcome(status=Status.FAILED, error=f"internal error: {type(e).__name__}: {e}")
-        self.put(result_message(paper, outcome))
+            return Outcome(status=Status.FAILED, error=f"internal error: {type(e).__name__}: {e}"), []
+        if outcome.unreported and outcome.status is Status.FAILED and job.lookup is not None:
+            self.put(ProgressUpdate(outcome.unreported))  # its bytes count, whatever comes next
+            outcome = replace(outcome, unreported=0)
+        return outcome, tried
 
-    def _looked_up(self, job: Fetch, paper: Paper) -> Fetch:
-        """`job` for `paper` as the lookup completed it: with a --name template, named
-        by the title, authors and year the lookup found."""
-        namer = self.fetcher.config.namer
-        if namer is None or namer.template is None:
-            return replace(job, paper=paper)
-        path = namer.path(paper)
-        if path == job.path:
-            return replace(job, paper=paper)
-        return replace(job, paper=paper, path=path, final_may_exist=True, part_may_exist=True)
 
-    def _candidates(self, paper: Paper) -> tuple[Paper, Outcome | None, str | None]:
-        """(paper with PDF candidates, its outcome if the lookup settled it, why none was found)."""
-        if paper.urls:
-            return paper, None, None
-        if not self.can_resolve:
-            return paper, None, UNRESOLVED.format(what=", ".join(paper.identifiers) or paper.id)
-        paper, outcome = _resolve_inline(self.resolver(), paper)
-        if outcome is not None and paper.doi and self.settings.doi_resolver:
-            # Nothing found by the sources: the DOI's own landing page is the last resort.
-            return paper, None, outcome.error
-        return paper, outcome, None
+def _looked_up(namer: Namer, job: Fetch) -> Fetch:
+    """`job` as the lookup completed its paper: with a --name template, named by the
+    title, authors and year the lookup found."""
+    if namer.template is None:
+        return job
+    path = namer.path(job.paper)
+    if path == job.path:
+        return job
+    return replace(job, path=path, final_may_exist=True, part_may_exist=True)
 
-    def resolver(self) -> "Resolver":
-        """The Resolver, made on first use: a run of plain URLs never imports the API clients."""
-        with self._resolver_lock:
-            if self._resolver is None:
-                self._resolver = make_resolver(self.settings, self.limiter, self.cancel, self.net)
-            return self._resolver
+
+class _Stage:
+    """The lookup stage, made when the first paper needs it: a run of plain URLs never
+    imports the API clients."""
+
+    def __init__(self, settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
+                 net: "NetConfig") -> None:
+        self.settings, self.limiter, self.cancel, self.net = settings, limiter, cancel, net
+        self.cascade: Cascade | None = None
+        self.lock = threading.Lock()
+
+    def wire(self, send: Callable[[Fetch], bool], report: Callable[[Paper, Outcome], None]) -> None:
+        self.send, self.report = send, report
+
+    def start(self, job: Fetch) -> bool:
+        """Give a planned job to the cascade."""
+        with self.lock:
+            if self.cascade is None:
+                from papers.discovery.cascade import Cascade
+
+                s = self.settings
+                self.cascade = Cascade(make_sources(s, self.limiter, self.cancel, self.net),
+                                       self.send, self.report, self.cancel, s.doi_resolver,
+                                       s.secrets)
+        return self.cascade.start(job)
+
+    def failed(self, job: Fetch, outcome: Outcome, tried: list[Any]) -> Outcome | None:
+        return self.cascade.failed(job, outcome, tried)
+
+    def done(self, job: Fetch) -> None:
+        self.cascade.done(job)
+
+    def close_input(self) -> None:
+        if self.cascade is not None:
+            self.cascade.close_input()
+
+    def notes(self) -> list[str | None]:
+        """The sources' notes for the summary (an allowance used up)."""
+        return [s.note() for s in self.cascade.sources] if self.cascade else []
+
+
+def _end_input(stage: _Stage | None, scheduler: "HostScheduler") -> None:
+    """The input is planned: once the lookup stage has nothing left, the workers may end."""
+    if stage is not None:
+        stage.close_input()
+    scheduler.close()
 
 
 def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], None],
-              scheduler: "HostScheduler", cancel: threading.Event,
-              queued_fetch: Callable[[], None]) -> None:
-    """Plan every paper: fetches go to the scheduler (each then calls `queued_fetch`),
-    the rest to the processor.
+              cancel: threading.Event, fetch: Callable[[Fetch], bool]) -> None:
+    """Plan every paper: fetches go to `fetch` (False: the run is stopping), the rest
+    to the processor.
 
     Counts and already-done papers travel in batches of BATCH: one message per
     paper would cost more than a re-run's paper itself.
@@ -300,9 +366,7 @@ def _plan_all(planner: Planner, papers: Iterable[Paper], put: Callable[[Any], No
                     done = []
             elif isinstance(decision, Report):
                 put(result_message(decision.paper, decision.outcome))
-            elif scheduler.put(decision.host, decision):
-                queued_fetch()
-            else:
+            elif not fetch(decision):
                 return
     finally:
         if queued:
@@ -339,19 +403,6 @@ class _QuietGC:
         gc.unfreeze()
         if self.enabled:
             gc.enable()
-
-
-def _resolve_inline(resolver: "Resolver", paper: Paper) -> tuple[Paper, Outcome | None]:
-    """Find PDF candidates for a paper given only by identifiers."""
-    from papers.resolve import paper_with_candidates
-
-    record = resolver.resolve([paper])[0]
-    resolved = paper_with_candidates(paper, record)
-    if resolved.urls:
-        return resolved, None
-    # Source errors are worth another try later; a clean "none found" is not.
-    return resolved, Outcome(status=Status.FAILED, error=record["reason"],
-                             permanent=record["status"] == "not_found")
 
 
 def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summary:

@@ -100,6 +100,11 @@ class ApiError(PaperError):
     """An API did not answer usefully; the message is one safe line."""
 
 
+class QuotaExhausted(ApiError):
+    """An API refused because an allowance (credits, calls a day) is used up: asking again
+    in this run cannot help, unlike a rate limit."""
+
+
 class StdoutClosed(BrokenPipeError):
     """Stdout's reader went away (`| head`). A BrokenPipeError without an errno: caught
     where a closed pipe is, but not taken by click for its own EPIPE exit (status 1)."""

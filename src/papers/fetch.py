@@ -564,11 +564,18 @@ class Fetcher:
         scheduler took for the first host. `lookup_error` says why the scholarly
         sources named no candidate.
         """
-        return self._fetch(_Download(job, self.clock()), reservation, lookup_error)
+        return self.attempt(job, reservation, lookup_error)[0]
+
+    def attempt(self, job: Fetch, reservation: Reservation | None = None,
+                lookup_error: str | None = None) -> tuple[Outcome, list[tuple[str, Attempt]]]:
+        """`fetch`, and the candidates that failed in this call, with why."""
+        dl = _Download(job, self.clock())
+        outcome = self._fetch(dl, reservation, lookup_error or job.lookup_error, job)
+        return outcome, dl.tried
 
     def _fetch(self, dl: _Download, reservation: Reservation | None,
-               lookup_error: str | None) -> Outcome:
-        urls = candidate_urls(dl.paper, self.config.doi_resolver)
+               lookup_error: str | None, job: Fetch) -> Outcome:
+        urls = candidate_urls(dl.paper, self.config.doi_resolver if job.doi_fallback else None)
         if not urls:
             return self._outcome(dl, Status.FAILED, None, error=lookup_error or dl.paper.problem
                                  or "no PDF URL to try")
@@ -590,16 +597,18 @@ class Fetcher:
                 outcome = self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
                                         sha256=attempt.sha256, pdf_url=attempt.pdf_url,
                                         landing_page=attempt.landing_page,
-                                        duplicate_of=attempt.duplicate_of)
+                                        duplicate_of=attempt.duplicate_of,
+                                        version=(job.versions or {}).get(url))
                 if self.config.metadata and not attempt.duplicate_of:
                     write_metadata(dl.paper, outcome)
                 return outcome
             dl.tried.append((url, attempt))
             if len(urls) > 1:
                 log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
-        error = self._explain(dl.tried, dl.paper.id)
-        permanent = all(a.result in _PERMANENT for _, a in dl.tried)
-        too_large = any(a.result is Result.TOO_LARGE for _, a in dl.tried)
+        tried = [*job.earlier, *dl.tried]  # with the candidates other sources named before
+        error = self._explain(tried, dl.paper.id)
+        permanent = all(a.result in _PERMANENT for _, a in tried)
+        too_large = any(a.result is Result.TOO_LARGE for _, a in tried)
         return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
                              size_limit=self.config.max_size if too_large else None,
                              error=f"{lookup_error}; then {error}" if lookup_error else error)

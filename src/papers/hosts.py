@@ -80,6 +80,20 @@ class HostLimiter:
             self._max[key] = max_connections
             self._intervals[key] = 1.0 / rate_limit if rate_limit > 0 else 0.0
 
+    def tighten(self, key: str, max_connections: int | None, rate_limit: float | None) -> bool:
+        """Lower `key`'s limits to what its server announced (never raise them); True if
+        either changed."""
+        with self.cond:
+            changed = False
+            if max_connections and max_connections < self._max.get(key, self.max_per_host):
+                self._max[key] = max_connections
+                changed = True
+            interval = self._intervals.get(key, self.interval)
+            if rate_limit and (interval == 0 or 1.0 / rate_limit > interval):
+                self._intervals[key] = 1.0 / rate_limit
+                changed = True
+            return changed
+
     def try_acquire(self, key: str) -> float:
         """Take a slot for `key` now if allowed: 0.0. Otherwise seconds to wait (inf: no slot).
 

@@ -69,6 +69,8 @@ class Outcome:
     last_modified: str | None = None
     unreported: int = 0               # bytes received but not yet sent as PROGRESS_UPDATE
     duplicate_of: str | None = None   # downloaded: the same file as this other paper's (its id)
+    version: str | None = None        # downloaded: the version a source named for the URL
+    looked_up: bool = False           # failed after every source was asked
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,11 @@ class Fetch:
     host: str | None                 # the first candidate's host, for the scheduler
     final_may_exist: bool = True     # False: the final file was absent at the start
     part_may_exist: bool = True      # False: no `.part` at the start
+    lookup: Any = None               # a discovery.cascade.Lookup: sources may be asked for more
+    versions: dict[str, str] | None = None   # candidate URL: the version a source named
+    earlier: tuple[Any, ...] = ()    # (url, attempt) that failed before, in this run
+    doi_fallback: bool = True        # the DOI's landing page may be tried after `paper.urls`
+    lookup_error: str | None = None  # why the sources named no candidate
 
 
 Decision = Done | Report | Fetch
@@ -79,16 +84,22 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
             size = -1
         if size == prior.bytes:
             return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.sha256,
-                           url=prior.url, pdf_url=prior.pdf_url)
+                           url=prior.url, pdf_url=prior.pdf_url, version=prior.version)
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
     if prior and prior.status == FAILED and prior.permanent and not retry_failed \
-            and not _limit_raised(prior, max_size):
+            and not _limit_raised(prior, max_size) and not _sources_unasked(prior, paper, can_resolve):
         return Outcome(status=Status.FAILED, permanent=True, url=prior.url,
                        error=f"{prior.error} [failed permanently before; --retry-failed tries again]")
     return None
+
+
+def _sources_unasked(prior: PaperRecord, paper: Paper, can_resolve: bool) -> bool:
+    """A paper whose own URLs failed for good, but whose identifiers no source was asked
+    about: "permanent" was said of those URLs, not of the paper."""
+    return can_resolve and not prior.looked_up and bool(paper.urls) and bool(paper.identifiers)
 
 
 def _limit_raised(prior: PaperRecord, max_size: int | None) -> bool:

@@ -46,6 +46,8 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         line["landing_page"] = redacted(outcome.landing_page)
     if outcome.duplicate_of:
         line["duplicate_of"] = redacted(outcome.duplicate_of)
+    if outcome.version:
+        line["version"] = outcome.version
     if paper.title:
         line["title"] = paper.title
     for kind in ID_KINDS:
@@ -379,7 +381,8 @@ class DownloadPrinter(Printer):
         if self.json_output:
             for paper, rec in msg.batch:
                 outcome = Outcome(status=Status.SKIPPED, path=rec.path, bytes=rec.bytes or 0,
-                                  sha256=rec.sha256, url=rec.url, pdf_url=rec.pdf_url)
+                                  sha256=rec.sha256, url=rec.url, pdf_url=rec.pdf_url,
+                                  version=rec.version)
                 self.emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 

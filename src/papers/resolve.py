@@ -29,23 +29,40 @@ _PMC_HOSTS = ("europepmc.org", "pmc.ncbi.nlm.nih.gov")
 _ARXIV_PDF = re.compile(r"^https?://(?:www\.|export\.)?arxiv\.org/(?:pdf|abs)/(.+?)(?:v\d+)?(?:\.pdf)?/?$", re.I)
 
 
-def rank(c: Candidate) -> tuple[int, int]:
-    """Sort key of a candidate: repository copies (arXiv, PMC) before publisher links."""
+#: What a reader wants first: the version of record when it is open, then the author's
+#: accepted manuscript, then a copy of unknown version, then the submitted preprint.
+VERSION_RANK = {"publishedVersion": 0, "acceptedVersion": 1, None: 2, "submittedVersion": 3}
+
+
+def version_class(c: Candidate) -> int:
+    """A candidate's place by version. A published version counts as open when a licence
+    comes with it; Crossref's links (mostly text-mining or subscription) come last."""
+    if c.source == "crossref":
+        return 4
+    if c.version == "publishedVersion" and not c.license:
+        return VERSION_RANK[None]
+    return VERSION_RANK.get(c.version, VERSION_RANK[None])
+
+
+def host_class(c: Candidate) -> int:
+    """Among copies of one version: repositories (arXiv, PMC, others) before publishers."""
     host = (urlsplit(c.url).hostname or "").lower()
     path = urlsplit(c.url).path.lower()
+    if c.source == "arxiv" or host.endswith("arxiv.org"):
+        return 1
+    if host.endswith(_PMC_HOSTS) or (host.endswith("ncbi.nlm.nih.gov") and "/pmc/" in path):
+        return 2
+    if c.host_type == "repository":
+        return 3
+    return 4
+
+
+def rank(c: Candidate) -> tuple[int, int, int, int]:
+    """Sort key of a candidate: the input's own first (the user knows best), then by
+    version, then repository copies before publisher links, then by source."""
     if c.source == "input":
-        cls = 0  # the user knows best
-    elif c.source == "arxiv" or host.endswith("arxiv.org"):
-        cls = 1
-    elif host.endswith(_PMC_HOSTS) or (host.endswith("ncbi.nlm.nih.gov") and "/pmc/" in path):
-        cls = 2
-    elif c.host_type == "repository":
-        cls = 3
-    elif c.source == "crossref":
-        cls = 5  # often text-mining or subscription links
-    else:
-        cls = 4
-    return cls, SOURCE_PREFERENCE.get(c.source, 9)
+        return 0, 0, 0, 0
+    return 1, version_class(c), host_class(c), SOURCE_PREFERENCE.get(c.source, 9)
 
 
 def url_identity(url: str) -> str:

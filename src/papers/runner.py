@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from papers.netconf import NetConfig
     from papers.resolve import Resolver
     from papers.retry import RetryPolicy
+    from papers.sources import Source
 
 log = logging.getLogger("papers")
 
@@ -127,10 +128,10 @@ class Pipeline:
         """Run `loop` on one more worker, while fewer than `workers` run it (each pulls
         its own work until there is none): one per job queued, so that a run of three
         papers starts three threads, not `--workers`."""
-        if self.loops >= self.workers:
-            return
-        self.loops += 1
-        with self.inflight.cond:
+        with self.inflight.cond:  # the planner and the lookup stage both start them
+            if self.loops >= self.workers:
+                return
+            self.loops += 1
             self.inflight.count += 1
         self.executor.submit(loop).add_done_callback(self.inflight.release)
 
@@ -192,16 +193,35 @@ def policy_of(settings: Settings) -> "RetryPolicy":
                        backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
 
 
-def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
-                  net: "NetConfig | None" = None) -> "Resolver":
-    """A Resolver over the sources the settings enable."""
+UNPAYWALL_DAY = 100_000  # the calls a day Unpaywall asks users to stay under
+
+
+def warn_unpaywall(settings: Settings, expected: int | None) -> None:
+    """Say before a run starts that it may pass Unpaywall's 100,000 calls a day."""
+    if expected and expected > UNPAYWALL_DAY and "unpaywall" in settings.use_sources \
+            and settings.source("unpaywall").enabled:
+        log.warning("this run may ask Unpaywall about up to %s papers; Unpaywall asks for at most "
+                    "%s calls a day (disable it with --sources, or split the list over days)",
+                    f"{expected:,}", f"{UNPAYWALL_DAY:,}")
+
+
+def make_sources(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
+                 net: "NetConfig | None" = None) -> "list[Source]":
+    """The sources the settings enable, sharing one API client."""
     from papers.apiclient import ApiClient
-    from papers.resolve import Resolver
     from papers.sources import build_sources
 
     net = net or settings.net()
     client = ApiClient(limiter, cancel, policy_of(settings), settings.timeout, net, settings.secrets)
-    return Resolver(build_sources(settings, client), settings.secrets)
+    return build_sources(settings, client)
+
+
+def make_resolver(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
+                  net: "NetConfig | None" = None) -> "Resolver":
+    """A Resolver over the sources the settings enable."""
+    from papers.resolve import Resolver
+
+    return Resolver(make_sources(settings, limiter, cancel, net), settings.secrets)
 
 
 def unique(papers: Iterable[Paper]) -> Iterator[Paper]:

@@ -31,16 +31,17 @@ class SourceSettings:
 
 #: The public endpoints with their published politeness rules.
 DEFAULT_SOURCES = (
-    # OpenAlex allows 100 req/s; 10 leaves room for everyone else.
-    SourceSettings("openalex", "https://api.openalex.org", 10.0, 4),
+    # OpenAlex caps every user at 100 req/s; 20 leaves room for five machines of a fleet.
+    SourceSettings("openalex", "https://api.openalex.org", 20.0, 4),
     # Unpaywall asks for at most 100,000 calls a day.
     SourceSettings("unpaywall", "https://api.unpaywall.org/v2", 5.0, 2),
     # The shared pool without a key throttles often; a key gets 1 req/s.
     SourceSettings("semantic_scholar", "https://api.semanticscholar.org/graph/v1", 1.0, 1),
     # arXiv: one request every 3 seconds, one connection at a time.
     SourceSettings("arxiv", "https://export.arxiv.org/api", 1 / 3, 1, pdf_base_url="https://arxiv.org/pdf"),
-    # Crossref public pool: 5 req/s, concurrency 1 (the polite pool with mailto allows more).
-    SourceSettings("crossref", "https://api.crossref.org", 5.0, 1),
+    # Crossref's public pool allows 1 list call/s (papers batches), concurrency 1; the polite
+    # pool (an email) 3/s, concurrency 3. Lower limits it announces are obeyed.
+    SourceSettings("crossref", "https://api.crossref.org", 1.0, 1),
     # Europe PMC documents no limit; about 10 req/s is courteous.
     SourceSettings("europepmc", "https://www.ebi.ac.uk/europepmc/webservices/rest", 10.0, 2),
 )

@@ -62,6 +62,8 @@ class PaperRecord(NamedTuple):
     pdf_url: str | None = None        # where the bytes came from
     size_limit: int | None = None     # failed as too large under this --max-size
     duplicate_of: str | None = None   # downloaded: the same file as this paper's (its id)
+    version: str | None = None        # downloaded: publishedVersion | acceptedVersion | submittedVersion
+    looked_up: bool | None = None     # failed: every source was asked too (not only its own URLs)
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -121,13 +123,16 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
         title=paper.title or None)
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
-                            last_modified=outcome.last_modified, size_limit=outcome.size_limit)
+                            last_modified=outcome.last_modified, size_limit=outcome.size_limit,
+                            looked_up=outcome.looked_up or None)
     same = outcome.duplicate_of or (prior.duplicate_of if prior and outcome.status is Status.SKIPPED
                                     else None)
     return rec._replace(
         finished=iso(outcome.finished) if outcome.finished else prior and prior.finished,
         pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url,
-        duplicate_of=redacted(same))
+        duplicate_of=redacted(same),
+        version=outcome.version or (prior.version if prior and outcome.status is Status.SKIPPED
+                                    else None))
 
 
 def changes_record(outcome: Outcome, prior: PaperRecord | None) -> bool:

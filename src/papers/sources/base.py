@@ -100,6 +100,10 @@ class Source:
         """Why this source cannot be used at all, or None."""
         return None
 
+    def note(self) -> str | None:
+        """What the run's summary should say about this source (an allowance used up), or None."""
+        return None
+
     def query(self, ids: Ids) -> str | None:
         """The identifier this source would be asked with, or None if it cannot help."""
         raise NotImplementedError

@@ -14,7 +14,7 @@ _VERSIONS = {"vor": "publishedVersion", "am": "acceptedVersion", "tdm": None}
 
 class Crossref(Source):
     name = "crossref"
-    batch_size = 20  # DOIs per list call; its answer holds them all (`rows`)
+    batch_size = 50  # DOIs per list call; its answer holds them all (`rows`)
 
     def query(self, ids: Ids) -> str | None:
         return crossref_doi(ids)

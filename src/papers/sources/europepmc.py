@@ -20,7 +20,7 @@ def _asked_by(ids: Ids) -> tuple[str, str]:
 
 class EuropePmc(Source):
     name = "europepmc"
-    batch_size = 25  # terms OR-ed in one search
+    batch_size = 50  # terms OR-ed in one search
 
     def query(self, ids: Ids) -> str | None:
         if ids.pmcid:

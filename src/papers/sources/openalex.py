@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from papers.errors import QuotaExhausted
 from papers.ids import arxiv_base
 from papers.sources.base import Found, Ids, Source, text, url_ident, year_of
 
 _DOI_URL = "https://doi.org/"
+log = logging.getLogger("papers")
 
 
 def _doi_for(ids: Ids) -> str | None:
@@ -38,26 +41,51 @@ class OpenAlex(Source):
             kw["api_key"] = self.conf.api_key
         return kw
 
+    lists_refused: str | None = None   # why list calls stopped: the rest go one by one
+
     def lookup(self, batch: list[Ids]) -> list[Found | None]:
         by_doi = {i: _doi_for(ids) for i, ids in enumerate(batch) if _doi_for(ids)}
         results: list[Found | None] = [None] * len(batch)
-        if len(by_doi) > 1:
+        listed = len(by_doi) > 1 and not self.lists_refused and self._list(by_doi, results)
+        for i, ids in enumerate(batch):
+            if not (listed and i in by_doi):
+                results[i] = self.lookup_one(ids)
+        return results
+
+    def _list(self, by_doi: dict[int, str], results: list[Found | None]) -> bool:
+        """One list call for the DOIs in `by_doi` (a credit); False if OpenAlex refused it
+        for the allowance, after which singletons (free) do the rest of the run."""
+        try:
             resp = self.client.request(self.conf, f"{self.base}/works", params=self._params(
                 filter="doi:" + "|".join(by_doi.values()), per_page=len(by_doi)))
-            works = (resp.json().get("results") or []) if resp else []
-            found = {}
-            for w in works:
-                if isinstance(w, dict):
-                    doi = str(w.get("doi") or "").lower().removeprefix(_DOI_URL)
-                    found[doi] = w
-            for i, doi in by_doi.items():
-                w = found.get(doi.lower())
-                results[i] = self.parse(w) if w else None
-        for i, ids in enumerate(batch):
-            if len(by_doi) > 1 and i in by_doi:
-                continue
-            results[i] = self.lookup_one(ids)
-        return results
+        except QuotaExhausted as e:
+            self._refuse(str(e))
+            return False
+        if resp is not None and (resp.headers.get("X-RateLimit-Remaining") or "").strip() == "0":
+            self._refuse("the credit allowance is used up (X-RateLimit-Remaining: 0)")
+        works = (resp.json().get("results") or []) if resp else []
+        found = {}
+        for w in works:
+            if isinstance(w, dict):
+                found[str(w.get("doi") or "").lower().removeprefix(_DOI_URL)] = w
+        for i, doi in by_doi.items():
+            w = found.get(doi.lower())
+            results[i] = self.parse(w) if w else None
+        return True
+
+    def _refuse(self, why: str) -> None:
+        if not self.lists_refused:
+            self.lists_refused = why
+            log.warning("openalex: list calls refused (%s); looking papers up one at a time, "
+                        "which is free but slower", why)
+
+    def note(self) -> str | None:
+        if not self.lists_refused:
+            return None
+        key = "" if self.conf.api_key else (
+            "; a free API key (sources.openalex.api_key) allows 10,000 list calls a day")
+        return (f"OpenAlex refused list calls part-way ({self.lists_refused}): the rest of the run "
+                f"asked it one paper at a time (free, slower){key}")
 
     def lookup_one(self, ids: Ids) -> Found | None:
         q = self.query(ids)

@@ -12,7 +12,7 @@ FIELDS = "title,year,authors,externalIds,isOpenAccess,openAccessPdf"
 
 class SemanticScholar(Source):
     name = "semantic_scholar"
-    batch_size = 100
+    batch_size = 500
 
     def query(self, ids: Ids) -> str | None:
         if ids.doi:
