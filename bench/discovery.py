@@ -142,6 +142,32 @@ def keyless(n: int, allowance: int, work: str, env: dict) -> dict:
                 "said_once": p.stderr.count("sources.openalex.api_key") == 1}
 
 
+def memory(n: int, work: str, env: dict) -> dict:
+    """Peak RSS of `download` of n bare DOIs that no source knows, through the lookup
+    stage (OpenAlex only, rates unlimited, no DOI landing page): the stage's memory."""
+    with FaultServer() as server:
+        fake = FakeScholar(server)
+        config = os.path.join(work, "memory.yaml")
+        text = fake.config().replace(f"doi_resolver: {server.url('/doi')}", "doi_resolver: null")
+        with open(config, "w") as f:
+            f.write(text + "use_sources: [openalex]\n")
+        dois = os.path.join(work, f"dois{n}.txt")
+        with open(dois, "w") as f:
+            f.writelines(f"10.5555/m.{i}\n" for i in range(n))
+        out = os.path.join(work, "out-memory")
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", *PAPERS, "download", "-c", config, "-o",
+                            out, "-i", dois, "--no-progress", "-q"], capture_output=True,
+                           text=True, env=env)
+        took = time.monotonic() - t0
+        if p.returncode != 1:  # every paper fails: nobody knows it
+            sys.exit(f"bench: memory run exited {p.returncode}: {p.stderr[-800:]}")
+        rss_kb = int(p.stderr.strip().splitlines()[-1])
+        return {"papers": n, "peak_rss_mb": rss_kb / 1024, "seconds": took,
+                "calls": sum(fake.calls.values())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -163,12 +189,14 @@ def main() -> None:
         print(f"bench: consolidate 1000: {cons['calls_per_paper']:.3f} calls/paper", file=sys.stderr)
         key = keyless(1000, 5, work, env)
         print(f"bench: keyless: {key}", file=sys.stderr)
+        mem = [memory(n, work, env) for n in ([10_000] if args.quick else [10_000, 100_000])]
+        print(f"bench: memory: {mem}", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write(downloads, cons, key, args)
+    write(downloads, cons, key, mem, args)
 
 
-def write(downloads: list[dict], cons: dict, key: dict, args) -> None:
+def write(downloads: list[dict], cons: dict, key: dict, mem: list[dict], args) -> None:
     lines = ["# Discovery benchmark", "",
              f"`python bench/discovery.py --rounds {args.rounds}{' --quick' if args.quick else ''}` "
              f"on {time.strftime('%Y-%m-%d')}, against the fake APIs of tests/fakeapis.py, which "
@@ -194,7 +222,15 @@ def write(downloads: list[dict], cons: dict, key: dict, args) -> None:
               f"{key['list_calls']} list calls ({key['refused']} refused, none retried), "
               f"{key['singletons']} free singletons, in {key['seconds']:.1f} s against an API "
               f"bound of {key['bound_s']:.1f} s (those calls at {OPENALEX_RATE:g}/s). The summary "
-              f"named `sources.openalex.api_key` once: {key['said_once']}.", ""]
+              f"named `sources.openalex.api_key` once: {key['said_once']}.", "",
+              "## Memory through the lookup stage", "",
+              "Bare DOIs that no source knows, asked of OpenAlex alone (rates unlimited, no "
+              "DOI landing page), so every paper passes through the stage and fails: peak RSS "
+              "(GNU time) should not grow with the input.", "",
+              "| papers | peak RSS | time | API calls |", "|---:|---:|---:|---:|"]
+    lines += [f"| {m['papers']:,} | {m['peak_rss_mb']:.0f} MB | {m['seconds']:.1f} s | "
+              f"{m['calls']:,} |" for m in mem]
+    lines += [""]
     with open(os.path.join(HERE, "DISCOVERY.md"), "w") as f:
         f.write("\n".join(lines))
 

@@ -438,7 +438,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller workloads, for trying the script")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="typical small shm sweep hosts bigfile scale startup")
+                    help="typical small shm sweep hosts bigfile scale startup discovery")
     ap.add_argument("--big", action="store_true", help="also the 1M-paper scale run (minutes, ~4 GB disk)")
     ap.add_argument("--build-scale", type=int, help=argparse.SUPPRESS)  # scale_rerun's child
     args = ap.parse_args()
@@ -550,6 +550,11 @@ def main() -> None:
     if want("startup"):
         extra["startup"] = startup(args.rounds)
 
+    if want("discovery"):  # finding PDFs, against the APIs' bound: its own script and page
+        subprocess.run([sys.executable, os.path.join(HERE, "discovery.py"), "--rounds",
+                        str(args.rounds), *(["--quick"] if q else [])], check=True)
+        extra["discovery"] = "bench/DISCOVERY.md"
+
     write_results(results, extra, args)
 
 
@@ -650,6 +655,10 @@ def write_results(results: list[Result], extra: dict, args) -> None:
             lines.append(f"| {w} | " + " | ".join(f"{extra['sweep'][t][w]:.0f}" for t in extra["sweep"]) + " |")
         if extra.get("chart"):
             lines += ["", "![files/s against workers](workers.png)"]
+    if "discovery" in extra:
+        lines += ["", "Finding PDFs (bare DOIs against the APIs' bound, consolidate's calls per "
+                  "paper, a keyless OpenAlex run): [DISCOVERY.md](DISCOVERY.md), written by "
+                  "bench/discovery.py in this run."]
     with open(os.path.join(HERE, "AB.md"), encoding="utf-8") as f:  # kept by hand, copied in
         lines += ["", f.read().replace("# A/B measurements", "## A/B measurements", 1)
                   .replace("\n## ", "\n### ")]

@@ -63,6 +63,7 @@ class FakeScholar:
     s2_throttle: int = 0          # answer this many S2 requests with 429 first
     europepmc_error_for: str | None = None  # a query substring that gets errCode in HTTP 200
     down: set[str] = field(default_factory=set)  # APIs answering 503
+    slow: dict[str, float] = field(default_factory=dict)  # API: seconds before it answers
     enforce_limits: bool = False
     openalex_list_allowance: int | None = None   # list calls left today (None: unlimited)
     calls: Counter = field(default_factory=Counter)     # (api, "list" | "single") -> requests
@@ -162,6 +163,7 @@ class FakeScholar:
                     return refusal
                 reply = fn(h, path[len(prefix):], q)
                 reply.headers.update(self._limit_headers(api, q))
+                reply.stall = self.slow.get(api, 0.0)
                 return reply
         return None
 

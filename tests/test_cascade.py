@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import pdfs_in, read_state
+from conftest import pdfs_in, read_state, wait_for
 
 ASKED_ABOUT_EVERY_PAPER = ("unpaywall", "semantic_scholar", "crossref", "europepmc")
 
@@ -295,3 +295,194 @@ def test_consolidate_batches_openalex_s2_and_arxiv_with_unknown_and_duplicate_id
 
 def consolidate_cli(papers, cfg_path, *args):
     return papers("consolidate", "-c", cfg_path, *args, fast=False)
+
+
+def test_ctrl_c_while_the_lookup_stage_waits_on_an_api_exits_130_within_2s(fake, cfg, env,
+                                                                         tmp_path):
+    import signal
+    import time
+
+    from conftest import start_download
+
+    fake.slow["openalex"] = 60
+    for i in range(5):
+        fake.add(doi=f"10.1000/slow.{i}")
+    state = tmp_path / "o" / ".papers-state.json"
+    proc = start_download(env, cfg(), tmp_path / "o", [f"10.1000/slow.{i}" for i in range(5)],
+                          "--timeout", "30")
+    assert wait_for(lambda: fake.calls["openalex", "list"] >= 1)
+    time.sleep(0.3)  # the batch is out and waiting
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    err = proc.stderr.read().decode()
+    assert code == 130, err
+    assert time.monotonic() - t0 < 2.0
+    assert "interrupted" in err and "Traceback" not in err
+    assert state.exists()
+
+
+# -- the stage in-process, with sources that answer from a table ---------------------
+from papers.discovery.cascade import Cascade  # noqa: E402
+from papers.errors import ApiError  # noqa: E402
+from papers.messages import Outcome, Status  # noqa: E402
+from papers.models import paper_from_text  # noqa: E402
+from papers.planner import Fetch  # noqa: E402
+from papers.settings import DEFAULT_SOURCES, SourceSettings  # noqa: E402
+from papers.sources import Found, Source  # noqa: E402
+
+
+class TableSource(Source):
+    """Answers from `pdfs` (DOI -> PDF URL); records each batch it is asked."""
+
+    def __init__(self, name, batch_size, pdfs, fail=False):
+        super().__init__(SourceSettings(name, "http://unused", 0, 2), client=None)
+        self.name, self.batch_size, self.pdfs, self.fail = name, batch_size, pdfs, fail
+        self.batches = []
+
+    def query(self, ids):
+        return ids.doi
+
+    def lookup(self, batch):
+        self.batches.append([ids.doi for ids in batch])
+        if self.fail:
+            raise ApiError("HTTP 503 Service Unavailable")
+        out = []
+        for ids in batch:
+            url = self.pdfs.get(ids.doi)
+            f = Found(self.name) if url else None
+            if f:
+                f.add(url, version="publishedVersion", license="cc-by")
+            out.append(f)
+        return out
+
+
+class Workers:
+    """The stage's two outlets: jobs sent to workers (with `finish`, each is done at
+    once, as if downloaded), and reported failures."""
+
+    def __init__(self, finish):
+        self.sent, self.reported, self.lock = [], [], threading.Lock()
+        self.finish, self.stage = finish, None
+
+    def send(self, job):
+        with self.lock:
+            self.sent.append(job)
+        if self.finish:
+            self.stage.done(job)
+        return True
+
+    def report(self, paper, outcome):
+        with self.lock:
+            self.reported.append((paper, outcome))
+
+
+def _stage(sources, doi_resolver=None, finish=False, still=True):
+    """A stage; `still`: its clock stands still, so a partial batch goes only when
+    nothing else can join it, and the batches do not depend on the machine's speed."""
+    import time
+
+    w = Workers(finish)
+    w.stage = Cascade(sources, w.send, w.report, threading.Event(), doi_resolver,
+                      clock=(lambda: 0.0) if still else time.monotonic)
+    return w.stage, w
+
+
+def _job(doi):
+    paper = paper_from_text(doi)
+    return Fetch(paper, f"/tmp/{doi.replace('/', '_')}.pdf", None, None)
+
+
+def test_the_stage_batches_by_source_and_sends_found_papers_on_at_once():
+    first = TableSource("openalex", 3, {f"10.1000/{i}": f"https://a/{i}.pdf" for i in range(0, 7, 2)})
+    second = TableSource("semantic_scholar", 10, {"10.1000/1": "https://b/1.pdf"})
+    stage, w = _stage([second, first], finish=True)  # asked in the cascade's order
+    for i in range(7):
+        assert stage.start(_job(f"10.1000/{i}"))
+    stage.close_input()  # returns once every paper is sent or reported
+    assert len(w.sent) + len(w.reported) == 7
+    assert [len(b) for b in first.batches] == [3, 3, 1]
+    assert sorted(sum(second.batches, [])) == ["10.1000/1", "10.1000/3", "10.1000/5"]
+    sent = {j.paper.doi: j for j in w.sent}
+    assert sent["10.1000/0"].paper.urls == ("https://a/0.pdf",)
+    assert sent["10.1000/0"].versions == {"https://a/0.pdf": "publishedVersion"}
+    assert sent["10.1000/1"].paper.urls == ("https://b/1.pdf",) and not sent["10.1000/1"].doi_fallback
+    (paper, outcome), *_ = [r for r in w.reported if r[0].doi == "10.1000/3"]
+    assert outcome.status is Status.FAILED and outcome.permanent and outcome.looked_up
+    assert outcome.error.startswith("no open-access PDF found (asked: semantic_scholar, openalex)")
+    assert not any(t.is_alive() for t in stage.threads)
+
+
+def test_a_failed_candidate_goes_to_the_next_source_then_to_the_doi_page():
+    first = TableSource("openalex", 5, {"10.1000/x": "https://a/x.pdf"})
+    second = TableSource("unpaywall", 1, {"10.1000/x": "https://b/x.pdf"})
+    down = TableSource("crossref", 5, {}, fail=True)
+    stage, w = _stage([first, second, down], doi_resolver="https://doi.org", still=False)
+    assert stage.start(_job("10.1000/x"))
+    assert wait_for(lambda: len(w.sent) == 1, timeout=5)
+    job = w.sent[0]
+    failed = Outcome(Status.FAILED, url="https://a/x.pdf", error="not a PDF", permanent=True)
+    assert stage.failed(job, failed, [("https://a/x.pdf", "not a PDF")]) is None  # taken
+    assert wait_for(lambda: len(w.sent) == 2, timeout=5)
+    assert w.sent[1].paper.urls == ("https://b/x.pdf",)
+    assert w.sent[1].earlier == (("https://a/x.pdf", "not a PDF"),)
+    assert stage.failed(w.sent[1], failed, [("https://b/x.pdf", "not a PDF")]) is None
+    # Crossref could not answer; the DOI's landing page is the last resort.
+    assert wait_for(lambda: len(w.sent) == 3, timeout=5)
+    last = w.sent[2]
+    assert last.paper.urls == () and last.doi_fallback and len(last.earlier) == 2
+    final = stage.failed(last, failed, [("https://doi.org/10.1000/x", "HTTP 404")])
+    # A source error makes it worth another run: not permanent, and it says why.
+    assert final is not None and final.permanent is False
+    assert "crossref error: HTTP 503" in final.error
+    stage.done(last)
+    stage.close_input()
+
+
+@pytest.mark.parametrize("lengths, parts", [
+    ([20] * 50, [50]),           # a batch of ordinary DOIs is one list call
+    ([200] * 50, [14, 14, 14, 8]),  # long SICI-like DOIs: split to fit the URL
+    ([5000], [1]),               # one DOI longer than the limit still goes (alone)
+    ([], []),
+])
+def test_openalex_splits_a_batch_that_would_not_fit_in_a_url(lengths, parts):
+    from papers.sources.openalex import url_sized
+
+    by_doi = {i: "10.1000/" + "x" * (n - 8) for i, n in enumerate(lengths)}
+    got = url_sized(by_doi)
+    assert [len(p) for p in got] == parts
+    assert [i for p in got for i in p] == list(by_doi)
+
+
+def test_unpaywall_is_asked_no_more_once_a_run_reaches_its_daily_limit():
+    from papers.sources.base import Ids
+    from papers.sources.unpaywall import Unpaywall
+
+    class Client:
+        calls = 0
+
+        def request(self, conf, url, params=None, **kw):
+            Client.calls += 1
+            return None  # not found
+
+    conf = next(s for s in DEFAULT_SOURCES if s.name == "unpaywall")
+    u = Unpaywall(conf, Client(), email="me@example.org")
+    u.daily_limit = 2
+    assert u.unavailable() is None and u.note() is None
+    for i in range(2):
+        assert u.lookup_one(Ids(doi=f"10.1000/u.{i}")) is None
+    assert Client.calls == 2
+    assert u.unavailable() == "skipped: this run made Unpaywall's 2 calls a day"
+    assert "reached its 2 calls a day" in u.note()
+
+
+@pytest.mark.parametrize("expected, email, warned", [
+    (100_001, "me@example.org", True), (100_000, "me@example.org", False), (None, "x@y.org", False)])
+def test_a_run_that_may_pass_unpaywalls_day_says_so_before_it_starts(caplog, expected, email,
+                                                                     warned):
+    from papers.runner import warn_unpaywall
+    from papers.settings import Settings
+
+    with caplog.at_level("WARNING", logger="papers"):
+        warn_unpaywall(Settings(email=email), expected)
+    assert ("100,000 calls a day" in caplog.text) is warned

@@ -60,20 +60,11 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.fetch import Fetcher  # the HTTP client loads only when a run starts
-    from papers.hosts import HostLimiter, HostScheduler, host_of
+    from papers.hosts import HostLimiter, HostScheduler
 
     reporter = reporter or NullReporter()
     cancel = cancel or threading.Event()
-    output_dir = _check_output_dir(settings.output_dir)
-    _check_shard_count(output_dir, settings)
-    bibtex = library.check(settings.bibtex) if settings.bibtex else None
-    state = StateStore.open(settings.state_path, PaperRecord)
-    try:
-        on_disk = _make_output_dir(output_dir)
-    except OutputError:
-        state.close(compact=False)
-        state.unmake()
-        raise
+    output_dir, bibtex, state, on_disk = _open_run(settings)
     real_dir = os.path.realpath(output_dir)
     can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
     # The planner copies the records before the processor starts: it never reads the live store.
@@ -105,17 +96,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
                       clock=clock)
     worker = _Worker(settings, scheduler, fetcher, pipeline.put, stage)
 
-    def to_workers(job: Fetch) -> bool:
-        host = job.host
-        if job.lookup is not None:  # its candidates came from the lookup stage
-            job = _looked_up(planner.namer, job)
-            urls = candidate_urls(job.paper, settings.doi_resolver if job.doi_fallback else None)
-            host = host_of(urls[0]) if urls else None
-        if not scheduler.put(host, job):
-            return False
-        pipeline.start_loop(worker.loop)
-        return True
-
+    to_workers = _ToWorkers(scheduler, pipeline, worker, planner.namer, settings.doi_resolver)
     if stage is not None:
         stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
     input_error = None
@@ -133,12 +114,28 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     recorder = pipeline.processor.recorder
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
                                input_error, recorder.stop_reason)
+    notes = [_fleet_note(settings), limiter.pace_note(),
+             _naming_note(named_before, settings.naming, recorder.stats),
+             *(stage.notes() if stage else ())]
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
-                   notes=[n for n in [_fleet_note(settings), limiter.pace_note(),
-                                      _naming_note(named_before, settings.naming, recorder.stats),
-                                      *(stage.notes() if stage else ())]
-                          if n])
+                   notes=[n for n in notes if n])
+
+
+def _open_run(settings: Settings) -> tuple[str, Any, StateStore, set[str] | None]:
+    """Check and make what a run writes to: (output directory, --bibtex library, the
+    state, the names in the directory now). Nothing is left behind when one fails."""
+    output_dir = _check_output_dir(settings.output_dir)
+    _check_shard_count(output_dir, settings)
+    bibtex = library.check(settings.bibtex) if settings.bibtex else None
+    state = StateStore.open(settings.state_path, PaperRecord)
+    try:
+        on_disk = _make_output_dir(output_dir)
+    except OutputError:
+        state.close(compact=False)
+        state.unmake()
+        raise
+    return output_dir, bibtex, state, on_disk
 
 
 _UNKNOWN = object()
@@ -278,6 +275,30 @@ class _Worker:
             self.put(ProgressUpdate(outcome.unreported))  # its bytes count, whatever comes next
             outcome = replace(outcome, unreported=0)
         return outcome, tried
+
+
+class _ToWorkers:
+    """Hands a job to the scheduler and makes sure a worker runs for it. A job from the
+    lookup stage is renamed by what the lookup found, and queued by its first URL's host."""
+
+    def __init__(self, scheduler: "HostScheduler", pipeline: Pipeline, worker: _Worker,
+                 namer: Namer, doi_resolver: str | None) -> None:
+        self.scheduler, self.pipeline, self.worker = scheduler, pipeline, worker
+        self.namer, self.doi_resolver = namer, doi_resolver
+
+    def __call__(self, job: Fetch) -> bool:
+        """False if the run is stopping."""
+        from papers.hosts import host_of
+
+        host = job.host
+        if job.lookup is not None:
+            job = _looked_up(self.namer, job)
+            urls = candidate_urls(job.paper, self.doi_resolver if job.doi_fallback else None)
+            host = host_of(urls[0]) if urls else None
+        if not self.scheduler.put(host, job):
+            return False
+        self.pipeline.start_loop(self.worker.loop)
+        return True
 
 
 def _looked_up(namer: Namer, job: Fetch) -> Fetch:

@@ -17,7 +17,7 @@ from papers.messages import InputDone, LogMessage, QueueMessage, Stop
 from papers.models import Paper
 from papers.processor import ResultProcessor
 from papers.reporting import Stats
-from papers.settings import Settings
+from papers.settings import UNPAYWALL_DAILY_CALLS, Settings
 
 if TYPE_CHECKING:
     from papers.hosts import HostLimiter
@@ -193,16 +193,13 @@ def policy_of(settings: Settings) -> "RetryPolicy":
                        backoff_max=settings.backoff_max, retry_after_max=settings.retry_after_max)
 
 
-UNPAYWALL_DAY = 100_000  # the calls a day Unpaywall asks users to stay under
-
-
 def warn_unpaywall(settings: Settings, expected: int | None) -> None:
     """Say before a run starts that it may pass Unpaywall's 100,000 calls a day."""
-    if expected and expected > UNPAYWALL_DAY and "unpaywall" in settings.use_sources \
+    if expected and expected > UNPAYWALL_DAILY_CALLS and "unpaywall" in settings.use_sources \
             and settings.source("unpaywall").enabled:
         log.warning("this run may ask Unpaywall about up to %s papers; Unpaywall asks for at most "
                     "%s calls a day (disable it with --sources, or split the list over days)",
-                    f"{expected:,}", f"{UNPAYWALL_DAY:,}")
+                    f"{expected:,}", f"{UNPAYWALL_DAILY_CALLS:,}")
 
 
 def make_sources(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,

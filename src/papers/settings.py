@@ -46,6 +46,7 @@ DEFAULT_SOURCES = (
     SourceSettings("europepmc", "https://www.ebi.ac.uk/europepmc/webservices/rest", 10.0, 2),
 )
 SOURCE_NAMES = tuple(s.name for s in DEFAULT_SOURCES)
+UNPAYWALL_DAILY_CALLS = 100_000  # the calls a day Unpaywall asks users to stay under
 _SOURCE_KEYS = {"base_url", "rate_limit", "api_key", "enabled", "max_connections", "pdf_base_url"}
 _KEYED_SOURCES = {"openalex", "semantic_scholar"}
 

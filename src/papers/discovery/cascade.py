@@ -132,8 +132,9 @@ class Cascade:
             while self.owned and not self.cancel.is_set():
                 self.cond.wait(0.2)
             self.cond.notify_all()
-        for t in self.threads:
-            t.join(timeout=0 if self.cancel.is_set() else 5)
+        deadline = time.monotonic() + (0 if self.cancel.is_set() else 5)
+        for t in self.threads:  # idle now: each sees the end within its next wait
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- the workers' side -------------------------------------------------------
     def failed(self, job: "Fetch", outcome: Outcome, tried: list[tuple[str, Any]]) -> Outcome | None:

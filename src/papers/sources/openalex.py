@@ -22,6 +22,25 @@ def _doi_for(ids: Ids) -> str | None:
     return None
 
 
+MAX_FILTER = 3000  # characters of the encoded filter: the URL must stay under 4096
+
+
+def url_sized(by_doi: dict[int, str]) -> list[dict[int, str]]:
+    """`by_doi` in parts whose `filter=doi:A|B|…`, percent-encoded, fits in a URL."""
+    from urllib.parse import quote
+
+    parts: list[dict[int, str]] = [{}]
+    size = 0
+    for i, doi in by_doi.items():
+        n = len(quote(doi, safe="")) + 3  # and the encoded "|"
+        if parts[-1] and size + n > MAX_FILTER:
+            parts.append({})
+            size = 0
+        parts[-1][i] = doi
+        size += n
+    return [p for p in parts if p]
+
+
 class OpenAlex(Source):
     name = "openalex"
     batch_size = 50  # up to 100 OR-ed values, but the URL must stay under 4096 characters
@@ -46,9 +65,12 @@ class OpenAlex(Source):
     def lookup(self, batch: list[Ids]) -> list[Found | None]:
         by_doi = {i: _doi_for(ids) for i, ids in enumerate(batch) if _doi_for(ids)}
         results: list[Found | None] = [None] * len(batch)
-        listed = len(by_doi) > 1 and not self.lists_refused and self._list(by_doi, results)
+        listed: set[int] = set()
+        for part in url_sized(by_doi):
+            if len(part) > 1 and not self.lists_refused and self._list(part, results):
+                listed.update(part)
         for i, ids in enumerate(batch):
-            if not (listed and i in by_doi):
+            if i not in listed:
                 results[i] = self.lookup_one(ids)
         return results
 

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from papers.ids import quote_doi
 from papers.models import person_name
+from papers.settings import UNPAYWALL_DAILY_CALLS
 from papers.sources.base import Found, Ids, Source, crossref_doi, text, year_of
 
 
 class Unpaywall(Source):
     name = "unpaywall"
+    daily_limit = UNPAYWALL_DAILY_CALLS
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.calls = 0
+        self._lock = threading.Lock()
 
     def unavailable(self) -> str | None:
         if not self.email:
             return "skipped: Unpaywall needs `email` in the config"
+        if self.calls >= self.daily_limit:
+            return f"skipped: this run made Unpaywall's {self.daily_limit:,} calls a day"
         return None
+
+    def note(self) -> str | None:
+        if self.calls < self.daily_limit:
+            return None
+        return (f"Unpaywall: this run reached its {self.daily_limit:,} calls a day, and asked it "
+                "no more; the papers left were asked of the other sources only")
 
     def query(self, ids: Ids) -> str | None:
         return crossref_doi(ids)  # Unpaywall covers Crossref DOIs only
@@ -24,6 +40,8 @@ class Unpaywall(Source):
         doi = self.query(ids)
         if doi is None:
             return None
+        with self._lock:
+            self.calls += 1
         resp = self.client.request(self.conf, f"{self.base}/{quote_doi(doi)}",
                                    params={"email": self.email})
         return self.parse(resp.json()) if resp else None
