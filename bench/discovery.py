@@ -39,7 +39,7 @@ from fakeapis import FakeScholar  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "src"))
 from papers.settings import DEFAULT_SOURCES  # noqa: E402
-from papers.sources.openalex import OpenAlex  # noqa: E402
+from papers.discovery.sources.openalex import OpenAlex  # noqa: E402
 
 PAPERS = [sys.executable, "-m", "papers"]
 OPENALEX_RATE = next(s.rate_limit for s in DEFAULT_SOURCES if s.name == "openalex")

@@ -212,7 +212,7 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
     """Re-run over a finished n-paper state: median wall time of `rounds` runs, per-paper
     cost, highest peak RSS."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
-    from papers.state import SCHEMA
+    from papers.state.store import SCHEMA
 
     d = os.path.join(WORK, f"scale-{n}")
     lst = d + ".list"
@@ -237,9 +237,10 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
 def build_scale(n: int) -> None:
     """A finished n-paper run in WORK/scale-N: the files, the state, the input list."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
-    from papers.models import paper_from_text
-    from papers.naming import path_for
-    from papers.state import PaperRecord, StateStore
+    from papers.inputs.records import paper_from_text
+    from papers.download.naming import path_for
+    from papers.state.records import PaperRecord
+    from papers.state.store import StateStore
 
     d = os.path.join(WORK, f"scale-{n}")
     print(f"bench: building a finished {n}-paper run in {d} ...", file=sys.stderr)
@@ -270,7 +271,8 @@ def scale_resume(n: int, rounds: int, crossing: bool = False) -> dict[str, float
     paper's file was deleted), which makes the journal due, so the run also rewrites the
     snapshot: the worst case. Median wall time and highest peak RSS of the run."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
-    from papers.state import PaperRecord, StateStore
+    from papers.state.records import PaperRecord
+    from papers.state.store import StateStore
 
     d = os.path.join(WORK, f"scale-{n}")
     state = os.path.join(d, ".papers-state.json")
@@ -324,9 +326,9 @@ def _sharded_bound(url_list: str, n: int, fleet_rate: float) -> float:
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from collections import Counter
 
-    from papers.hosts import host_of
-    from papers.models import paper_from_text
-    from papers.shard import shard_of
+    from papers.net.hosts import host_of
+    from papers.inputs.records import paper_from_text
+    from papers.download.shard import shard_of
 
     with open(url_list) as f:
         urls = f.read().split()
@@ -347,7 +349,8 @@ def timed_together(cmds: list[list[str]]) -> float:
 
 def _restore_record(state: str, line: str) -> None:
     """Put back the record that a crossing resume replaced (the victim downloaded)."""
-    from papers.state import PaperRecord, StateStore
+    from papers.state.records import PaperRecord
+    from papers.state.store import StateStore
 
     st = StateStore.open(state, PaperRecord)
     entry = json.loads(line)

@@ -84,7 +84,7 @@ def test_every_paper_of_a_reference_export_is_downloaded(world, papers, tmp_path
 
 def test_titles_authors_and_years_come_from_the_entries(world, papers, tmp_path):
     server, cfg, _ = world
-    from papers.inputs import read_stream
+    from papers.inputs.readers import read_stream
 
     with open(localised("zotero.bib", server, tmp_path), encoding="utf-8") as f:
         got = {p.key: p for p in read_stream(f, "zotero.bib")}

@@ -191,9 +191,9 @@ def test_a_zotero_library_of_200_entries_at_the_apis_default_limits(fake, cfg, p
 
 
 # -- pure parts, table-driven ------------------------------------------------------
-from papers.apiclient import allowance_wait, announced_limits  # noqa: E402
+from papers.net.api import allowance_wait, announced_limits  # noqa: E402
 from papers.discovery.cascade import CASCADE_ORDER, cascade_order  # noqa: E402
-from papers.hosts import HostLimiter  # noqa: E402
+from papers.net.hosts import HostLimiter  # noqa: E402
 
 
 @pytest.mark.parametrize("headers, expected", [
@@ -325,11 +325,11 @@ def test_ctrl_c_while_the_lookup_stage_waits_on_an_api_exits_130_within_2s(fake,
 # -- the stage in-process, with sources that answer from a table ---------------------
 from papers.discovery.cascade import Cascade  # noqa: E402
 from papers.errors import ApiError  # noqa: E402
-from papers.messages import Outcome, Status  # noqa: E402
-from papers.models import paper_from_text  # noqa: E402
-from papers.planner import Fetch  # noqa: E402
+from papers.model import Outcome, Status  # noqa: E402
+from papers.inputs.records import paper_from_text  # noqa: E402
+from papers.download.planner import Fetch  # noqa: E402
 from papers.settings import DEFAULT_SOURCES, SourceSettings  # noqa: E402
-from papers.sources import Found, Source  # noqa: E402
+from papers.discovery.sources import Found, Source  # noqa: E402
 
 
 class TableSource(Source):
@@ -446,7 +446,7 @@ def test_a_failed_candidate_goes_to_the_next_source_then_to_the_doi_page():
     ([], []),
 ])
 def test_openalex_splits_a_batch_that_would_not_fit_in_a_url(lengths, parts):
-    from papers.sources.openalex import url_sized
+    from papers.discovery.sources.openalex import url_sized
 
     by_doi = {i: "10.1000/" + "x" * (n - 8) for i, n in enumerate(lengths)}
     got = url_sized(by_doi)
@@ -455,8 +455,8 @@ def test_openalex_splits_a_batch_that_would_not_fit_in_a_url(lengths, parts):
 
 
 def test_unpaywall_is_asked_no_more_once_a_run_reaches_its_daily_limit():
-    from papers.sources.base import Ids
-    from papers.sources.unpaywall import Unpaywall
+    from papers.discovery.sources.base import Ids
+    from papers.discovery.sources.unpaywall import Unpaywall
 
     class Client:
         calls = 0
@@ -480,7 +480,7 @@ def test_unpaywall_is_asked_no_more_once_a_run_reaches_its_daily_limit():
     (100_001, "me@example.org", True), (100_000, "me@example.org", False), (None, "x@y.org", False)])
 def test_a_run_that_may_pass_unpaywalls_day_says_so_before_it_starts(caplog, expected, email,
                                                                      warned):
-    from papers.runner import warn_unpaywall
+    from papers.pipeline.runner import warn_unpaywall
     from papers.settings import Settings
 
     with caplog.at_level("WARNING", logger="papers"):

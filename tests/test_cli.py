@@ -159,7 +159,7 @@ def test_dry_run_fetches_nothing(server, papers, tmp_path):
 
 
 def test_second_run_on_same_state_refused(server, papers, tmp_path):
-    from papers.state import StateStore
+    from papers.state.store import StateStore
 
     out = tmp_path / "o"
     holder = StateStore(str(out / ".papers-state.json"))

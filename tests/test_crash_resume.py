@@ -11,10 +11,11 @@ import pytest
 
 from conftest import pdfs_in, read_state, start_download, wait_for
 from faultserver import Reply, make_pdf
-from papers.naming import path_for
-from papers.models import paper_from_text
+from papers.download.naming import path_for
+from papers.inputs.records import paper_from_text
 
-from papers.state import PaperRecord, StateStore
+from papers.state.records import PaperRecord
+from papers.state.store import StateStore
 
 
 

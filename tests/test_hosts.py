@@ -8,7 +8,8 @@ import pytest
 from conftest import pdfs_in
 from faultserver import FaultServer, make_pdf
 from papers.errors import Cancelled
-from papers.hosts import HostLimiter, HostScheduler, host_of
+from papers.net.hosts import HostLimiter, host_of
+from papers.download.scheduler import HostScheduler
 
 
 class Clock:

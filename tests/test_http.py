@@ -12,14 +12,16 @@ import pytest
 import pycurl
 
 from faultserver import Reply
-from papers import netconf
-from papers.curlclient import describe, parse_head, wire_url
+from papers.net import netconf
+from papers.net.curl import describe, wire_url
+from papers.net.head import parse_head
 from papers.errors import ErrorKind
-from papers.fetch import Fetcher, FetchConfig
-from papers.hosts import HostLimiter
-from papers.models import paper_from_text
-from papers.planner import Fetch
-from papers.retry import RetryPolicy
+from papers.download.attempt import FetchConfig
+from papers.download.fetch import Fetcher
+from papers.net.hosts import HostLimiter
+from papers.inputs.records import paper_from_text
+from papers.download.planner import Fetch
+from papers.net.retry import RetryPolicy
 
 
 class RawServer:
@@ -325,15 +327,15 @@ def test_credentials_in_urls_are_redacted(text, shown):
      ("http://h/new.pdf", '"n"', None)),                                         # newer than the state
 ], ids=["sidecar", "torn sidecar", "torn sidecar, state", "state", "no validator", "sidecar first"])
 def test_where_a_part_came_from(tmp_path, sidecar, prior, expect):
-    from papers.fetch import PartSource, _Download
-    from papers.state import PaperRecord
+    from papers.download.files import Download, PartSource
+    from papers.state.records import PaperRecord
 
     path = str(tmp_path / "a.pdf")
     if sidecar is not None:
         (tmp_path / "a.pdf.part.json").write_text(sidecar)
     rec = None if prior is None else PaperRecord("a", "failed", url=prior[0], etag=prior[1],
                                                  last_modified=prior[2])
-    dl = _Download(Fetch(paper_from_text("http://h/a.pdf"), path, rec, "h"), 0.0)
+    dl = Download(Fetch(paper_from_text("http://h/a.pdf"), path, rec, "h"), 0.0)
     assert dl.source == (PartSource(*expect) if expect else None)
     dl.drop_part()
     assert dl.source is None and not (tmp_path / "a.pdf.part.json").exists()

@@ -1,7 +1,7 @@
 import pytest
 
-from papers.ids import classify
-from papers.models import canonical_url, paper_from_record, paper_from_text
+from papers.inputs.ids import classify
+from papers.inputs.records import canonical_url, paper_from_record, paper_from_text
 
 
 @pytest.mark.parametrize("text, kind, value", [
@@ -98,13 +98,13 @@ def test_two_spellings_of_arxiv_and_pubmed_are_one_paper():
     ("pmid", "0042", None),
 ])
 def test_normalise(kind, value, expected):
-    from papers.ids import normalise
+    from papers.inputs.ids import normalise
 
     assert normalise(kind, value) == expected
 
 
 def test_quote_doi_for_urls():
-    from papers.ids import quote_doi
+    from papers.inputs.ids import quote_doi
 
     assert quote_doi("10.1002/(sici)1097-4636(199706)35:4<467::aid-jbm7>3.0.co;2-h") == \
         "10.1002/(sici)1097-4636(199706)35%3A4%3C467%3A%3Aaid-jbm7%3E3.0.co%3B2-h"
@@ -163,7 +163,7 @@ def test_url_key_hides_secrets_on_every_path():
     ("https://doi.org/10.1234/abc", "doi"), ("https://pubmed.ncbi.nlm.nih.gov/42/", "pmid"),
 ])
 def test_identifier_fast_path_builds_what_paper_from_record_builds(text, kind):
-    from papers.ids import classify
+    from papers.inputs.ids import classify
 
     fast = paper_from_text(text)
     full = paper_from_record({kind: classify(text).value})

@@ -3,7 +3,7 @@ import io
 import pytest
 
 from papers.errors import InputError
-from papers.inputs import iter_papers, read_stream
+from papers.inputs.readers import iter_papers, read_stream
 
 
 def ids(text: str, name: str = "in") -> list[str]:
@@ -124,7 +124,7 @@ def test_not_utf8_is_an_input_error(tmp_path):
     ('{\n "papers": []\n}\n', None),
 ])
 def test_estimate_count(tmp_path, content, expected):
-    from papers.inputs import estimate_count
+    from papers.inputs.readers import estimate_count
 
     f = tmp_path / "in"
     f.write_text(content)

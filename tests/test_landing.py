@@ -2,7 +2,7 @@
 
 import pytest
 
-from papers.landing import pdf_link
+from papers.download.landing import pdf_link
 
 PAGE = "https://pub.example/article/10.1/x?from=doi"
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import pdfs_in
 from faultserver import make_pdf
 
-from papers.models import paper_from_record
-from papers.naming import Namer, check_template
+from papers.inputs.records import paper_from_record
+from papers.download.naming import Namer, check_template
 
 
 def files_under(root):

@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from papers.models import paper_from_record, paper_from_text
-from papers.naming import MAX_NAME_BYTES, filename_for, path_for, sanitise
+from papers.inputs.records import paper_from_record, paper_from_text
+from papers.download.naming import MAX_NAME_BYTES, filename_for, path_for, sanitise
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -11,7 +11,9 @@ import time
 import pytest
 
 from faultserver import Reply, make_pdf
-from papers.state import PaperRecord, StateStore, write_atomic
+from papers.state.records import PaperRecord
+from papers.state.store import StateStore
+from papers.state.durable import write_atomic
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])

@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from papers.messages import Status
-from papers.models import paper_from_record, paper_from_text
-from papers.naming import path_for
-from papers.planner import UNRESOLVED, Done, Fetch, Planner, Report
-from papers.state import PaperRecord
+from papers.model import Status
+from papers.inputs.records import paper_from_record, paper_from_text
+from papers.download.naming import path_for
+from papers.download.planner import UNRESOLVED, Done, Fetch, Planner, Report
+from papers.state.records import PaperRecord
 
 URL = "http://h.test/a.pdf"
 

@@ -6,13 +6,16 @@ import json
 import os
 import queue
 
-from papers.messages import (AlreadyDone, DownloadComplete, DownloadFailed, DownloadInterrupted,
-                             DownloadSkipped, InputDone, LogMessage, MessageType, Outcome,
-                             PapersQueued, ProgressUpdate, QueueMessage, Status, Stop)
-from papers.models import paper_from_text
-from papers.processor import DownloadPrinter, DownloadRecorder, download_processor
-from papers.reporting import Reporter
-from papers.state import PaperRecord, StateStore
+from papers.pipeline.messages import (AlreadyDone, DownloadComplete, DownloadFailed,
+                                      DownloadInterrupted, DownloadSkipped, InputDone,
+                                      LogMessage, MessageType, PapersQueued, ProgressUpdate,
+                                      QueueMessage, Stop)
+from papers.model import Outcome, Status
+from papers.inputs.records import paper_from_text
+from papers.pipeline.processor import DownloadPrinter, DownloadRecorder, download_processor
+from papers.output.display import Reporter
+from papers.state.records import PaperRecord
+from papers.state.store import StateStore
 
 
 class RecordingReporter(Reporter):

@@ -12,8 +12,8 @@ import pytest
 
 from conftest import pdfs_in
 from faultserver import FaultServer, Reply, make_pdf
-from papers.models import paper_from_text
-from papers.naming import path_for
+from papers.inputs.records import paper_from_text
+from papers.download.naming import path_for
 
 
 def read(path):

@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from papers.fetch import describe_not_pdf, parse_content_range
-from papers.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.download.body import describe_not_pdf, parse_content_range
+from papers.net.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
 from papers.errors import ConfigError
 from papers.settings import parse_size
 

@@ -14,10 +14,10 @@ import pytest
 
 from conftest import pdfs_in, start_download, wait_for
 from faultserver import FaultServer, Reply, make_pdf
-from papers import curlclient
-from papers.curlclient import CurlClient, Limits
+from papers.net import curl as curlclient
+from papers.net.curl import CurlClient, Limits
 from papers.errors import TransferError
-from papers.netconf import NetConfig
+from papers.net.netconf import NetConfig
 
 
 

@@ -13,7 +13,7 @@ from conftest import pdfs_in
 from faultserver import make_pdf
 
 from papers.errors import ConfigError
-from papers.shard import parse_shard, shard_of
+from papers.download.shard import parse_shard, shard_of
 
 
 def test_the_partition_is_complete_disjoint_stable_and_balanced():
@@ -110,7 +110,8 @@ def test_four_shards_into_one_directory_equal_one_unsharded_run(server, papers, 
 
 
 def test_merge_state_refuses_conflicting_records(tmp_path, papers):
-    from papers.state import PaperRecord, StateStore
+    from papers.state.records import PaperRecord
+    from papers.state.store import StateStore
 
     for name, sha in (("a.json", "1" * 64), ("b.json", "2" * 64)):
         s = StateStore.open(str(tmp_path / name), PaperRecord)
@@ -125,7 +126,7 @@ def test_four_shards_share_the_fleets_rate_limit(server, env, fast_config, tmp_p
     results = run_shards(env, fast_config, tmp_path / "o", urls, 4, ("--rate-limit", "8", "--max-per-host", "8"))
     assert all(code == 0 for code, _, _ in results)
     assert all("split over 4 shards: 2 requests/s" in err for _, _, err in results)
-    from papers.models import paper_from_text
+    from papers.inputs.records import paper_from_text
 
     seen = sorted((r.at, shard_of(paper_from_text(server.url(r.path)).key, 4)) for r in server.requests)
     assert len(seen) == 32

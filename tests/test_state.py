@@ -4,7 +4,8 @@ import os
 import pytest
 
 from papers.errors import StateError
-from papers.state import FIELDS, SCHEMA, PaperRecord, StateStore
+from papers.state.records import FIELDS, PaperRecord
+from papers.state.store import SCHEMA, StateStore
 
 
 def rec(n):

@@ -6,7 +6,7 @@ import os
 from conftest import pdfs_in
 from faultserver import Reply, make_pdf
 
-from papers.status import reason_of
+from papers.state.inspect import reason_of
 
 
 def test_reason_of_groups_failures_that_differ_only_by_url_and_size():

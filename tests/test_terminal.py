@@ -111,7 +111,7 @@ def test_the_summary_says_when_a_per_host_limit_set_the_pace(server, papers, tmp
 ])
 def test_time_left_counts_the_bytes_of_large_downloads_too(done, total, nbytes, pending, elapsed,
                                                           left):
-    from papers.reporting import Stats, time_left
+    from papers.output.display import Stats, time_left
 
     stats = Stats(total=total, downloaded=done, bytes=nbytes, pending_bytes=pending)
     assert time_left(stats, elapsed) == (None if left is None else pytest.approx(left))
@@ -120,9 +120,9 @@ def test_time_left_counts_the_bytes_of_large_downloads_too(done, total, nbytes, 
 def test_a_large_download_is_counted_in_the_bytes_to_come_until_it_ends(server, tmp_path):
     import threading
 
-    from papers.models import paper_from_text
-    from papers.core import run_download
-    from papers.reporting import Reporter
+    from papers.inputs.records import paper_from_text
+    from papers.download.run import run_download
+    from papers.output.display import Reporter
     from papers.settings import Settings
 
     url = server.route("/big.pdf", Reply(body=make_pdf(3_000_000, 1), drip=0.01, drip_chunk=65536))

@@ -2,7 +2,7 @@
 
 A Ctrl-C before a run has begun (while the modules load) or after it has ended leaves
 at once with exit 130 and no traceback: the handler goes in before anything else is
-imported, and a run puts its own in place while it lasts (`cli._signals_stop`).
+imported, and a run puts its own in place while it lasts (`pipeline.signals.signals_stop`).
 """
 
 import os

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
 
-from papers.errors import ExitStatus, PapersError, StdoutClosed, StdoutError, UsageError
-
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0    every paper downloaded or already there
-  1    at least one paper failed (the others are on disk)
-  2    bad usage, input, config or state file
-  74   stdout cannot be written (a full disk, an I/O error): state saved
-  130  interrupted (Ctrl-C, SIGTERM, SIGHUP): state saved, resume by re-running
-  141  stdout closed by its reader (e.g. `| head`): state saved
-"""
+from papers.errors import EXIT_CODES_HELP, ExitStatus, PapersError, StdoutError, UsageError
+from papers.output.stdout import GuardedStdout
+from papers.pipeline.signals import leave, quiet_stdout, signals_stop
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -37,34 +25,6 @@ def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
 
 
-class _GuardedStdout:
-    """Stdout, whose write errors come out as StdoutClosed (its reader went away) or
-    StdoutError (anything else): every command then says that stdout failed, not that
-    whatever it was writing did, and click does not take a closed pipe for its own.
-    Everything else is the stream's own."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return self._guarded(self.stream.write, text)
-
-    def flush(self) -> None:
-        self._guarded(self.stream.flush)
-
-    @staticmethod
-    def _guarded(call, *args):
-        try:
-            return call(*args)
-        except BrokenPipeError:
-            raise StdoutClosed() from None
-        except OSError as e:
-            raise StdoutError(e.errno, e.strerror) from None
-
-    def __getattr__(self, name: str):
-        return getattr(self.stream, name)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run `papers` with `argv` (default: the process's arguments); return the exit status.
 
@@ -72,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     Tests call it in-process, with sys.stdin/stdout/stderr swapped.
     """
     stdout = sys.stdout
-    sys.stdout = _GuardedStdout(stdout)
+    sys.stdout = GuardedStdout(stdout)
     try:
         status = _main(argv)
         sys.stdout.flush()  # what is still buffered: a full disk shows here, if not before
@@ -81,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"papers: cannot write to stdout: {e.strerror}", err=True)
         return ExitStatus.OUTPUT
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return ExitStatus.PIPE
     finally:
         sys.stdout = stdout
@@ -105,11 +65,11 @@ def _main(argv: list[str] | None) -> int:
 
 
 def run() -> None:
-    """The console script: `main()`, then leave with its status through `_leave`.
+    """The console script: `main()`, then leave with its status through `leave`.
     Everything is saved once main() returns; the interpreter's teardown would only
     free a million records one by one ("Exit" in bench/RESULTS.md), and workers
     abandoned mid-read after an interrupt must not hold the exit."""
-    _leave(main())
+    leave(main())
 
 
 class _Completed(click.Path):
@@ -154,12 +114,12 @@ class _Inputs:
     encoding: str | None = None
 
     def iter(self, stdin):
-        from papers.inputs import iter_papers
+        from papers.inputs.readers import iter_papers
 
         return iter_papers(self.papers, self.files, stdin, self.fmt, self.column, self.encoding)
 
     def estimate(self):
-        from papers.inputs import estimate_count
+        from papers.inputs.readers import estimate_count
 
         return estimate_count(self.papers, self.files)
 
@@ -288,7 +248,7 @@ def _state_options(f):
 
 
 def _state_paths(output_dirs, states):
-    from papers.status import state_files
+    from papers.state.inspect import state_files
 
     if not output_dirs and not states:
         output_dirs = ("papers",)
@@ -312,7 +272,7 @@ def status(output_dirs, states, json_output, which) -> int:
     files (shards) are read as one."""
     import json
 
-    from papers.status import describe, report
+    from papers.state.inspect import describe, report
 
     rep, records = report(_state_paths(output_dirs, states))
     if which:
@@ -347,7 +307,7 @@ def verify(output_dirs, states, fix) -> int:
     SHA-256 and its %PDF- header. Lists each one that is missing or changed."""
     import time
 
-    from papers import status as st
+    from papers.state import inspect as st
 
     paths = _state_paths(output_dirs, states)
     records, _ = st.load_records(paths)
@@ -374,7 +334,7 @@ def merge_state(out, states) -> int:
     """Write one state file from many (the shards of a run): an unsharded run over the
     merged state resumes exactly where the shards stopped. Papers that two states
     recorded as downloaded to different files are refused, and nothing is written."""
-    from papers.status import merge_states, state_files
+    from papers.state.inspect import merge_states, state_files
 
     n = merge_states(os.path.abspath(out), state_files([], states))
     click.echo(f"papers: {n:,} papers from {len(states)} state files in {os.path.abspath(out)}", err=True)
@@ -469,36 +429,20 @@ def _inputs(papers, inputs, fmt, column, encoding, command) -> _Inputs:
     return _Inputs(tuple(papers), files, fmt, column, encoding)
 
 
-def _display(settings, bar_allowed=True, bytes=True):
-    """The reporter for this run, with the `papers` logger routed through it."""
-    import logging
-
-    from papers.reporting import LineReporter, ReporterLogHandler, TqdmReporter
-
-    show_bar = settings.progress if settings.progress is not None else sys.stderr.isatty()
-    show_bar = show_bar and bar_allowed and settings.verbosity >= 0
-    reporter = TqdmReporter(sys.stderr, bytes=bytes) if show_bar else LineReporter(sys.stderr)
-    logger = logging.getLogger("papers")
-    logger.handlers[:] = [ReporterLogHandler(reporter)]
-    logger.propagate = False
-    logger.setLevel({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
-        min(settings.verbosity, 2), logging.DEBUG))
-    return reporter, show_bar
-
-
 def _run_download(settings, inputs: _Inputs, stdin) -> int:
-    from papers.core import dry_run, run_download
-    from papers.runner import Ending
+    from papers.output.display import display_for
+    from papers.download.run import dry_run, run_download
+    from papers.pipeline.runner import Ending
 
     if settings.bibtex and any(f != "-" and os.path.realpath(f) == os.path.realpath(settings.bibtex)
                                for f in inputs.files):
         raise UsageError(f"--bibtex {settings.bibtex} is also an input (-i): papers never rewrites "
                          "its inputs; give the library another file name")
-    reporter, show_bar = _display(settings, bar_allowed=not settings.dry_run)
+    reporter, show_bar = display_for(settings, bar_allowed=not settings.dry_run)
     stream = inputs.iter(stdin)
     if settings.dry_run:
         return _finish(dry_run(settings, stream, out=sys.stdout), settings, quiet_empty=True)
-    with _signals_stop(reporter) as cancel:
+    with signals_stop(reporter) as cancel:
         expected = inputs.estimate() if show_bar else None
         summary = run_download(settings, stream, out=sys.stdout, reporter=reporter, cancel=cancel,
                                expected=expected)
@@ -512,10 +456,11 @@ def _run_download(settings, inputs: _Inputs, stdin) -> int:
 
 
 def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refresh=False) -> int:
-    from papers.consolidate import run_consolidate
+    from papers.output.display import display_for
+    from papers.discovery.consolidate import run_consolidate
 
-    reporter, show_bar = _display(settings, bytes=False)
-    with _signals_stop(reporter) as cancel:
+    reporter, show_bar = display_for(settings, bytes=False)
+    with signals_stop(reporter) as cancel:
         expected = inputs.estimate()
         summary = run_consolidate(settings, inputs.iter(stdin), out=sys.stdout,
                                   output_file=os.path.abspath(output_file) if output_file else None,
@@ -530,98 +475,18 @@ def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refre
 
 def _finish(summary, settings, quiet_empty: bool = False) -> int:
     """The exit status of a finished run, with its closing line on stderr."""
-    from papers.runner import Ending
+    from papers.output.summary import closing
 
-    ending, reason = summary.ending, summary.reason
-    if ending is Ending.OUTPUT_CLOSED:
-        _quiet_stdout()
-        return ExitStatus.PIPE
-    if not summary.stats.total and ending is Ending.COMPLETE and settings.verbosity >= 0 \
-            and not quiet_empty:
-        click.echo("papers: no papers in the input", err=True)
-    if ending in (Ending.STATE_FAILED, Ending.BAD_INPUT):
-        click.echo(f"papers: error: {reason}", err=True)
-        return ExitStatus.ERROR
-    if ending is Ending.STOPPED:
-        click.echo(f"papers: stopped: {reason}; finished files are safe, free space "
-                   "or fix permissions and run the same command again to resume", err=True)
-        return ExitStatus.FAILED
-    if ending is Ending.INTERRUPTED:
-        s = summary.stats
-        click.echo(f"papers: interrupted with {s.total - s.done:,} of the {s.total:,} papers read so far not "
-                   f"finished; state saved in {summary.state_path}: run the same command again "
-                   "to resume", err=True)
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.FAILED if summary.stats.failed else ExitStatus.OK
+    code, line = closing(summary, settings, quiet_empty)
+    if code == ExitStatus.PIPE:
+        quiet_stdout()
+    elif line:
+        click.echo(line, err=True)
+    return code
 
 
 def _print_summary(summary, quiet, *parts) -> None:
-    """The closing summary on stderr; with -q, only the failures (they are errors)."""
-    from papers.reporting import failure_text
+    from papers.output.summary import summary_lines
 
-    s = summary.stats
-    counts = [*parts[:-1]]
-    if s.failed:
-        counts.append(f"{s.failed} failed")
-    if not quiet:
-        click.echo(f"papers: {', '.join(counts)} (of {s.total})" +
-                   (f"; {parts[-1]}" if parts[-1] else ""), err=True)
-        for note in summary.notes:
-            click.echo(f"  {note}", err=True)
-    elif s.failed:
-        click.echo(f"papers: {s.failed} failed (of {s.total})", err=True)
-    for pid, error in summary.failures:
-        click.echo(f"  failed: {failure_text(pid, error)}", err=True)
-    if s.failed > len(summary.failures):
-        click.echo(f"  ... and {s.failed - len(summary.failures)} more; all outcomes are in "
-                   f"{summary.state_path}", err=True)
-
-
-@contextmanager
-def _signals_stop(reporter) -> Iterator[threading.Event]:
-    """Route SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) to a
-    stop event while the run lasts. A second signal leaves at once (see `_leave`)."""
-    stop = threading.Event()
-
-    def handler(signum, frame):
-        if stop.is_set():
-            _leave(ExitStatus.INTERRUPTED)
-        stop.set()
-        again = "press Ctrl-C again" if signum == signal.SIGINT else \
-            f"a second {signal.Signals(signum).name}"
-        reporter.log(f"papers: stopping ({again} to quit at once)...")
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals reach only the main thread; a caller elsewhere sets `stop` itself
-        return
-    wanted = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    saved = {sig: signal.signal(sig, handler) for sig in wanted}
-    try:
-        yield stop
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
-
-
-def _quiet_stdout() -> None:
-    # The reader is gone: point stdout at /dev/null so the interpreter's final
-    # flush does not print a BrokenPipeError traceback.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
-def _leave(code: int) -> None:
-    """The one way out of the console script, also taken at once after a second signal:
-    flush stdout and stderr, then exit without the interpreter's teardown. The state
-    file is valid at every instant, so nothing is lost by skipping it."""
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError, OSError):
-        _quiet_stdout()
-    try:
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    for line in summary_lines(summary, quiet, *parts):
+        click.echo(line, err=True)

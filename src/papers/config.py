@@ -171,7 +171,7 @@ def _sharded(settings: Settings, environ: Mapping[str, str] | None) -> Settings:
     budgets: each limit divided evenly by the number of shards (a static split)."""
     if settings.shard is None:
         return settings
-    from papers.shard import parse_shard
+    from papers.download.shard import parse_shard
 
     shard = parse_shard(settings.shard, os.environ if environ is None else environ, settings.shards)
     n = shard.count

@@ -132,3 +132,15 @@ def reading(path: str, error: type[PapersError], what: str = "") -> Iterator[Non
         raise error(f"{what}{path}: is a directory, not a file") from None
     except OSError as e:
         raise error(f"{what}{path}: cannot read ({e.strerror})") from None
+
+
+#: The exit statuses as `--help` lists them.
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    every paper downloaded or already there
+  1    at least one paper failed (the others are on disk)
+  2    bad usage, input, config or state file
+  74   stdout cannot be written (a full disk, an I/O error): state saved
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP): state saved, resume by re-running
+  141  stdout closed by its reader (e.g. `| head`): state saved
+"""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from papers.errors import ConfigError
 
 if TYPE_CHECKING:
-    from papers.netconf import NetConfig
+    from papers.net.netconf import NetConfig
 
 @dataclass(frozen=True, slots=True)
 class SourceSettings:
@@ -104,8 +104,8 @@ class Settings:
         return tuple(vals)
 
     def net(self, environ: Any = None) -> "NetConfig":
-        """The network settings both HTTP clients use (see netconf.py)."""
-        from papers.netconf import net_config
+        """The network settings both HTTP clients use (see net/netconf.py)."""
+        from papers.net.netconf import net_config
 
         return net_config(environ, email=self.email, agent=self.user_agent, netrc=self.netrc,
                           cookies_file=self.cookies)
@@ -166,7 +166,7 @@ _NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "emai
 
 def _template(value: Any) -> str | None:
     """`naming`: a template, given as text (--name, PAPERS_NAMING) or as `{template: ...}`."""
-    from papers.naming import check_template
+    from papers.download.naming import check_template
 
     if isinstance(value, dict):
         unknown = set(value) - {"template"}

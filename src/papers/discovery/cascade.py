@@ -25,15 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from papers.discovery.resolver import merge, paper_with_candidates, url_identity
+from papers.discovery.sources import Candidate, Found, Ids, Source
 from papers.errors import ApiError, Cancelled
-from papers.messages import Outcome, Status
-from papers.models import Paper
+from papers.model import Outcome, Paper, Status
 from papers.redact import redact
-from papers.resolve import merge, paper_with_candidates, url_identity
-from papers.sources import Candidate, Found, Ids, Source
 
 if TYPE_CHECKING:
-    from papers.planner import Fetch
+    from papers.download.planner import Fetch
 
 log = logging.getLogger("papers")
 

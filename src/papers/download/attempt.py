@@ -1,0 +1,79 @@
+"""What one request for one URL achieved (`Attempt`, with one `Result`), and the
+fetcher's settings."""
+
+from __future__ import annotations
+
+import enum
+import errno
+from dataclasses import dataclass, field
+
+from papers.download.naming import Namer
+from papers.net.netconf import NetConfig
+from papers.net.retry import RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """What the fetcher needs from the settings."""
+
+    timeout: float = 30.0
+    max_size: int | None = None
+    chunk_size: int = 256 * 1024
+    min_speed: int | None = None      # bytes/s over min_speed_window, else abort (drip-feeders)
+    min_speed_window: float = 30.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    net: NetConfig = field(default_factory=NetConfig)
+    doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI
+    namer: Namer | None = None        # names a paper whose name depends on the URL that delivers it
+    metadata: bool = False            # write NAME.json beside each PDF
+
+
+class Result(enum.Enum):
+    """How one HTTP request for one URL ended."""
+
+    OK = "ok"                    # the PDF is at its final name
+    RETRY = "retry"              # the server's trouble: try again after a delay
+    RETRY_NOW = "retry now"      # e.g. a refused resume: restart at once
+    PERMANENT = "permanent"      # retrying will not help
+    TOO_LARGE = "too large"      # over --max-size: retried by a run with a higher limit
+    LANDING = "landing"          # an HTML page that may point at the PDF
+    UNREACHABLE = "unreachable"  # not in this run (no DNS): no retries now, but next run
+    FATAL = "fatal"              # our disk cannot take writes: stop the run
+
+
+#: Results that end the tries of one URL; those that do not count against its host; those
+#: that make a failure permanent (a later run tries it again only if asked, or allowed more).
+FINAL_RESULTS = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING,
+                 Result.UNREACHABLE, Result.FATAL}
+NOT_THE_SERVERS_FAULT = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING,
+                         Result.FATAL}
+PERMANENT_RESULTS = (Result.PERMANENT, Result.TOO_LARGE, Result.LANDING)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What one HTTP request for one URL achieved."""
+
+    result: Result = Result.RETRY
+    reason: str = ""
+    retry_after: float | None = None
+    nbytes: int = 0
+    sha256: str | None = None
+    pdf_url: str | None = None        # where the bytes finally came from (after redirects)
+    landing: bytes | None = None      # a landing page (Result.LANDING) ...
+    page_url: str | None = None       # ... its final URL, to resolve its links against
+    charset: str | None = None
+    landing_page: str | None = None   # the last landing page that led to the PDF
+    path: str | None = None           # Result.OK: where the file now is
+    duplicate_of: str | None = None   # Result.OK: the same file as this paper's (no copy written)
+
+
+def disk_failure(part: str, err: BaseException) -> Attempt:
+    """Our side cannot write: the paper stays resumable, nothing is half-renamed."""
+    fatal = getattr(err, "errno", None) in _DISK_ERRNOS
+    return Attempt(Result.FATAL if fatal else Result.RETRY,
+                   f"cannot write {part}: {getattr(err, 'strerror', None) or err}")
+
+
+# Errors that will hit every other paper too: stop the run instead of failing them all.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}

@@ -1,0 +1,266 @@
+"""Download one paper: candidates in order, landing pages, retries, `.part` streaming, PDF checks.
+
+Workers call `Fetcher.fetch`; it reports progress through the `emit` callback
+(which puts QueueMessages on the results queue) and returns an Outcome. It
+touches no shared state: only the paper's own `.part` and final file. The
+bytes travel over libcurl (`net/curl.py`); a `Body` (body.py) takes one response
+into the paper's files (files.py); each request ends in an `Attempt` (attempt.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMANENT_RESULTS,
+                                     Attempt, FetchConfig, Result, disk_failure)
+from papers.download.body import Body, BodyLimits, describe_not_pdf, duplicate, parse_content_range
+from papers.download.dedupe import First, SameFiles
+from papers.download.files import PDF_MAGIC, Download, hash_file, write_metadata
+from papers.download.landing import MAX_LANDING_HOPS, pdf_link
+from papers.download.planner import Fetch
+from papers.download.scheduler import Reservation
+from papers.errors import Cancelled, DiskError, TransferError
+from papers.model import Outcome, Status, candidate_urls
+from papers.net.curl import CurlClient, Limits
+from papers.net.hosts import HostLimiter, host_of
+from papers.pipeline.messages import ProgressUpdate
+
+log = logging.getLogger("papers")
+
+
+def url_problem(url: str) -> str | None:
+    """Why an http(s) URL cannot be fetched as it is written, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        return f"{e} in {url[:200]!r}"
+    return None if parts.hostname else f"no host name in {url[:200]!r}"
+
+
+class Fetcher:
+    """Fetches papers to disk. One instance serves all workers; each thread has its own handle."""
+
+    def __init__(self, config: FetchConfig, limiter: HostLimiter, cancel: threading.Event,
+                 emit: Callable[[ProgressUpdate], None],
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.limiter = limiter
+        self.cancel = cancel
+        self.emit = emit
+        self.clock = clock
+        self.monotonic = monotonic
+        self._client: CurlClient | None = None
+        self._client_lock = threading.Lock()
+        self.same = SameFiles()  # this run's files, by bytes and by final URL
+        self.body_limits = BodyLimits(config.max_size, cancel, emit, monotonic, self.same)
+
+    @property
+    def client(self) -> CurlClient:
+        """The libcurl client (a handle per worker thread), made on first use."""
+        with self._client_lock:
+            if self._client is None:
+                cfg = self.config
+                self._client = CurlClient(cfg.net, Limits(
+                    timeout=cfg.timeout, min_speed=cfg.min_speed, window=cfg.min_speed_window,
+                    max_size=cfg.max_size, buffer_size=cfg.chunk_size), self.cancel, self.monotonic)
+            return self._client
+
+    def close(self) -> None:
+        """Close the connections."""
+        if self._client is not None:
+            self._client.close()
+
+    # -- one paper -------------------------------------------------------------
+    def fetch(self, job: Fetch, reservation: Reservation | None = None,
+              lookup_error: str | None = None) -> Outcome:
+        """Get `job.paper` to `job.path`, trying its candidate URLs in order.
+
+        Returns an Outcome with status downloaded, skipped (a complete file was
+        already there), failed, or interrupted (the run is stopping); bytes not yet
+        reported as progress ride on it. `reservation` is a connection slot the
+        scheduler took for the first host. `lookup_error` says why the scholarly
+        sources named no candidate.
+        """
+        return self.attempt(job, reservation, lookup_error)[0]
+
+    def attempt(self, job: Fetch, reservation: Reservation | None = None,
+                lookup_error: str | None = None) -> tuple[Outcome, list[tuple[str, Attempt]]]:
+        """`fetch`, and the candidates that failed in this call, with why."""
+        dl = Download(job, self.clock())
+        outcome = self._fetch(dl, reservation, lookup_error or job.lookup_error, job)
+        return outcome, dl.tried
+
+    def _fetch(self, dl: Download, reservation: Reservation | None,
+               lookup_error: str | None, job: Fetch) -> Outcome:
+        urls = candidate_urls(dl.paper, self.config.doi_resolver if job.doi_fallback else None)
+        if not urls:
+            return self._outcome(dl, Status.FAILED, None, error=lookup_error or dl.paper.problem
+                                 or "no PDF URL to try")
+        existing = self._adopt_existing(dl, urls[0]) if dl.final_may_exist else None
+        if existing is not None:
+            return existing
+        for url in urls:
+            if dl.source is None or dl.source.url != url:
+                dl.drop_part()  # its bytes, if any, came from elsewhere: they cannot be resumed here
+            dl.candidate = url
+            try:
+                attempt = self._fetch_candidate(dl, url, reservation)
+            except Cancelled:
+                # Abandoned mid-way: keep the .part and say how to resume it.
+                return self._outcome(dl, Status.INTERRUPTED, url, error="interrupted")
+            if attempt.result is Result.FATAL:
+                return self._outcome(dl, Status.FAILED, url, error=attempt.reason, fatal=True)
+            if attempt.result is Result.OK:
+                outcome = self._outcome(dl, Status.DOWNLOADED, url, path=attempt.path, bytes=attempt.nbytes,
+                                        sha256=attempt.sha256, pdf_url=attempt.pdf_url,
+                                        landing_page=attempt.landing_page,
+                                        duplicate_of=attempt.duplicate_of,
+                                        version=(job.versions or {}).get(url))
+                if self.config.metadata and not attempt.duplicate_of:
+                    write_metadata(dl.paper, outcome)
+                return outcome
+            dl.tried.append((url, attempt))
+            if len(urls) > 1:
+                log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
+        tried = [*job.earlier, *dl.tried]  # with the candidates other sources named before
+        error = self._explain(tried, dl.paper.id)
+        permanent = all(a.result in PERMANENT_RESULTS for _, a in tried)
+        too_large = any(a.result is Result.TOO_LARGE for _, a in tried)
+        return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
+                             size_limit=self.config.max_size if too_large else None,
+                             error=f"{lookup_error}; then {error}" if lookup_error else error)
+
+    def _outcome(self, dl: Download, status: Status, url: str | None, **kw: Any) -> Outcome:
+        """The paper's Outcome; a failure carries the validators of a kept `.part`."""
+        if status in (Status.FAILED, Status.INTERRUPTED) and url:
+            kw["etag"], kw["last_modified"] = dl.validators_for(url)
+        return Outcome(status=status, url=url, attempts=dl.attempts, started=dl.started,
+                       finished=self.clock(), unreported=dl.unreported, **kw)
+
+    @staticmethod
+    def _explain(tried: list[tuple[str, Attempt]], paper_id: str) -> str:
+        if len(tried) == 1:
+            url, a = tried[0]
+            return a.reason if url == paper_id else f"{a.reason} (tried {url})"
+        parts = "; ".join(f"{url}: {a.reason}" for url, a in tried)
+        return f"all {len(tried)} candidate URLs failed: {parts}"
+
+    def _adopt_existing(self, dl: Download, url: str) -> Outcome | None:
+        # A final-named file only ever comes from os.replace after every check, so
+        # one that exists is complete: it was renamed but not recorded (crash, lost
+        # state). Take it instead of fetching it again.
+        try:
+            h, head = hash_file(dl.path)
+        except OSError:
+            return None
+        if PDF_MAGIC not in head:
+            return None
+        return self._outcome(dl, Status.SKIPPED, url, path=dl.path, bytes=os.path.getsize(dl.path),
+                             sha256=h.hexdigest())
+
+    def _fetch_candidate(self, dl: Download, url: str, reservation: Reservation | None) -> Attempt:
+        """Try one candidate URL, following at most MAX_LANDING_HOPS landing pages to the PDF."""
+        target, page = url, None
+        for hop in range(MAX_LANDING_HOPS + 1):
+            attempt = self._fetch_url(dl, target, reservation)
+            if attempt.result is not Result.LANDING:
+                attempt.landing_page = page
+                return attempt
+            link = pdf_link(attempt.landing or b"", attempt.page_url or target, attempt.charset)
+            if link is None:
+                return attempt  # its reason says that no PDF link was on the page
+            if hop == MAX_LANDING_HOPS:
+                break
+            log.info("%s: landing page %s points to %s", url, attempt.page_url, link)
+            target, page = link, attempt.page_url
+        return Attempt(Result.PERMANENT, f"landing pages led on more than {MAX_LANDING_HOPS} "
+                                         f"times, never to a PDF (last: {target})")
+
+    def _fetch_url(self, dl: Download, url: str, reservation: Reservation | None = None) -> Attempt:
+        """Try one URL with retries; return the last attempt."""
+        if not url.lower().startswith(("http://", "https://")):
+            scheme = url.split(":", 1)[0] if ":" in url else url
+            return Attempt(Result.PERMANENT, f"unsupported URL scheme {scheme!r} (only http and https)")
+        malformed = url_problem(url)
+        if malformed:
+            return Attempt(Result.PERMANENT, f"malformed URL: {malformed}")
+        policy = self.config.policy
+        n = retry = 0
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled()
+            host = host_of(url)
+            held = reservation is not None and reservation.take(host)
+            with self.limiter.slot(host, held=held):
+                attempt = self._request(dl, url)
+            n += 1
+            dl.attempts += 1
+            # Only the server's own trouble counts against it (not a 404, not our disk).
+            self.limiter.report(host, ok=attempt.result in NOT_THE_SERVERS_FAULT)
+            if attempt.result in FINAL_RESULTS:
+                return attempt
+            if attempt.result is Result.RETRY_NOW and n <= policy.max_retries + 2:
+                continue  # a refused resume is not the server's fault: restart at once
+            if retry >= policy.max_retries:
+                if policy.max_retries:
+                    attempt.reason += f" (after {n} attempts)"
+                return attempt
+            delay = policy.delay(retry, attempt.retry_after)
+            if attempt.retry_after is not None:
+                self.limiter.pause(host, delay)
+            log.info("retrying %s in %.1fs: %s", url, delay, attempt.reason)
+            retry += 1
+            if self.cancel.wait(delay):
+                raise Cancelled()
+
+    def _request(self, dl: Download, url: str) -> Attempt:
+        """One GET: stream the body into the `.part` and, if all is well, rename it."""
+        have = dl.resumable_bytes(url)
+        headers = {}
+        if have and dl.source is not None:
+            headers["Range"] = f"bytes={have}-"
+            # If-Range: the server sends the whole new file (200) if it changed.
+            headers["If-Range"] = dl.source.validator or ""
+            # Ranges count stored bytes: ask for them as stored, not re-encoded.
+            headers["Accept-Encoding"] = "identity"
+        body = Body(self.body_limits, dl, url, have)
+        try:
+            head = self.client.get(url, headers, body)
+        except TransferError as e:
+            return body.failed(e)
+        except Cancelled:
+            body.close(keep=body.is_pdf)
+            raise
+        except DiskError as e:
+            body.close(keep=body.is_pdf)
+            return disk_failure(dl.part, e.__cause__ or e)
+        try:
+            attempt = body.finish(head)
+        except OSError as e:
+            return disk_failure(dl.part, e)
+        if attempt.result is not Result.OK or attempt.duplicate_of:
+            return attempt
+        attempt.path = dl.final_path(dl.candidate, self.config.namer)
+        first = self.same.claim(First(dl.paper.key, dl.paper.id, attempt.path, attempt.nbytes,
+                                      attempt.sha256 or "", attempt.pdf_url or url))
+        if first is not None:  # the same bytes as another paper's file: no second copy
+            dl.drop_part()
+            return duplicate(first, attempt)
+        try:
+            dl.finish_part(attempt.path)
+        except OSError as e:
+            return Attempt(Result.RETRY, f"cannot rename {dl.part} to its final name: {e.strerror}")
+        # The directory fsync that makes the rename durable is grouped: the result
+        # processor does one before the state records a batch of downloads.
+        return attempt
+
+
+__all__ = ["Fetcher", "FetchConfig", "Cancelled", "host_of", "parse_content_range", "describe_not_pdf"]
