@@ -158,3 +158,14 @@ def cfg(fake, tmp_path):
         path.write_text(fake.config(**kw))
         return str(path)
     return make
+
+
+def interrupt(proc):
+    """Ctrl-C to a running `papers`: (its exit status, its stderr, seconds it took to end)."""
+    import signal
+    import time
+
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=10)
+    return code, proc.stderr.read().decode(), time.monotonic() - t0
