@@ -20,6 +20,7 @@ from papers.download.naming import Namer
 from papers.download.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.model import Outcome, Paper, Status, candidate_urls
+from papers.net.hosts import host_of
 from papers.output import library
 from papers.output.display import NullReporter, Reporter, Stats
 from papers.pipeline.messages import (AlreadyDone, PapersQueued, ProgressUpdate, TotalEstimate,
@@ -299,8 +300,6 @@ class _ToWorkers:
 
     def __call__(self, job: Fetch) -> bool:
         """False if the run is stopping."""
-        from papers.net.hosts import host_of
-
         host = job.host
         if job.lookup is not None:
             job = _looked_up(self.namer, job)
