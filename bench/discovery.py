@@ -3,7 +3,7 @@
 
     python bench/discovery.py [--rounds 3] [--quick]
 
-The fake scholarly APIs of the tests (tests/fakeapis.py) answer on 127.0.0.1 in
+The fake scholarly APIs of the tests (tests/support/fakeapis.py) answer on 127.0.0.1 in
 their documented formats and refuse what passes their published limits. papers
 keeps its own default API rate limits; the files' host is unlimited (every
 publisher is one host here). For each size the same PDFs are fetched twice in
@@ -34,8 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from faultserver import FaultServer, make_pdf  # noqa: E402
-from fakeapis import FakeScholar  # noqa: E402
+from support.faultserver import FaultServer, make_pdf  # noqa: E402
+from support.fakeapis import FakeScholar  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "src"))
 from papers.settings import DEFAULT_SOURCES  # noqa: E402
@@ -199,7 +199,7 @@ def main() -> None:
 def write(downloads: list[dict], cons: dict, key: dict, mem: list[dict], args) -> None:
     lines = ["# Discovery benchmark", "",
              f"`python bench/discovery.py --rounds {args.rounds}{' --quick' if args.quick else ''}` "
-             f"on {time.strftime('%Y-%m-%d')}, against the fake APIs of tests/fakeapis.py, which "
+             f"on {time.strftime('%Y-%m-%d')}, against the fake APIs of tests/support/fakeapis.py, which "
              "refuse what passes the APIs' published limits. papers runs at its default API "
              f"limits (OpenAlex {OPENALEX_RATE:g} requests/s, batches of {OpenAlex.batch_size}).",
              "", "## `papers download` of bare DOIs that OpenAlex knows", "",

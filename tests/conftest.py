@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from faultserver import FaultServer  # noqa: E402
+from support.faultserver import FaultServer
 
 # Fast, unthrottled settings for a local server; backoff short so retries take ms.
 FAST_CONFIG = """\
@@ -145,7 +143,7 @@ def wait_for(pred, timeout=20.0):
 @pytest.fixture
 def fake(server):
     """The six scholarly APIs, faked on `server` (a module may define its own)."""
-    from fakeapis import FakeScholar
+    from support.fakeapis import FakeScholar
 
     return FakeScholar(server)
 

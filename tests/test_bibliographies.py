@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from faultserver import Reply, make_pdf
-from fakeapis import FakeScholar
+from support.faultserver import Reply, make_pdf
+from support.fakeapis import FakeScholar
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import read_state
-from faultserver import make_pdf
+from support.faultserver import make_pdf
 
 
 def no_traceback(r):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import pdfs_in, read_state, start_download, wait_for
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 from papers.download.naming import path_for
 from papers.inputs.records import paper_from_text
 

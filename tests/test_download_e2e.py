@@ -5,7 +5,7 @@ import json
 import os
 
 from conftest import pdfs_in, read_state
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 
 
 def sha(b: bytes) -> str:

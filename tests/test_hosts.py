@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import pdfs_in
-from faultserver import FaultServer, make_pdf
+from support.faultserver import FaultServer, make_pdf
 from papers.errors import Cancelled
 from papers.net.hosts import HostLimiter, host_of
 from papers.download.scheduler import HostScheduler

@@ -11,7 +11,7 @@ import pytest
 
 import pycurl
 
-from faultserver import Reply
+from support.faultserver import Reply
 from papers.net import netconf
 from papers.net.curl import describe, wire_url
 from papers.net.head import parse_head

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import read_state
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 from papers.cli import EXIT_CODES_HELP, main
 from papers.errors import (ApiError, Cancelled, ConfigError, DiskError, ExitStatus, InputError,
                            OutputError, PaperError, PapersError, StateError, TransferError,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from faultserver import make_pdf
+from support.faultserver import make_pdf
 
 
 def _state_text(out) -> str:

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from faultserver import make_pdf
+from support.faultserver import make_pdf
 from papers.cli import main
 from papers.errors import ExitStatus
 from papers.settings import MAX_WORKERS

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import pdfs_in
-from faultserver import make_pdf
+from support.faultserver import make_pdf
 
 from papers.inputs.records import paper_from_record
 from papers.download.naming import Namer, check_template
@@ -99,7 +99,7 @@ def test_a_failed_first_candidate_does_not_name_the_file(server, papers, tmp_pat
 def test_metadata_json_beside_each_pdf(server, papers, tmp_path):
     import hashlib
 
-    from faultserver import Reply
+    from support.faultserver import Reply
 
     body = make_pdf(4000, 5)
     server.pdf("/real/paper.pdf", body)

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from conftest import pdfs_in
-from fakeapis import FakeScholar
-from faultserver import make_pdf
+from support.fakeapis import FakeScholar
+from support.faultserver import make_pdf
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_two_inputs_with_the_same_bytes_are_one_file_and_the_second_a_duplicate(
 
 
 def test_two_inputs_that_end_at_the_same_final_url_are_one_file(server, papers, tmp_path):
-    from faultserver import Reply
+    from support.faultserver import Reply
 
     body = make_pdf(5000, 9)
     final = server.pdf("/final/paper.pdf", body)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 from papers.state.records import PaperRecord
 from papers.state.store import StateStore
 from papers.state.durable import write_atomic

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import pdfs_in
-from faultserver import FaultServer, Reply, make_pdf
+from support.faultserver import FaultServer, Reply, make_pdf
 from papers.inputs.records import paper_from_text
 from papers.download.naming import path_for
 

@@ -1,6 +1,6 @@
 """The proxy is chosen for every hop of a redirect chain, not once for its first URL."""
 
-from faultserver import FaultServer, Reply, make_pdf
+from support.faultserver import FaultServer, Reply, make_pdf
 
 OUTSIDE = "http://papers-proxy-test.invalid"  # reachable only through the proxy
 

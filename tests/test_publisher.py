@@ -9,8 +9,8 @@ import time
 import pytest
 
 from conftest import read_state
-from faultserver import FaultServer, Reply, make_pdf
-from publisher import SESSION, SIGNED_QUERY, Publisher
+from support.faultserver import FaultServer, Reply, make_pdf
+from support.publisher import SESSION, SIGNED_QUERY, Publisher
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def test_downloads_and_api_calls_both_go_through_socks_and_https_proxies(scheme,
                                                                          server, tmp_path):
     import trustme
 
-    from fakeapis import FakeScholar
+    from support.fakeapis import FakeScholar
 
     extra, listen = (), {"socks5h": "socks5", "socks5": "socks5", "https": "http+ssl"}[scheme]
     if scheme == "https":

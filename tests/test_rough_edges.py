@@ -107,7 +107,7 @@ def test_no_files_in_dir_when_nothing_was_saved(server, papers, tmp_path):
 
 
 def test_a_state_copied_to_another_directory_does_not_claim_its_files(server, papers, tmp_path):
-    from faultserver import make_pdf
+    from support.faultserver import make_pdf
 
     urls = [server.pdf(f"/c{i}.pdf", make_pdf(2000 + i, i)) for i in range(3)]
     a, b = tmp_path / "a", tmp_path / "b"
@@ -123,7 +123,7 @@ def test_a_state_copied_to_another_directory_does_not_claim_its_files(server, pa
 
 @pytest.mark.parametrize("raised_to", ["100KB", "0"], ids=["a higher limit", "no limit"])
 def test_raising_max_size_retries_a_paper_that_was_too_large(server, papers, tmp_path, raised_to):
-    from faultserver import make_pdf
+    from support.faultserver import make_pdf
 
     body = make_pdf(50_000, 3)
     url = server.pdf("/big.pdf", body)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import interrupt, pdfs_in, start_download, wait_for
-from faultserver import FaultServer, Reply, make_pdf
+from support.faultserver import FaultServer, Reply, make_pdf
 from papers.net import curl as curlclient
 from papers.net.curl import CurlClient, Limits
 from papers.errors import TransferError

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from conftest import pdfs_in
-from faultserver import make_pdf
+from support.faultserver import make_pdf
 
 from papers.errors import ConfigError
 from papers.download.shard import parse_shard, shard_of

@@ -4,7 +4,7 @@ import json
 import os
 
 from conftest import pdfs_in
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 
 from papers.state.inspect import reason_of
 

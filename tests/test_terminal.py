@@ -13,7 +13,7 @@ import sys
 import termios
 
 import pytest
-from faultserver import Reply, make_pdf
+from support.faultserver import Reply, make_pdf
 
 
 def run_in_pty(cmd, env, stdout, columns=120, cwd=None):

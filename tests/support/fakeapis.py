@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from faultserver import FaultServer, Reply, make_pdf
+from support.faultserver import FaultServer, Reply, make_pdf
 
 
 @dataclass

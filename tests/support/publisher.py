@@ -15,7 +15,7 @@ import base64
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
-from faultserver import FaultServer, Reply, make_pdf
+from support.faultserver import FaultServer, Reply, make_pdf
 
 SIGNED_QUERY = "X-Amz-Signature=a%2Bb%2Fc%3D&X-Amz-Expires=300&response-content-type=application%2Fpdf"
 SESSION = "s3ss10n-v4lue-never-printed"
