@@ -226,10 +226,13 @@ def test_recorder_and_printer_each_do_only_their_part(tmp_path):
 
 
 def test_every_message_kind_has_a_handler():
-    """Each MessageType of a download run is handled by the recorder, the printer or both."""
+    """Each MessageType of a download run is handled by the recorder, the printer or both,
+    and each handler is keyed by the one message class of its kind."""
     recorder, printer = DownloadRecorder(None), DownloadPrinter(None)
     download_kinds = set(MessageType) - {MessageType.PAPER_QUEUED, MessageType.PAPER_CONSOLIDATED}
-    assert download_kinds <= set(recorder.handlers) | set(printer.handlers)
+    handled = set(recorder.handlers) | set(printer.handlers)
+    assert download_kinds <= {cls.type for cls in handled}
+    assert all(issubclass(cls, QueueMessage) for cls in handled)
 
 
 def test_messages_carry_only_their_own_fields():

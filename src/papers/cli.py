@@ -468,7 +468,7 @@ def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refre
                                   expected=expected, refresh=refresh)
     s = summary.stats
     where = f"written to {summary.output_dir}" if output_file else "on stdout"
-    _print_summary(summary, settings.verbosity < 0, f"{s.downloaded} with PDF candidates",
+    _print_summary(summary, settings.verbosity < 0, f"{s.found} with PDF candidates",
                    f"{s.not_found} without", f"{s.skipped} from the checkpoint", where)
     return _finish(summary, settings)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from papers.errors import Cancelled, ConfigError, InputError
 from papers.model import Paper
-from papers.output.display import NullReporter, Reporter
-from papers.pipeline.messages import MessageType, PaperConsolidated, PaperQueued, TotalEstimate
+from papers.output.display import Reporter
+from papers.pipeline.messages import PaperConsolidated, PaperQueued, TotalEstimate
 from papers.pipeline.processor import Printer, Recorder, ResultProcessor
 from papers.pipeline.runner import (Pipeline, Summary, ending_of, make_resolver, unique,
                                     warn_unpaywall)
@@ -67,8 +67,8 @@ class ConsolidateRecorder(Recorder):
         self.output_file = output_file
         self.asked_with = list(asked_with)
         self.order: list[str] = []
-        self.handlers[MessageType.PAPER_QUEUED] = self._on_paper_queued
-        self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
+        self.handlers[PaperQueued] = self._on_paper_queued
+        self.handlers[PaperConsolidated] = self._on_consolidated
 
     def _on_paper_queued(self, msg: Any) -> None:
         self.stats.total += 1
@@ -80,7 +80,7 @@ class ConsolidateRecorder(Recorder):
         if msg.skipped:
             stats.skipped += 1
         elif rec["status"] == "found":
-            stats.downloaded += 1
+            stats.found += 1
         elif rec["status"] == "not_found":
             stats.not_found += 1
         else:
@@ -105,7 +105,7 @@ class ConsolidatePrinter(Printer):
     def __init__(self, *args: Any, to_stdout: bool = True, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.to_stdout = to_stdout
-        self.handlers[MessageType.PAPER_CONSOLIDATED] = self._on_consolidated
+        self.handlers[PaperConsolidated] = self._on_consolidated
 
     def _on_consolidated(self, msg: Any) -> None:
         if self.to_stdout:
@@ -126,7 +126,7 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     """
     from papers.net.hosts import HostLimiter
 
-    reporter = reporter or NullReporter()
+    reporter = reporter or Reporter()
     cancel = cancel or threading.Event()
     path = state_path or default_state_path(output_file)
     state = StateStore.open(path, private=True)

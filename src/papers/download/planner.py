@@ -15,7 +15,7 @@ from typing import Any
 from papers.download.naming import Namer
 from papers.model import Outcome, Paper, Status
 from papers.net.hosts import host_of
-from papers.state.records import DOWNLOADED, FAILED, PaperRecord
+from papers.state.records import PaperRecord
 
 UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
               "or a record with pdf_url")
@@ -72,7 +72,7 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
     """
     if paper.problem:
         return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
-    if prior and prior.status == DOWNLOADED:
+    if prior and prior.status == Status.DOWNLOADED:
         done_path = prior.path or path
         if not done_path.startswith(inside or os.path.dirname(path) + os.sep):
             # A state copied from another output directory: only what is here counts.
@@ -88,7 +88,7 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id
         return Outcome(status=Status.FAILED, error=UNRESOLVED.format(what=what), permanent=False)
-    if prior and prior.status == FAILED and prior.permanent and not retry_failed \
+    if prior and prior.status == Status.FAILED and prior.permanent and not retry_failed \
             and not _limit_raised(prior, max_size) and not _sources_unasked(prior, paper, can_resolve):
         return Outcome(status=Status.FAILED, permanent=True, url=prior.url,
                        error=f"{prior.error} [failed permanently before; --retry-failed tries again]")
@@ -168,7 +168,7 @@ class Planner:
         return Fetch(paper, path, prior, host, name in self.on_disk, name + ".part" in self.on_disk)
 
     def _done_on_disk(self, prior: PaperRecord) -> bool:
-        if self.on_disk is None or prior.status != DOWNLOADED:
+        if self.on_disk is None or prior.status != Status.DOWNLOADED:
             return False
         done = prior.path or ""
         return done.startswith(self.prefix) and done[len(self.prefix):] in self.on_disk

@@ -22,7 +22,7 @@ from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.model import Outcome, Paper, Status, candidate_urls
 from papers.net.hosts import host_of
 from papers.output import library
-from papers.output.display import NullReporter, Reporter, Stats
+from papers.output.display import Reporter, Stats
 from papers.pipeline.messages import (AlreadyDone, PapersQueued, ProgressUpdate, TotalEstimate,
                                       result_message)
 from papers.pipeline.processor import ResultProcessor, download_processor
@@ -68,7 +68,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     from papers.download.scheduler import HostScheduler
     from papers.net.hosts import HostLimiter
 
-    reporter = reporter or NullReporter()
+    reporter = reporter or Reporter()
     cancel = cancel or threading.Event()
     output_dir, bibtex, state, on_disk = _open_run(settings)
     real_dir = os.path.realpath(output_dir)

@@ -25,6 +25,7 @@ class Stats:
     expected: int = 0       # estimate of the final total while the input is still being read
     input_done: bool = False
     downloaded: int = 0
+    found: int = 0          # consolidate: papers with PDF candidates
     skipped: int = 0
     failed: int = 0
     not_found: int = 0      # consolidate: asked everywhere, no PDF exists
@@ -35,7 +36,7 @@ class Stats:
     @property
     def done(self) -> int:
         """Papers finished either way."""
-        return self.downloaded + self.skipped + self.failed + self.not_found
+        return self.downloaded + self.found + self.skipped + self.failed + self.not_found
 
 
 def human_bytes(n: float) -> str:
@@ -58,9 +59,6 @@ class Reporter:
 
     def close(self, stats: Stats) -> None:
         """The run is over."""
-
-
-NullReporter = Reporter
 
 
 class LineReporter(Reporter):
@@ -146,7 +144,7 @@ class TqdmReporter(Reporter):
     def _postfix(self, stats: Stats, now: float) -> str:
         if not self.bytes:
             done = f", from the checkpoint {stats.skipped}" if stats.skipped else ""
-            return f"with PDF {stats.downloaded}, without {stats.not_found}, failed {stats.failed}{done}"
+            return f"with PDF {stats.found}, without {stats.not_found}, failed {stats.failed}{done}"
         rate = stats.bytes / max(now - self.started, 1e-6)
         return (f"ok {stats.downloaded + stats.skipped}, failed {stats.failed}, "
                 f"{human_bytes(stats.bytes)}, {human_bytes(rate)}/s")

@@ -3,7 +3,7 @@
 As aws-cli's `s3/results.py` does, it hands each message to two handlers: the
 `Recorder` (counts, the state file, directory syncs), the only writer of the
 state, and the `Printer` (JSON lines on stdout, the bar, log lines). Each
-dispatches on the message's MessageType.
+dispatches on the message's class.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from typing import Any, TextIO
 from papers.errors import PapersError, StdoutError
 from papers.inputs.ids import ID_KINDS
 from papers.model import Outcome, Paper, Status
-from papers.output.display import NullReporter, Reporter, Stats, failure_text
-from papers.pipeline.messages import MessageType, QueueMessage
+from papers.output.display import Reporter, Stats, failure_text
+from papers.pipeline.messages import (AlreadyDone, DownloadComplete, DownloadFailed,
+                                     DownloadInterrupted, DownloadSkipped, InputDone, LogMessage,
+                                     PapersQueued, ProgressUpdate, QueueMessage, Stop,
+                                     TotalEstimate)
 from papers.redact import redacted
 from papers.state.durable import fsync_dir
 from papers.state.records import changes_record, iso, record_outcome
@@ -65,13 +68,13 @@ Handler = Callable[[Any], None]
 
 
 class _Dispatcher:
-    """Calls the handler registered in `handlers` for a message's MessageType, if any."""
+    """Calls the handler registered in `handlers` for a message's class, if any."""
 
-    handlers: dict[MessageType, Handler]
+    handlers: dict[type[QueueMessage], Handler]
 
     def handle(self, msg: QueueMessage) -> None:
         """Handle one message."""
-        handler = self.handlers.get(msg.type)
+        handler = self.handlers.get(type(msg))
         if handler is not None:
             handler(msg)
 
@@ -79,7 +82,7 @@ class _Dispatcher:
 class Recorder(_Dispatcher):
     """Counts, failures and the state file: the only writer of the state.
 
-    Subclasses add handlers to `handlers`, keyed by MessageType.
+    Subclasses add handlers to `handlers`, keyed by message class.
     """
 
     def __init__(self, state: StateStore | None, clock: Callable[[], float] = time.time,
@@ -100,11 +103,11 @@ class Recorder(_Dispatcher):
         self._renamed: set[str] = set()  # folders with renames not yet made durable
         self._last_sync = monotonic()
         self._last_dir_sync = 0.0
-        self.handlers: dict[MessageType, Handler] = {
-            MessageType.PAPERS_QUEUED: self._on_queued,
-            MessageType.TOTAL_ESTIMATE: self._on_expected,
-            MessageType.INPUT_DONE: self._on_input_done,
-            MessageType.STOP: self._on_stop,
+        self.handlers: dict[type[QueueMessage], Handler] = {
+            PapersQueued: self._on_queued,
+            TotalEstimate: self._on_expected,
+            InputDone: self._on_input_done,
+            Stop: self._on_stop,
         }
         if state is not None:
             state.note_run(started=iso(clock()), command=command, **(run_facts or {}))
@@ -174,17 +177,17 @@ class Printer(_Dispatcher):
                  json_output: bool = False,
                  on_output_closed: Callable[[], None] | None = None) -> None:
         self.stats = stats
-        self.reporter = reporter or NullReporter()
+        self.reporter = reporter or Reporter()
         self.out = out
         self.json_output = json_output
         self.on_output_closed = on_output_closed
         self.output_closed = False
         self.stdout_error: StdoutError | None = None
         self.log_handlers: list[logging.Handler] = []
-        self.handlers: dict[MessageType, Handler] = {
-            MessageType.INPUT_DONE: self._on_update,
-            MessageType.LOG: self._on_log,
-            MessageType.STOP: self._on_stop,
+        self.handlers: dict[type[QueueMessage], Handler] = {
+            InputDone: self._on_update,
+            LogMessage: self._on_log,
+            Stop: self._on_stop,
         }
 
     def idle(self) -> None:
@@ -279,12 +282,12 @@ class ResultProcessor:
                     self.recorder.idle()
             except Exception as e:  # e.g. the disk is full: stop the run, keep draining
                 self.recorder.fail(e)
-                if msg is not None and msg.type is MessageType.STOP:
+                if isinstance(msg, Stop):
                     self.stopped = True
 
     def process(self, msg: QueueMessage) -> None:
         """Handle one message."""
-        if msg.type is MessageType.STOP:
+        if isinstance(msg, Stop):
             self.stopped = True
         self.recorder.handle(msg)
         self.printer.handle(msg)
@@ -299,12 +302,12 @@ class DownloadRecorder(Recorder):
         self.bibtex = bibtex
         self.library: list[tuple[Paper, str]] = []  # (paper, its PDF) for the library
         self.handlers.update({
-            MessageType.PROGRESS_UPDATE: self._on_progress,
-            MessageType.DOWNLOAD_COMPLETE: self._on_result,
-            MessageType.DOWNLOAD_SKIPPED: self._on_result,
-            MessageType.DOWNLOAD_FAILED: self._on_result,
-            MessageType.DOWNLOAD_INTERRUPTED: self._on_interrupted,
-            MessageType.ALREADY_DONE: self._on_already_done,
+            ProgressUpdate: self._on_progress,
+            DownloadComplete: self._on_result,
+            DownloadSkipped: self._on_result,
+            DownloadFailed: self._on_result,
+            DownloadInterrupted: self._on_interrupted,
+            AlreadyDone: self._on_already_done,
         })
 
     def _on_progress(self, msg: Any) -> None:
@@ -367,12 +370,10 @@ class DownloadPrinter(Printer):
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        for kind in (MessageType.PAPERS_QUEUED, MessageType.PROGRESS_UPDATE):
-            self.handlers[kind] = self._on_update
-        for kind in (MessageType.DOWNLOAD_COMPLETE, MessageType.DOWNLOAD_SKIPPED,
-                     MessageType.DOWNLOAD_FAILED):
-            self.handlers[kind] = self._on_result
-        self.handlers[MessageType.ALREADY_DONE] = self._on_already_done
+        self.handlers.update({
+            PapersQueued: self._on_update, ProgressUpdate: self._on_update,
+            DownloadComplete: self._on_result, DownloadSkipped: self._on_result,
+            DownloadFailed: self._on_result, AlreadyDone: self._on_already_done})
 
     def _on_result(self, msg: Any) -> None:
         if self.json_output:

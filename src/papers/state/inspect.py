@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papers.errors import StateError
-from papers.state.records import DOWNLOADED, FAILED, PaperRecord, iso
+from papers.model import Status
+from papers.state.records import PaperRecord, iso
 from papers.state.store import StateStore
 
 EXAMPLES_PER_REASON = 3
@@ -65,8 +66,8 @@ def load_records(paths: list[str]) -> tuple[dict[str, PaperRecord], list[dict[st
 
 
 def _better(new: PaperRecord, old: PaperRecord) -> bool:
-    if (new.status == DOWNLOADED) != (old.status == DOWNLOADED):
-        return new.status == DOWNLOADED
+    if (new.status == Status.DOWNLOADED) != (old.status == Status.DOWNLOADED):
+        return new.status == Status.DOWNLOADED
     return (new.updated or "") > (old.updated or "")
 
 
@@ -100,10 +101,10 @@ def report(paths: list[str]) -> tuple[Report, dict[str, PaperRecord]]:
     records, runs = load_records(paths)
     rep = Report(states=paths, papers=len(records), runs=runs)
     rep.by_status = dict(Counter(r.status for r in records.values()))
-    rep.bytes = sum(r.bytes or 0 for r in records.values() if r.status == DOWNLOADED)
+    rep.bytes = sum(r.bytes or 0 for r in records.values() if r.status == Status.DOWNLOADED)
     groups: dict[str, list[str]] = {}
     for key, r in records.items():
-        if r.status == FAILED:
+        if r.status == Status.FAILED:
             groups.setdefault(reason_of(r.error), []).append(r.id or key)
     rep.failures = [{"reason": reason, "count": len(ids), "examples": ids[:EXAMPLES_PER_REASON]}
                     for reason, ids in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
@@ -116,7 +117,7 @@ def describe(rep: Report) -> list[str]:
 
     counts = ", ".join(f"{n:,} {status}" for status, n in sorted(rep.by_status.items()))
     lines = [f"{rep.papers:,} papers in {', '.join(rep.states)}" + (f": {counts}" if counts else ""),
-             f"on disk: {human_bytes(rep.bytes)} in {rep.by_status.get(DOWNLOADED, 0):,} files"]
+             f"on disk: {human_bytes(rep.bytes)} in {rep.by_status.get(Status.DOWNLOADED, 0):,} files"]
     for run in rep.runs:
         if run.get("started"):
             ended = run.get("ended") or "did not end cleanly (killed, or still running)"
@@ -168,7 +169,7 @@ def check(key: str, rec: PaperRecord) -> Problem | None:
 
 def verify(records: dict[str, PaperRecord]) -> list[Problem]:
     """Every downloaded record checked against the disk."""
-    return [p for key, rec in records.items() if rec.status == DOWNLOADED
+    return [p for key, rec in records.items() if rec.status == Status.DOWNLOADED
             for p in [check(key, rec)] if p is not None]
 
 
@@ -182,8 +183,8 @@ def fix(path: str, problems: list[Problem], now: float) -> None:
                 continue
             if p.what != "missing" and p.record.path and os.path.exists(p.record.path):
                 os.replace(p.record.path, p.record.path + ".bad")
-            store.put(p.key, p.record._replace(status=FAILED, permanent=False, updated=iso(now),
-                                               error=f"verify: {p.what}"))
+            store.put(p.key, p.record._replace(status=Status.FAILED.value, permanent=False,
+                                               updated=iso(now), error=f"verify: {p.what}"))
     finally:
         store.close()
 
@@ -202,7 +203,7 @@ def merge_states(out: str, paths: list[str]) -> int:
         store.load()
         for key, rec in store.records.items():
             old = merged.get(key)
-            if old is not None and old.status == rec.status == DOWNLOADED \
+            if old is not None and old.status == rec.status == Status.DOWNLOADED \
                     and (old.sha256, old.path) != (rec.sha256, rec.path):
                 conflicts.append(f"{key} ({old.path} against {rec.path})")
             elif old is None or _better(rec, old):

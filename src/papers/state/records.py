@@ -9,15 +9,12 @@ from typing import Any, NamedTuple
 from papers.model import Outcome, Paper, Status
 from papers.redact import redacted
 
-DOWNLOADED, FAILED = "downloaded", "failed"
-
-
 class PaperRecord(NamedTuple):
     """One paper's line in a download state file. Immutable: a new outcome makes a new
     record (`record_outcome`)."""
 
     id: str
-    status: str                       # DOWNLOADED or FAILED
+    status: str                       # a Status value: downloaded or failed
     path: str | None = None           # the finished file (downloaded)
     bytes: int | None = None
     sha256: str | None = None
@@ -95,7 +92,7 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
     """The record for a paper after `outcome`, carrying history from `prior`."""
     done = outcome.status in (Status.DOWNLOADED, Status.SKIPPED)
     rec = PaperRecord(
-        id=redacted(paper.id) or paper.key, status=DOWNLOADED if done else FAILED,
+        id=redacted(paper.id) or paper.key, status=(Status.DOWNLOADED if done else Status.FAILED).value,
         path=outcome.path, bytes=outcome.bytes, sha256=outcome.sha256, url=redacted(outcome.url),
         attempts=((prior and prior.attempts) or 0) + outcome.attempts, error=redacted(outcome.error),
         first_seen=(prior and prior.first_seen) or iso(outcome.started or now), updated=iso(now),
@@ -120,8 +117,8 @@ def changes_record(outcome: Outcome, prior: PaperRecord | None) -> bool:
         return True
     if outcome.status is Status.SKIPPED:
         # A re-run over finished papers must not rewrite a million records.
-        return prior.status != DOWNLOADED or prior.path != outcome.path or prior.bytes != outcome.bytes
-    if outcome.status is Status.FAILED and outcome.attempts == 0 and prior.status == FAILED:
+        return prior.status != Status.DOWNLOADED or prior.path != outcome.path or prior.bytes != outcome.bytes
+    if outcome.status is Status.FAILED and outcome.attempts == 0 and prior.status == Status.FAILED:
         return False  # a known permanent failure, reported again without a request
     return True
 
