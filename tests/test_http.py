@@ -170,8 +170,14 @@ def test_one_handle_keeps_its_connection_alive(server, tmp_path):
     ({"ALL_PROXY": "socks://s:3", "NO_PROXY": "a.org"}, {"all": "socks://s:3", "no": "a.org"}),
     ({"PATH": "/bin", "HOME": "/root"}, {}),
 ])
-def test_env_proxies(environ, expected):
-    assert netconf.env_proxies(environ) == expected
+def test_env_proxies(environ, expected, monkeypatch):
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    net = netconf.net_config()
+    assert {**net.proxies, **({"no": net.no_proxy} if net.no_proxy else {})} == expected
 
 
 @pytest.mark.parametrize("host, no_proxy, bypass", [
@@ -295,10 +301,14 @@ def test_one_proxy_choice_for_both_clients(url, proxies, no_proxy, expected):
     assert net.requests_proxies(url) == ({scheme: expected} if expected else {})
 
 
-def test_net_config_reads_the_environment_once():
-    net = netconf.net_config({"HTTPS_PROXY": "http://p:3128", "no_proxy": "intra.example",
-                              "NETRC": "/etc/papers-netrc", "SSL_CERT_FILE": "/ca.pem"},
-                             email="me@uni.example", netrc=True, cookies_file="/c.txt")
+def test_net_config_reads_the_environment_once(monkeypatch):
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            monkeypatch.delenv(name)
+    for name, value in {"HTTPS_PROXY": "http://p:3128", "no_proxy": "intra.example",
+                        "NETRC": "/etc/papers-netrc", "SSL_CERT_FILE": "/ca.pem"}.items():
+        monkeypatch.setenv(name, value)
+    net = netconf.net_config(email="me@uni.example", netrc=True, cookies_file="/c.txt")
     assert net.proxies == {"https": "http://p:3128"} and net.no_proxy == "intra.example"
     assert net.ca_bundle == "/ca.pem" and net.netrc_file == "/etc/papers-netrc"
     assert net.user_agent.startswith("papers/") and net.user_agent.endswith(" mailto:me@uni.example")

@@ -49,6 +49,16 @@ class Paper:
         return out
 
 
+def year_of(value: Any) -> int | None:
+    """The year that a field gives (`2021`, `"2021-05-04"`, ` 2021 `), or None when it gives
+    none a paper could have (outside 1000 to 2999)."""
+    try:
+        y = int(str(value).strip()[:4])
+    except (TypeError, ValueError):
+        return None
+    return y if 1000 <= y <= 2999 else None
+
+
 def candidate_urls(paper: Paper, doi_resolver: str | None) -> tuple[str, ...]:
     """The URLs to try for `paper`, in order: its own, then its DOI at the resolver."""
     if not paper.doi or not doi_resolver:

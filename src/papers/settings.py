@@ -103,11 +103,11 @@ class Settings:
             vals.append(self.email)
         return tuple(vals)
 
-    def net(self, environ: Any = None) -> "NetConfig":
+    def net(self) -> "NetConfig":
         """The network settings both HTTP clients use (see net/netconf.py)."""
         from papers.net.netconf import net_config
 
-        return net_config(environ, email=self.email, agent=self.user_agent, netrc=self.netrc,
+        return net_config(email=self.email, agent=self.user_agent, netrc=self.netrc,
                           cookies_file=self.cookies)
 
     @property

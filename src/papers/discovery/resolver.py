@@ -16,6 +16,7 @@ from papers.discovery.sources import Candidate, Found, Ids, Source
 from papers.errors import ApiError
 from papers.inputs.ids import arxiv_base
 from papers.model import Paper
+from papers.net.hosts import hostname
 from papers.redact import redact
 
 log = logging.getLogger("papers")
@@ -46,7 +47,7 @@ def version_class(c: Candidate) -> int:
 
 def host_class(c: Candidate) -> int:
     """Among copies of one version: repositories (arXiv, PMC, others) before publishers."""
-    host = (urlsplit(c.url).hostname or "").lower()
+    host = hostname(c.url)
     path = urlsplit(c.url).path.lower()
     if c.source == "arxiv" or host.endswith("arxiv.org"):
         return 1

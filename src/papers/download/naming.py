@@ -13,6 +13,7 @@ import unicodedata
 from urllib.parse import unquote, urlsplit
 
 from papers.model import Paper
+from papers.net.hosts import hostname
 
 MAX_NAME_BYTES = 150  # well under the 255-byte limit of common filesystems, .part included
 _WINDOWS_RESERVED = {
@@ -129,7 +130,7 @@ def template_fields(paper: Paper, url: str | None) -> dict[str, str]:
     """Each field's value for `paper`, sanitised so that no value adds a folder.
     `url`: the candidate the bytes come from, for {source}."""
     first = _surname(paper.authors[0]) if paper.authors else ""
-    host = urlsplit(url).hostname or "" if url else ""
+    host = hostname(url) if url else ""
     values = {"id": paper.id, "doi": paper.doi or "", "arxiv": paper.arxiv or "",
               "title": paper.title or "", "first_author": first,
               "year": str(paper.year) if paper.year else "", "source": host}

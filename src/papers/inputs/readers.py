@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, TextIO
 
 from papers.errors import InputError, reading
 from papers.inputs.records import paper_from_record, paper_from_text
-from papers.model import MAX_PAPER, Paper
+from papers.model import MAX_PAPER, Paper, year_of
 
 log = logging.getLogger("papers")
 
@@ -153,7 +153,7 @@ def _entry_paper(entry: dict[str, Any] | str, where: str) -> Paper:
         paper = paper_from_text(text)
         return replace(paper, title=entry.get("title") or paper.title,
                        authors=tuple(entry.get("authors") or paper.authors),
-                       year=_year_of(entry.get("year")) or paper.year)
+                       year=year_of(entry.get("year")) or paper.year)
     paper = paper_from_record(entry)
     if paper.problem:
         return replace(paper, key=f"junk:{where}", id=where, problem=f"{where}: {paper.problem}")
@@ -163,13 +163,6 @@ def _entry_paper(entry: dict[str, Any] | str, where: str) -> Paper:
                     bad[0].upper() if bad[0] != "arxiv" else "arXiv ID",
                     "URL" if paper.urls else "other identifiers")
     return paper
-
-
-def _year_of(value: Any) -> int | None:
-    try:
-        return int(str(value)[:4])
-    except (TypeError, ValueError):
-        return None
 
 
 def _is_wrapper(obj: dict) -> bool:

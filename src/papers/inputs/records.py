@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from papers.inputs.ids import (ARXIV_DOI_PREFIX, ID_HOSTS, ID_KINDS, arxiv_of_doi, classify,
                                normalise)
-from papers.model import MAX_PAPER, Paper
+from papers.model import MAX_PAPER, Paper, year_of
 from papers.redact import redact
 
 #: Record fields `papers` understands; every other field is kept in `extra`.
@@ -140,14 +140,6 @@ def _authors(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _year(value: Any) -> int | None:
-    try:
-        y = int(str(value).strip()[:4])
-    except (TypeError, ValueError):
-        return None
-    return y if 0 < y < 10000 else None
-
-
 def paper_from_record(rec: dict[str, Any]) -> Paper:
     """Build a Paper from a JSON paper record; unknown fields are kept in `extra`."""
     ids = {}
@@ -190,7 +182,7 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
         urls=tuple(urls),
         title=_clean_str(rec.get("title")),
         authors=_authors(rec.get("authors")),
-        year=_year(rec.get("year")),
+        year=year_of(rec.get("year")),
         extra=extra,
         problem=problem,
         **ids,

@@ -24,6 +24,7 @@ import pycurl
 
 from papers.errors import Cancelled, ErrorKind, TransferError
 from papers.net.head import Head, head_complete, parse_head
+from papers.net.hosts import hostname
 from papers.net.netconf import ACCEPT, NetConfig
 
 MAX_REDIRECTS = 10
@@ -87,7 +88,7 @@ def describe(code: int, message: str, url: str, proxy: str | None = None,
     """libcurl's error `code` as a reason a person understands, and its class."""
     from papers.redact import redact
 
-    host = _host(url)
+    host = hostname(url) or url[:80]
     shown_proxy = redact(proxy) if proxy else None
     got = _phrase(code, message, host, shown_proxy, timeout, max_size)
     if got is not None:
@@ -96,11 +97,6 @@ def describe(code: int, message: str, url: str, proxy: str | None = None,
     return f"transfer failed: {redact(detail)}", ErrorKind.TRANSIENT
 
 
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url[:80]
-    except ValueError:
-        return url[:80]
 
 
 def wire_url(url: str) -> str:

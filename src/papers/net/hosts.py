@@ -17,6 +17,14 @@ from urllib.parse import urlsplit
 from papers.errors import Cancelled
 
 
+def hostname(url: str) -> str:
+    """The lower-cased host name of a URL, or "" when it has none (or does not parse)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def host_of(url: str) -> str:
     """`scheme://host:port` of a URL: the unit that limits apply to."""
     # Called several times per paper: parse only the scheme://authority prefix, once.

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from papers import __version__
+from papers.net.hosts import hostname
 
 PRODUCT = f"papers/{__version__}"
 HOMEPAGE = "https://pypi.org/project/papers-bulk/"
@@ -32,36 +32,12 @@ def user_agent(email: str | None = None, base: str | None = None) -> str:
     return f"{head} mailto:{email}" if email else head
 
 
-def env_proxies(environ: Mapping[str, str]) -> dict[str, str]:
-    """Proxies from `*_proxy` variables, as curl, urllib and requests read them: lower
-    case wins over upper case, an empty value unsets, HTTP_PROXY is ignored under CGI."""
-    proxies: dict[str, str] = {}
-    for name, value in environ.items():
-        if value and name.lower().endswith("_proxy") and not name.islower():
-            proxies[name.lower()[:-6]] = value
-    if "REQUEST_METHOD" in environ:
-        proxies.pop("http", None)  # CVE-2016-1000110: a client can set HTTP_PROXY via a header
-    for name, value in environ.items():
-        if name.endswith("_proxy") and name.islower():
-            if value:
-                proxies[name[:-6]] = value
-            else:
-                proxies.pop(name[:-6], None)
-    return proxies
-
-
 def bypasses_proxy(host: str, no_proxy: str) -> bool:
-    """True when NO_PROXY (`*`, or names matching `host` or a parent domain) covers `host`."""
-    if not no_proxy:
-        return False
-    if no_proxy.strip() == "*":
-        return True
-    host = host.lower().strip("[]")
-    for name in no_proxy.split(","):
-        name = name.strip().lstrip(".").lower().strip("[]")
-        if name and (host == name or host.endswith("." + name)):
-            return True
-    return False
+    """True when NO_PROXY (`*`, or names matching `host` or a parent domain) covers `host`,
+    by urllib's reading of it (which requests shares)."""
+    from urllib.request import proxy_bypass_environment
+
+    return bool(no_proxy) and proxy_bypass_environment(host, {"no": no_proxy.strip()})
 
 
 def ca_bundle(environ: Mapping[str, str]) -> str | None:
@@ -75,15 +51,6 @@ def ca_bundle(environ: Mapping[str, str]) -> str | None:
     except ImportError:
         return None
     return certifi.where()
-
-
-def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +69,7 @@ class NetConfig:
         """The proxy URL to reach `url` through, or None for a direct connection."""
         scheme = url.split(":", 1)[0].lower()
         proxy = self.proxies.get(scheme) or self.proxies.get("all")
-        if not proxy or bypasses_proxy(_host_of(url), self.no_proxy):
+        if not proxy or bypasses_proxy(hostname(url), self.no_proxy):
             return None
         return proxy
 
@@ -115,13 +82,17 @@ class NetConfig:
         return {scheme: proxy}
 
 
-def net_config(environ: Mapping[str, str] | None = None, *, email: str | None = None,
-               agent: str | None = None, netrc: bool = True,
+def net_config(*, email: str | None = None, agent: str | None = None, netrc: bool = True,
                cookies_file: str | None = None) -> NetConfig:
-    """The run's network settings from the environment and the user's settings."""
-    env: Mapping[str, Any] = os.environ if environ is None else environ
-    proxies = env_proxies(env)
+    """The run's network settings from the environment and the user's settings.
+
+    Proxies are the `*_proxy` variables as urllib (and so requests and curl) read them:
+    lower case wins over upper case, an empty value unsets, HTTP_PROXY is ignored
+    under CGI."""
+    from urllib.request import getproxies_environment
+
+    proxies = getproxies_environment()
     no_proxy = proxies.pop("no", "")
-    return NetConfig(user_agent=user_agent(email, agent), ca_bundle=ca_bundle(env),
+    return NetConfig(user_agent=user_agent(email, agent), ca_bundle=ca_bundle(os.environ),
                      proxies=proxies, no_proxy=no_proxy, netrc=netrc,
-                     netrc_file=env.get("NETRC") or None, cookies_file=cookies_file)
+                     netrc_file=os.environ.get("NETRC") or None, cookies_file=cookies_file)

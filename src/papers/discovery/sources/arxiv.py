@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from papers.discovery.sources.base import Found, Ids, Source, text, year_of
+from papers.discovery.sources.base import Found, Ids, Source, text
+from papers.model import year_of
 from papers.errors import ApiError
 from papers.inputs.ids import arxiv_base
 

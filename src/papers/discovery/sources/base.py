@@ -139,10 +139,3 @@ def text(value: Any) -> str | None:
         return v or None
     return None
 
-
-def year_of(value: Any) -> int | None:
-    try:
-        y = int(str(value)[:4])
-    except (TypeError, ValueError):
-        return None
-    return y if 1000 <= y <= 3000 else None

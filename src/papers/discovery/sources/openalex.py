@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from papers.discovery.sources.base import Found, Ids, Source, text, url_ident, year_of
+from papers.discovery.sources.base import Found, Ids, Source, text, url_ident
+from papers.model import year_of
 from papers.errors import QuotaExhausted
 from papers.inputs.ids import arxiv_base
 
