@@ -325,7 +325,7 @@ from papers.model import Outcome, Status  # noqa: E402
 from papers.inputs.records import paper_from_text  # noqa: E402
 from papers.download.planner import Fetch  # noqa: E402
 from papers.settings import DEFAULT_SOURCES, SourceSettings  # noqa: E402
-from papers.discovery.sources import Found, Source  # noqa: E402
+from papers.discovery.sources.base import Found, Source  # noqa: E402
 
 
 class TableSource(Source):

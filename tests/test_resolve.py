@@ -4,7 +4,7 @@ import pytest
 
 from papers.inputs.records import paper_from_record, paper_from_text
 from papers.discovery.resolver import merge, order_candidates, rank, url_identity
-from papers.discovery.sources import Candidate, Found, Ids
+from papers.discovery.sources.base import Candidate, Found, Ids
 
 
 @pytest.mark.parametrize("cand, key", [

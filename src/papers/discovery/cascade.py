@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from papers.discovery.resolver import merge, paper_with_candidates, url_identity
-from papers.discovery.sources import Candidate, Found, Ids, Source
+from papers.discovery.sources.base import Candidate, Found, Ids, Source
 from papers.errors import ApiError, Cancelled
 from papers.model import Outcome, Paper, Status
 from papers.redact import redact

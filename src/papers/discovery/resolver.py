@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from papers.discovery.sources import Candidate, Found, Ids, Source
+from papers.discovery.sources.base import Candidate, Found, Ids, Source
 from papers.errors import ApiError
-from papers.inputs.ids import arxiv_base
 from papers.model import Paper
 from papers.net.hosts import hostname
 from papers.redact import redact
@@ -237,6 +236,3 @@ def paper_with_candidates(paper: Paper, record: dict[str, Any]) -> Paper:
                    doi=record.get("doi"), arxiv=record.get("arxiv"), pmid=record.get("pmid"),
                    pmcid=record.get("pmcid"))
 
-
-__all__ = ["Resolver", "merge", "rank", "order_candidates", "url_identity", "paper_with_candidates",
-           "arxiv_base"]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMANENT_RESULTS,
                                      Attempt, FetchConfig, Result, disk_failure)
-from papers.download.body import Body, BodyLimits, describe_not_pdf, duplicate, parse_content_range
+from papers.download.body import Body, BodyLimits, duplicate
 from papers.download.dedupe import First, SameFiles
 from papers.download.files import PDF_MAGIC, Download, hash_file, write_metadata
 from papers.download.landing import MAX_LANDING_HOPS, pdf_link
@@ -262,5 +262,3 @@ class Fetcher:
         # processor does one before the state records a batch of downloads.
         return attempt
 
-
-__all__ = ["Fetcher", "FetchConfig", "Cancelled", "host_of", "parse_content_range", "describe_not_pdf"]

@@ -100,15 +100,35 @@ def _name(parts: Any) -> str:
 
 
 def ris_entries(stream: TextIO, name: str = "") -> Iterator[Entry]:
-    """The entries of a RIS file (Zotero, EndNote, Mendeley exports)."""
+    """The entries of a RIS file (Zotero, EndNote, Mendeley exports), in file order.
 
-    lines = _Numbered(stream)
-    parser = _RisParser(lines)
-    entries: list[Entry] = [(rec.pop("__line__", 0), _ris_record(rec)) for rec in parser.parse_lines(lines)]
-    if lines.unclosed is not None:
+    rispy reads each entry, from its `TY  -` line to its `ER  -` line, and tells the
+    tags apart. A run of lines outside any entry is one problem, at its first line. An
+    entry cut short (no `ER  -` before the end) is read as it stands, with a warning."""
+    import rispy
+
+    parser = rispy.RisParser()
+    entry: list[str] = []
+    start, stray_at = 0, -1
+    n = 0
+    for n, line in enumerate(stream, 1):
+        tag = parser.parse_line(line)[0]
+        if entry:
+            entry.append(line)
+            if tag == parser.END_TAG:
+                yield start, _ris_record(parser.parse_lines(iter(entry))[0])
+                entry = []
+        elif tag == parser.START_TAG:
+            entry, start = [line], n
+        elif line.strip().lstrip("\ufeff"):
+            if n != stray_at + 1:  # one stray run of lines is reported once
+                yield n, (f"malformed RIS entry: {line.strip()[:60]!r} "
+                          "is outside an entry (no TY line before it)")
+            stray_at = n
+    if entry:
         log.warning("%s%d: the last RIS entry has no 'ER  -' line (is the file cut short?); "
-                    "it is read as it stands", f"{name}:" if name else "line ", lines.unclosed)
-    yield from sorted(entries + parser.problems, key=lambda e: e[0])
+                    "it is read as it stands", f"{name}:" if name else "line ", start)
+        yield start, _ris_record(parser.parse_lines(iter([*entry, "ER  - \n"]))[0])
 
 
 def _ris_record(rec: dict[str, Any]) -> dict[str, Any]:
@@ -137,66 +157,6 @@ def _ris_record(rec: dict[str, Any]) -> dict[str, Any]:
     if year:
         out["year"] = str(year)[:4]
     return out
-
-
-class _Numbered:
-    """An iterator over lines that knows the number of the last one it gave. A file
-    cut short inside an entry (no `ER  -` line after the last `TY  -`) gets an `ER`
-    line at its end, so that rispy reads that entry too; `unclosed` is its line."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.it = iter(stream)
-        self.n = 0
-        self.open_at: int | None = None   # the line of the TY that began an entry still open
-        self.unclosed: int | None = None
-
-    def __iter__(self) -> "_Numbered":
-        return self
-
-    def __next__(self) -> str:
-        try:
-            line = next(self.it)
-        except StopIteration:
-            if self.open_at is None:
-                raise
-            self.unclosed, self.open_at = self.open_at, None
-            return "ER  - \n"
-        self.n += 1
-        if line.startswith("TY  -"):
-            self.open_at = self.n
-        elif line.startswith("ER  -"):
-            self.open_at = None
-        return line
-
-
-def _ris_parser_base() -> type:
-    import rispy.parser
-
-    return rispy.parser.RisParser
-
-
-class _RisParser(_ris_parser_base()):  # type: ignore[misc]
-    """rispy's parser, noting where each entry starts and what it passes over (lines
-    outside an entry), so that those can be reported by line."""
-
-    def __init__(self, lines: _Numbered) -> None:
-        super().__init__()
-        self.lines = lines
-        self.problems: list[Entry] = []
-        self._last = -1  # the last stray line seen
-
-    def _iter_till_start(self, lines: Any) -> dict:
-        while True:
-            line = next(lines)
-            if line.startswith(self.START_TAG):
-                return {self.mapping[self.START_TAG]: self.parse_line(line)[1], "__line__": self.lines.n}
-            if line.strip().lstrip("\ufeff"):
-                run_goes_on = self.lines.n == self._last + 1
-                self._last = self.lines.n
-                if run_goes_on:
-                    continue  # one stray run of lines is reported once
-                self.problems.append((self.lines.n, f"malformed RIS entry: {line.strip()[:60]!r} "
-                                                    "is outside an entry (no TY line before it)"))
 
 
 def csv_entries(stream: TextIO, dialect: str, column: str | None) -> Iterator[Entry]:

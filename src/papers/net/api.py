@@ -55,10 +55,6 @@ class ApiResponse:
         except (ValueError, UnicodeDecodeError):
             raise ApiError(f"answer is not JSON (HTTP {self.status})") from None
 
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
 
 class ApiClient:
     """Requests to the scholarly APIs, shared by all workers (sessions are per thread)."""

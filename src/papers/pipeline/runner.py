@@ -21,7 +21,7 @@ from papers.settings import UNPAYWALL_DAILY_CALLS, Settings
 
 if TYPE_CHECKING:
     from papers.discovery.resolver import Resolver
-    from papers.discovery.sources import Source
+    from papers.discovery.sources.base import Source
     from papers.net.hosts import HostLimiter
     from papers.net.netconf import NetConfig
     from papers.net.retry import RetryPolicy
@@ -205,7 +205,7 @@ def warn_unpaywall(settings: Settings, expected: int | None) -> None:
 def make_sources(settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
                  net: "NetConfig | None" = None) -> "list[Source]":
     """The sources the settings enable, sharing one API client."""
-    from papers.discovery.sources import build_sources
+    from papers.discovery.sources.registry import build_sources
     from papers.net.api import ApiClient
 
     net = net or settings.net()
