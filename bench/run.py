@@ -238,7 +238,7 @@ def build_scale(n: int) -> None:
     """A finished n-paper run in WORK/scale-N: the files, the state, the input list."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from papers.inputs.records import paper_from_text
-    from papers.download.naming import path_for
+    from papers.disk.naming import path_for
     from papers.state.records import PaperRecord
     from papers.state.store import StateStore
 

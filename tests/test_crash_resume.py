@@ -11,7 +11,7 @@ import pytest
 
 from conftest import pdfs_in, read_state, start_download, wait_for
 from support.faultserver import Reply, make_pdf
-from papers.download.naming import path_for
+from papers.disk.naming import path_for
 from papers.inputs.records import paper_from_text
 
 from papers.state.records import PaperRecord

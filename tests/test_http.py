@@ -337,7 +337,9 @@ def test_credentials_in_urls_are_redacted(text, shown):
      ("http://h/new.pdf", '"n"', None)),                                         # newer than the state
 ], ids=["sidecar", "torn sidecar", "torn sidecar, state", "state", "no validator", "sidecar first"])
 def test_where_a_part_came_from(tmp_path, sidecar, prior, expect):
-    from papers.download.files import Download, PartSource
+    from papers.disk.files import PartSource
+    from papers.download.attempt import Download
+    from papers.download.planner import resume_of
     from papers.state.records import PaperRecord
 
     path = str(tmp_path / "a.pdf")
@@ -345,7 +347,7 @@ def test_where_a_part_came_from(tmp_path, sidecar, prior, expect):
         (tmp_path / "a.pdf.part.json").write_text(sidecar)
     rec = None if prior is None else PaperRecord("a", "failed", url=prior[0], etag=prior[1],
                                                  last_modified=prior[2])
-    dl = Download(Fetch(paper_from_text("http://h/a.pdf"), path, rec, "h"), 0.0)
-    assert dl.source == (PartSource(*expect) if expect else None)
-    dl.drop_part()
-    assert dl.source is None and not (tmp_path / "a.pdf.part.json").exists()
+    dl = Download(Fetch(paper_from_text("http://h/a.pdf"), path, resume_of(rec), "h"), 0.0)
+    assert dl.file.source == (PartSource(*expect) if expect else None)
+    dl.file.drop_part()
+    assert dl.file.source is None and not (tmp_path / "a.pdf.part.json").exists()

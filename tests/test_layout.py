@@ -9,7 +9,7 @@ import pytest
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "src", "papers")
 GLUE = {"__init__", "__main__", "cli", "errors", "settings", "config", "model", "redact"}
-PACKAGES = {"inputs", "discovery", "net", "pipeline", "download", "state", "output"}
+PACKAGES = {"inputs", "discovery", "net", "pipeline", "download", "disk", "state", "output"}
 
 
 def modules():

@@ -10,7 +10,7 @@ from conftest import pdfs_in
 from support.faultserver import make_pdf
 
 from papers.inputs.records import paper_from_record
-from papers.download.naming import Namer, check_template
+from papers.disk.naming import Namer, check_template
 
 
 def files_under(root):

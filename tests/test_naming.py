@@ -3,7 +3,7 @@ import os
 import pytest
 
 from papers.inputs.records import paper_from_record, paper_from_text
-from papers.download.naming import MAX_NAME_BYTES, filename_for, path_for, sanitise
+from papers.disk.naming import MAX_NAME_BYTES, filename_for, path_for, sanitise
 
 
 @pytest.mark.parametrize("text, expected", [

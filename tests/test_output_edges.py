@@ -13,7 +13,7 @@ import pytest
 from support.faultserver import Reply, make_pdf
 from papers.state.records import PaperRecord
 from papers.state.store import StateStore
-from papers.state.durable import write_atomic
+from papers.disk.durable import write_atomic
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])

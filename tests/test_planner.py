@@ -6,7 +6,7 @@ import pytest
 
 from papers.model import Status
 from papers.inputs.records import paper_from_record, paper_from_text
-from papers.download.naming import path_for
+from papers.disk.naming import path_for
 from papers.download.planner import UNRESOLVED, Done, Fetch, Planner, Report
 from papers.state.records import PaperRecord
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import pdfs_in
 from support.faultserver import FaultServer, Reply, make_pdf
 from papers.inputs.records import paper_from_text
-from papers.download.naming import path_for
+from papers.disk.naming import path_for
 
 
 def read(path):

@@ -430,8 +430,8 @@ def _inputs(papers, inputs, fmt, column, encoding, command) -> _Inputs:
 
 
 def _run_download(settings, inputs: _Inputs, stdin) -> int:
-    from papers.output.display import display_for
     from papers.download.run import dry_run, run_download
+    from papers.output.display import display_for
     from papers.pipeline.runner import Ending
 
     if settings.bibtex and any(f != "-" and os.path.realpath(f) == os.path.realpath(settings.bibtex)
@@ -456,8 +456,8 @@ def _run_download(settings, inputs: _Inputs, stdin) -> int:
 
 
 def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refresh=False) -> int:
-    from papers.output.display import display_for
     from papers.discovery.consolidate import run_consolidate
+    from papers.output.display import display_for
 
     reporter, show_bar = display_for(settings, bytes=False)
     with signals_stop(reporter) as cancel:

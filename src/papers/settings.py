@@ -166,7 +166,7 @@ _NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "emai
 
 def _template(value: Any) -> str | None:
     """`naming`: a template, given as text (--name, PAPERS_NAMING) or as `{template: ...}`."""
-    from papers.download.naming import check_template
+    from papers.disk.naming import check_template
 
     if isinstance(value, dict):
         unknown = set(value) - {"template"}

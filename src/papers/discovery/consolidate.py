@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from papers.disk.durable import write_atomic
 from papers.errors import Cancelled, ConfigError, InputError
 from papers.model import Paper
 from papers.output.display import Reporter
@@ -19,7 +20,6 @@ from papers.pipeline.processor import Printer, Recorder, ResultProcessor
 from papers.pipeline.runner import (Pipeline, Summary, ending_of, make_resolver, unique,
                                     warn_unpaywall)
 from papers.settings import Settings
-from papers.state.durable import write_atomic
 from papers.state.store import StateStore
 
 if TYPE_CHECKING:

@@ -7,7 +7,10 @@ import enum
 import errno
 from dataclasses import dataclass, field
 
-from papers.download.naming import Namer
+from papers.disk.files import PaperFile
+from papers.disk.naming import Namer
+from papers.download.planner import Fetch
+from papers.model import Paper
 from papers.net.netconf import NetConfig
 from papers.net.retry import RetryPolicy
 
@@ -77,3 +80,18 @@ def disk_failure(part: str, err: BaseException) -> Attempt:
 
 # Errors that will hit every other paper too: stop the run instead of failing them all.
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
+class Download:
+    """One paper's download, as pip's `_FileDownload`: its file on disk, the candidate
+    being tried, and what it has cost so far. Made by `Fetcher.fetch`; one worker thread."""
+
+    def __init__(self, job: Fetch, started: float) -> None:
+        self.paper: Paper = job.paper
+        self.file = PaperFile(job.path, final_may_exist=job.final_may_exist,
+                              part_may_exist=job.part_may_exist, resume=job.resume)
+        self.started = started
+        self.attempts = 0                 # HTTP requests made
+        self.unreported = 0               # bytes received but not yet sent as progress
+        self.tried: list[tuple[str, Attempt]] = []
+        self.candidate = ""               # the candidate URL being tried

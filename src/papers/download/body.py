@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from papers.download.attempt import Attempt, Result
+from papers.disk.files import PDF_MAGIC, SIDECAR_AFTER, SNIFF_BYTES, hash_file, write_all
+from papers.download.attempt import Attempt, Download, Result
 from papers.download.dedupe import First, SameFiles
-from papers.download.files import (PDF_MAGIC, SIDECAR_AFTER, SNIFF_BYTES, Download, hash_file,
-                                   open_part, write_all)
 from papers.download.landing import MAX_PAGE_BYTES
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.net.head import Head
@@ -119,7 +118,7 @@ class Body:
             self.expect_left = self.total - self.have
             self.limits.emit(ProgressUpdate(0, self.expect_left))
         if self.verdict is None and self.append:
-            h, self.sniff = hash_file(self.dl.part, limit=self.have)
+            h, self.sniff = hash_file(self.dl.file.part, limit=self.have)
             self.hasher, self.written = h, self.have
             self.is_pdf = PDF_MAGIC in self.sniff
 
@@ -127,7 +126,7 @@ class Body:
         """The verdict on a response from its head alone, or None to read the body."""
         status, have = head.status, self.have
         if status == 416:
-            self.dl.drop_part()
+            self.dl.file.drop_part()
             return Attempt(Result.RETRY_NOW, "the server refused to resume (416)")
         if status >= 400:
             reason = f"HTTP {status} {head.reason or ''}".rstrip()
@@ -139,7 +138,7 @@ class Body:
         if status == 206:
             cr = parse_content_range(head.get("content-range"))
             if not have or cr is None or cr[0] != have or encoded:
-                self.dl.drop_part()
+                self.dl.file.drop_part()
                 return Attempt(Result.RETRY_NOW, "the server sent a range we did not ask for; restarting")
             self.append, self.total = True, cr[2]
         length = head.get("content-length")
@@ -154,7 +153,7 @@ class Body:
         return None
 
     def _reject(self, reason: str, result: Result = Result.PERMANENT) -> Attempt:
-        self.dl.drop_part()
+        self.dl.file.drop_part()
         return Attempt(result, reason)
 
     # -- the body -----------------------------------------------------------------
@@ -199,7 +198,7 @@ class Body:
         self.pending += len(chunk)
         if self.written >= SIDECAR_AFTER and not self.saved:
             self.saved = True
-            self.dl.save_source()
+            self.dl.file.save_source()
         limit = f.max_size
         if limit and self.written > limit:
             self.verdict = self._reject(f"too large: over --max-size {limit} bytes", Result.TOO_LARGE)
@@ -214,17 +213,13 @@ class Body:
     def _open(self) -> None:
         dl = self.dl
         try:
-            try:
-                fd = open_part(dl.part, self.append, absent=not dl.part_may_exist)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(dl.part), exist_ok=True)  # a --name template's folder
-                fd = open_part(dl.part, self.append, absent=True)
+            fd = dl.file.open_part(self.append)
         except OSError as e:
             raise DiskError(e) from e
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.saved = self.append  # a resumed .part's source is on disk already
         if not self.append:
-            dl.claim_part(self.url, self.etag, self.last_modified)
+            dl.file.claim_part(self.url, self.etag, self.last_modified)
         if self.hasher is None:
             self.hasher = hashlib.sha256()
 
@@ -245,7 +240,7 @@ class Body:
             self.file.close()
             self.file = None
         if not keep:
-            self.dl.drop_part()
+            self.dl.file.drop_part()
 
     def failed(self, e: TransferError) -> Attempt:
         """The transfer broke: keep what arrived of a PDF, so the next try resumes it."""

@@ -10,18 +10,17 @@ into the paper's files (files.py); each request ends in an `Attempt` (attempt.py
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from papers.disk.files import write_metadata
 from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMANENT_RESULTS,
-                                     Attempt, FetchConfig, Result, disk_failure)
+                                     Attempt, Download, FetchConfig, Result, disk_failure)
 from papers.download.body import Body, BodyLimits, duplicate
 from papers.download.dedupe import First, SameFiles
-from papers.download.files import PDF_MAGIC, Download, hash_file, write_metadata
 from papers.download.landing import MAX_LANDING_HOPS, pdf_link
 from papers.download.planner import Fetch
 from papers.download.scheduler import Reservation
@@ -29,6 +28,7 @@ from papers.errors import Cancelled, DiskError, TransferError
 from papers.model import Outcome, Status, candidate_urls
 from papers.net.curl import CurlClient, Limits
 from papers.net.hosts import HostLimiter, host_of
+from papers.output.metadata import metadata_record
 from papers.pipeline.messages import ProgressUpdate
 
 log = logging.getLogger("papers")
@@ -104,12 +104,12 @@ class Fetcher:
         if not urls:
             return self._outcome(dl, Status.FAILED, None, error=lookup_error or dl.paper.problem
                                  or "no PDF URL to try")
-        existing = self._adopt_existing(dl, urls[0]) if dl.final_may_exist else None
+        existing = self._adopt_existing(dl, urls[0]) if dl.file.final_may_exist else None
         if existing is not None:
             return existing
         for url in urls:
-            if dl.source is None or dl.source.url != url:
-                dl.drop_part()  # its bytes, if any, came from elsewhere: they cannot be resumed here
+            if dl.file.source is None or dl.file.source.url != url:
+                dl.file.drop_part()  # its bytes, if any, came from elsewhere: they cannot be resumed here
             dl.candidate = url
             try:
                 attempt = self._fetch_candidate(dl, url, reservation)
@@ -125,7 +125,8 @@ class Fetcher:
                                         duplicate_of=attempt.duplicate_of,
                                         version=(job.versions or {}).get(url))
                 if self.config.metadata and not attempt.duplicate_of:
-                    write_metadata(dl.paper, outcome)
+                    write_metadata(attempt.path or "", metadata_record(dl.paper, outcome),
+                                   dl.paper.id)
                 return outcome
             dl.tried.append((url, attempt))
             if len(urls) > 1:
@@ -141,7 +142,7 @@ class Fetcher:
     def _outcome(self, dl: Download, status: Status, url: str | None, **kw: Any) -> Outcome:
         """The paper's Outcome; a failure carries the validators of a kept `.part`."""
         if status in (Status.FAILED, Status.INTERRUPTED) and url:
-            kw["etag"], kw["last_modified"] = dl.validators_for(url)
+            kw["etag"], kw["last_modified"] = dl.file.validators_for(url)
         return Outcome(status=status, url=url, attempts=dl.attempts, started=dl.started,
                        finished=self.clock(), unreported=dl.unreported, **kw)
 
@@ -154,17 +155,13 @@ class Fetcher:
         return f"all {len(tried)} candidate URLs failed: {parts}"
 
     def _adopt_existing(self, dl: Download, url: str) -> Outcome | None:
-        # A final-named file only ever comes from os.replace after every check, so
-        # one that exists is complete: it was renamed but not recorded (crash, lost
-        # state). Take it instead of fetching it again.
-        try:
-            h, head = hash_file(dl.path)
-        except OSError:
+        # A PDF under the final name was renamed but not recorded: take it instead of
+        # fetching it again.
+        found = dl.file.existing()
+        if found is None:
             return None
-        if PDF_MAGIC not in head:
-            return None
-        return self._outcome(dl, Status.SKIPPED, url, path=dl.path, bytes=os.path.getsize(dl.path),
-                             sha256=h.hexdigest())
+        sha256, size = found
+        return self._outcome(dl, Status.SKIPPED, url, path=dl.file.path, bytes=size, sha256=sha256)
 
     def _fetch_candidate(self, dl: Download, url: str, reservation: Reservation | None) -> Attempt:
         """Try one candidate URL, following at most MAX_LANDING_HOPS landing pages to the PDF."""
@@ -223,12 +220,12 @@ class Fetcher:
 
     def _request(self, dl: Download, url: str) -> Attempt:
         """One GET: stream the body into the `.part` and, if all is well, rename it."""
-        have = dl.resumable_bytes(url)
+        have = dl.file.resumable_bytes(url)
         headers = {}
-        if have and dl.source is not None:
+        if have and dl.file.source is not None:
             headers["Range"] = f"bytes={have}-"
             # If-Range: the server sends the whole new file (200) if it changed.
-            headers["If-Range"] = dl.source.validator or ""
+            headers["If-Range"] = dl.file.source.validator or ""
             # Ranges count stored bytes: ask for them as stored, not re-encoded.
             headers["Accept-Encoding"] = "identity"
         body = Body(self.body_limits, dl, url, have)
@@ -241,24 +238,22 @@ class Fetcher:
             raise
         except DiskError as e:
             body.close(keep=body.is_pdf)
-            return disk_failure(dl.part, e.__cause__ or e)
+            return disk_failure(dl.file.part, e.__cause__ or e)
         try:
             attempt = body.finish(head)
         except OSError as e:
-            return disk_failure(dl.part, e)
+            return disk_failure(dl.file.part, e)
         if attempt.result is not Result.OK or attempt.duplicate_of:
             return attempt
-        attempt.path = dl.final_path(dl.candidate, self.config.namer)
+        attempt.path = dl.file.final_path(dl.paper, dl.candidate, self.config.namer)
         first = self.same.claim(First(dl.paper.key, dl.paper.id, attempt.path, attempt.nbytes,
                                       attempt.sha256 or "", attempt.pdf_url or url))
         if first is not None:  # the same bytes as another paper's file: no second copy
-            dl.drop_part()
+            dl.file.drop_part()
             return duplicate(first, attempt)
         try:
-            dl.finish_part(attempt.path)
+            dl.file.finish_part(attempt.path)
         except OSError as e:
-            return Attempt(Result.RETRY, f"cannot rename {dl.part} to its final name: {e.strerror}")
-        # The directory fsync that makes the rename durable is grouped: the result
-        # processor does one before the state records a batch of downloads.
+            return Attempt(Result.RETRY, f"cannot rename {dl.file.part} to its final name: {e.strerror}")
         return attempt
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from papers.download.naming import Namer
+from papers.disk.files import PartSource
+from papers.disk.naming import Namer
 from papers.model import Outcome, Paper, Status
 from papers.net.hosts import host_of
 from papers.state.records import PaperRecord
@@ -43,7 +44,7 @@ class Fetch:
 
     paper: Paper
     path: str
-    prior: PaperRecord | None
+    resume: PartSource | None         # what the state says a kept `.part` holds
     host: str | None                 # the first candidate's host, for the scheduler
     final_may_exist: bool = True     # False: the final file was absent at the start
     part_may_exist: bool = True      # False: no `.part` at the start
@@ -55,6 +56,14 @@ class Fetch:
 
 
 Decision = Done | Report | Fetch
+
+
+def resume_of(prior: PaperRecord | None) -> PartSource | None:
+    """What the state's record says a kept `.part` holds, if it says (a URL and a
+    validator)."""
+    if prior is not None and prior.url and (prior.etag or prior.last_modified):
+        return PartSource(prior.url, prior.etag, prior.last_modified)
+    return None
 _SEEN = object()  # in Planner.priors: this paper was decided already
 
 
@@ -160,12 +169,13 @@ class Planner:
         if decided is not None:
             return Report(paper, decided)
         host = host_of(paper.urls[0]) if paper.urls else None
+        resume = resume_of(prior)
         if self.on_disk is None:
-            return Fetch(paper, path, prior, host)
+            return Fetch(paper, path, resume, host)
         name = path[len(self.prefix):]
         if os.sep in name:  # in a folder of the template's: the listing does not say
-            return Fetch(paper, path, prior, host)
-        return Fetch(paper, path, prior, host, name in self.on_disk, name + ".part" in self.on_disk)
+            return Fetch(paper, path, resume, host)
+        return Fetch(paper, path, resume, host, name in self.on_disk, name + ".part" in self.on_disk)
 
     def _done_on_disk(self, prior: PaperRecord) -> bool:
         if self.on_disk is None or prior.status != Status.DOWNLOADED:

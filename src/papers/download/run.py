@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from papers.download.naming import Namer
+from papers.disk.files import check_output_dir, make_output_dir
+from papers.disk.naming import Namer
 from papers.download.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.model import Outcome, Paper, Status, candidate_urls
@@ -30,7 +31,6 @@ from papers.pipeline.runner import (BATCH, Pipeline, Summary, ending_of, make_so
                                     warn_unpaywall)
 from papers.redact import redact
 from papers.settings import Settings
-from papers.state.durable import can_create_in
 from papers.state.records import PaperRecord
 from papers.state.store import StateStore
 
@@ -137,12 +137,12 @@ def _feed(pipeline: Pipeline, planner: Planner, papers: Iterable[Paper], expecte
 def _open_run(settings: Settings) -> tuple[str, Any, StateStore, set[str] | None]:
     """Check and make what a run writes to: (output directory, --bibtex library, the
     state, the names in the directory now). Nothing is left behind when one fails."""
-    output_dir = _check_output_dir(settings.output_dir)
+    output_dir = check_output_dir(settings.output_dir)
     _check_shard_count(output_dir, settings)
     bibtex = library.check(settings.bibtex) if settings.bibtex else None
     state = StateStore.open(settings.state_path, PaperRecord)
     try:
-        on_disk = _make_output_dir(output_dir)
+        on_disk = make_output_dir(output_dir)
     except OutputError:
         state.close(compact=False)
         state.unmake()
@@ -197,36 +197,6 @@ def _fetch_config(settings: Settings, net: "NetConfig", namer: Namer) -> "FetchC
                        min_speed_window=settings.min_speed_window, policy=policy_of(settings),
                        net=net, doi_resolver=settings.doi_resolver,
                        namer=namer, metadata=settings.metadata == "json")
-
-
-def _check_output_dir(path: str) -> str:
-    """The output directory's absolute path, checked before anything is created:
-    OutputError if it (or the folder it would go in) is a file or cannot be written."""
-    output_dir = os.path.abspath(path)
-    existing = output_dir
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        what = "is a file" if existing == output_dir else f"cannot be made: {existing} is a file"
-        raise OutputError(f"output directory {output_dir} {what}, not a directory"
-                          if existing == output_dir else f"output directory {output_dir} {what}")
-    if not can_create_in(existing):
-        raise OutputError(f"output directory {output_dir}: cannot write in {existing} "
-                          "(read-only, or owned by another user)")
-    return output_dir
-
-
-def _make_output_dir(output_dir: str) -> set[str] | None:
-    """Make the output directory if need be; the names in it now (None if unknown)."""
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
-    # What is in it now: papers whose files are absent skip those checks.
-    try:
-        return set(os.listdir(output_dir))  # names are all the planner needs
-    except OSError:
-        return None
 
 
 class _Worker:

@@ -11,10 +11,10 @@ import re
 import unicodedata
 from typing import Any
 
+from papers.disk.durable import write_atomic
 from papers.errors import OutputError
 from papers.inputs.bibliographies import BIBTEX_ENTRY, quiet_bibtexparser
 from papers.model import Paper
-from papers.state.durable import write_atomic
 
 log = logging.getLogger("papers")
 

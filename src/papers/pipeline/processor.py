@@ -16,16 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from papers.disk.durable import fsync_dir
 from papers.errors import PapersError, StdoutError
 from papers.inputs.ids import ID_KINDS
 from papers.model import Outcome, Paper, Status
 from papers.output.display import Reporter, Stats, failure_text
 from papers.pipeline.messages import (AlreadyDone, DownloadComplete, DownloadFailed,
-                                     DownloadInterrupted, DownloadSkipped, InputDone, LogMessage,
-                                     PapersQueued, ProgressUpdate, QueueMessage, Stop,
-                                     TotalEstimate)
+                                      DownloadInterrupted, DownloadSkipped, InputDone, LogMessage,
+                                      PapersQueued, ProgressUpdate, QueueMessage, Stop,
+                                      TotalEstimate)
 from papers.redact import redacted
-from papers.state.durable import fsync_dir
 from papers.state.records import changes_record, iso, record_outcome
 from papers.state.store import StateStore
 

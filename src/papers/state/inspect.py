@@ -5,7 +5,6 @@ is going; `verify --fix` takes it."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 from collections import Counter
@@ -13,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from papers.disk.files import pdf_problem
 from papers.errors import StateError
 from papers.model import Status
 from papers.state.records import PaperRecord, iso
@@ -144,27 +144,8 @@ class Problem:
 
 def check(key: str, rec: PaperRecord) -> Problem | None:
     """Whether `rec`'s file is there, of its size, with its SHA-256 and a PDF header."""
-    path = rec.path or ""
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return Problem(key, rec, "missing")
-    if size != rec.bytes:
-        return Problem(key, rec, f"size {size:,} bytes, {rec.bytes or 0:,} recorded")
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1024)
-            h.update(head)
-            while block := f.read(1 << 20):
-                h.update(block)
-    except OSError as e:
-        return Problem(key, rec, f"cannot read ({e.strerror})")
-    if b"%PDF-" not in head:
-        return Problem(key, rec, "not a PDF (no %PDF- header)")
-    if rec.sha256 and h.hexdigest() != rec.sha256:
-        return Problem(key, rec, "SHA-256 differs from the one recorded")
-    return None
+    problem = pdf_problem(rec.path or "", rec.bytes, rec.sha256)
+    return None if problem is None else Problem(key, rec, problem)
 
 
 def verify(records: dict[str, PaperRecord]) -> list[Problem]:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from papers.model import Outcome, Paper, Status
 from papers.redact import redacted
 
+
 class PaperRecord(NamedTuple):
     """One paper's line in a download state file. Immutable: a new outcome makes a new
     record (`record_outcome`)."""

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from typing import Any
 
+from papers.disk.durable import can_create_in, missing_dirs, write_atomic
 from papers.errors import StateError
-from papers.state.durable import can_create_in, missing_dirs, write_atomic
 from papers.state.layouts import LEGACY_FIELDS, record_of, upgrade
 from papers.state.records import PlainRecords
 

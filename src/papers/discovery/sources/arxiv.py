@@ -6,9 +6,9 @@ import re
 import xml.etree.ElementTree as ET
 
 from papers.discovery.sources.base import Found, Ids, Source, text
-from papers.model import year_of
 from papers.errors import ApiError
 from papers.inputs.ids import arxiv_base
+from papers.model import year_of
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from papers.discovery.sources.base import Found, Ids, Source, crossref_doi, text
-from papers.model import year_of
 from papers.inputs.ids import quote_doi
 from papers.inputs.records import person_name
+from papers.model import year_of
 
 _VERSIONS = {"vor": "publishedVersion", "am": "acceptedVersion", "tdm": None}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from papers.discovery.sources.base import Found, Ids, Source, text
-from papers.model import year_of
 from papers.errors import ApiError
+from papers.model import year_of
 
 
 def _asked_by(ids: Ids) -> tuple[str, str]:

@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from papers.discovery.sources.base import Found, Ids, Source, text, url_ident
-from papers.model import year_of
 from papers.errors import QuotaExhausted
 from papers.inputs.ids import arxiv_base
+from papers.model import year_of
 
 _DOI_URL = "https://doi.org/"
 log = logging.getLogger("papers")

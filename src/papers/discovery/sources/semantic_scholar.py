@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from papers.discovery.sources.base import Found, Ids, Source, text, url_ident
-from papers.model import year_of
 from papers.inputs.ids import arxiv_base
+from papers.model import year_of
 
 FIELDS = "title,year,authors,externalIds,isOpenAccess,openAccessPdf"
 

@@ -6,9 +6,9 @@ import threading
 from typing import Any
 
 from papers.discovery.sources.base import Found, Ids, Source, crossref_doi, text
-from papers.model import year_of
 from papers.inputs.ids import quote_doi
 from papers.inputs.records import person_name
+from papers.model import year_of
 from papers.settings import UNPAYWALL_DAILY_CALLS
 
 

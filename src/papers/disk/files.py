@@ -1,5 +1,8 @@
-"""One paper's files on disk while it downloads: the `.part`, its sidecar naming its
-source, the checks on a finished file, and the metadata written beside the PDF."""
+"""The one home of a paper's file on disk, as gallery-dl's `PathFormat`: where it goes
+(its name), its `.part` and the sidecar that names the part's source, the rename to
+its final name, the checks on a finished file, the metadata written beside it, and
+the output directory they all go in. The download code touches the disk only here
+(and through `disk.durable`)."""
 
 from __future__ import annotations
 
@@ -13,13 +16,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from papers.download.attempt import Attempt
-from papers.download.naming import Namer, url_derived, with_hash
-from papers.download.planner import Fetch
-from papers.errors import DiskError
-from papers.model import Outcome, Paper
-from papers.redact import redacted
-from papers.state.records import PaperRecord, iso
+from papers.disk.durable import can_create_in
+from papers.disk.naming import Namer, url_derived, with_hash
+from papers.errors import DiskError, OutputError
+from papers.model import Paper
 
 log = logging.getLogger("papers")
 
@@ -42,41 +42,33 @@ class PartSource:
         return self.etag or self.last_modified
 
 
-class Download:
-    """One paper's download, as pip's `_FileDownload`: its files, what its `.part`
-    holds, and what it has cost so far. Made by `Fetcher.fetch`; one worker thread.
+class PaperFile:
+    """One paper's file: its final `path`, its `.part` and the part's sidecar.
 
     `PATH.part.json` beside the `.part` names its source once a body has passed
     SIDECAR_AFTER bytes, so a run killed by `kill -9` (no state record for the paper
     yet) resumes it with Range + If-Range instead of starting over. A smaller body
     costs less to fetch again than a sidecar costs every file ("Sidecar" in
-    bench/RESULTS.md).
+    bench/AB.md). `resume` is what the state says the `.part` holds, if anything.
     """
 
-    def __init__(self, job: Fetch, started: float) -> None:
-        self.paper, self.path = job.paper, job.path
-        self.part = job.path + ".part"
+    def __init__(self, path: str, *, final_may_exist: bool = True, part_may_exist: bool = True,
+                 resume: PartSource | None = None) -> None:
+        self.path = path
+        self.part = path + ".part"
         self.sidecar = self.part + ".json"
-        self.final_may_exist = job.final_may_exist
-        self.part_may_exist = job.part_may_exist
-        self.started = started
-        self.attempts = 0                 # HTTP requests made
-        self.unreported = 0               # bytes received but not yet sent as progress
-        self.tried: list[tuple[str, Attempt]] = []
-        self.candidate = ""               # the candidate URL being tried
-        self.sidecar_may_exist = job.part_may_exist
-        self.source = self._source(job.prior) if job.part_may_exist else None
+        self.final_may_exist = final_may_exist
+        self.part_may_exist = part_may_exist
+        self.sidecar_may_exist = part_may_exist
+        self.source = self._source(resume) if part_may_exist else None
 
-    def _source(self, prior: PaperRecord | None) -> PartSource | None:
+    def _source(self, resume: PartSource | None) -> PartSource | None:
         try:
             with open(self.sidecar, "rb") as f:
                 saved = json.loads(f.read(1 << 16))
             return PartSource(str(saved["url"]), saved.get("etag"), saved.get("last_modified"))
         except (OSError, ValueError, KeyError, TypeError):
-            pass  # none, or torn by a crash: the state record may still say
-        if prior is not None and prior.url and (prior.etag or prior.last_modified):
-            return PartSource(prior.url, prior.etag, prior.last_modified)
-        return None
+            return resume  # none, or torn by a crash: the state record may still say
 
     def resumable_bytes(self, url: str) -> int:
         """The size of the `.part` if it holds `url`'s bytes with a validator, else 0."""
@@ -113,6 +105,15 @@ class Download:
         except OSError as e:
             raise DiskError(e) from e
 
+    def open_part(self, append: bool) -> int:
+        """A descriptor to write the body into the `.part`, making a --name template's
+        folder if need be."""
+        try:
+            return open_part(self.part, append, absent=not self.part_may_exist)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(self.part), exist_ok=True)
+            return open_part(self.part, append, absent=True)
+
     def drop_part(self) -> None:
         """Remove the `.part` and its sidecar: their bytes cannot be resumed."""
         if self.part_may_exist:
@@ -120,18 +121,30 @@ class Download:
         self._drop_sidecar()
 
     def finish_part(self, final: str) -> None:
-        """The `.part` is complete and checked: give it its final name, `final`."""
+        """The `.part` is complete and checked: give it its final name, `final`. The
+        directory fsync that makes the rename durable is grouped: the result processor
+        does one (`durable.fsync_dir`) before the state records a batch of downloads."""
         os.replace(self.part, final)
         self._drop_sidecar()
 
-    def final_path(self, candidate: str, namer: Namer | None) -> str:
+    def final_path(self, paper: Paper, candidate: str, namer: Namer | None) -> str:
         """Where the file goes when `candidate` delivered it: the planned path, unless the
         name comes from the URL (a name never comes from a candidate that failed)."""
-        if namer is None or not self.paper.urls or candidate == self.paper.urls[0] \
-                or not url_derived(self.paper, namer.template):
+        if namer is None or not paper.urls or candidate == paper.urls[0] \
+                or not url_derived(paper, namer.template):
             return self.path
-        path = namer.path(self.paper, candidate)
-        return with_hash(path, self.paper) if path != self.path and os.path.exists(path) else path
+        path = namer.path(paper, candidate)
+        return with_hash(path, paper) if path != self.path and os.path.exists(path) else path
+
+    def existing(self) -> tuple[str, int] | None:
+        """(SHA-256, size) of a PDF already under the final name, else None. A final-named
+        file only ever comes from `finish_part` after every check, so one that exists is
+        complete: renamed, but not recorded (a crash, a lost state)."""
+        try:
+            h, head = hash_file(self.path)
+        except OSError:
+            return None
+        return (h.hexdigest(), os.path.getsize(self.path)) if PDF_MAGIC in head else None
 
     def _drop_sidecar(self) -> None:
         self.source = None
@@ -200,29 +213,65 @@ def hash_file(path: str, h: Any | None = None, limit: int | None = None) -> tupl
     return h, head
 
 
-def metadata_record(paper: Paper, outcome: Outcome) -> dict[str, Any]:
-    """What `--metadata json` writes beside a PDF: the paper's merged record, and where
-    and when its bytes came from. Secrets in URLs are masked."""
-    rec: dict[str, Any] = {"id": redacted(paper.id), "doi": paper.doi, "arxiv": paper.arxiv,
-                           "pmid": paper.pmid, "pmcid": paper.pmcid, "title": paper.title,
-                           "authors": list(paper.authors), "year": paper.year}
-    rec.update({k: v for k, v in paper.extra.items() if k not in rec and not k.startswith("_")})
-    rec.update({"file": os.path.basename(outcome.path or ""), "bytes": outcome.bytes,
-                "sha256": outcome.sha256, "url": redacted(outcome.url),
-                "pdf_url": redacted(outcome.pdf_url), "landing_page": redacted(outcome.landing_page),
-                "downloaded": iso(outcome.finished)})
-    return {k: v for k, v in rec.items() if v not in (None, [], "")}
-
-
-def write_metadata(paper: Paper, outcome: Outcome) -> None:
+def write_metadata(pdf: str, record: dict[str, Any], paper_id: str) -> None:
     """NAME.json beside NAME.pdf, replaced whole (a reader never sees half of it)."""
-    path = os.path.splitext(outcome.path or "")[0] + ".json"
+    path = os.path.splitext(pdf)[0] + ".json"
     tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(metadata_record(paper, outcome), f, ensure_ascii=False, indent=1)
+            json.dump(record, f, ensure_ascii=False, indent=1)
             f.write("\n")
         os.replace(tmp, path)
     except OSError as e:  # the PDF is safe; say so rather than fail the paper
-        log.warning("%s: cannot write %s (%s)", paper.id, path, e.strerror)
+        log.warning("%s: cannot write %s (%s)", paper_id, path, e.strerror)
         remove_quietly(tmp)
+
+
+def pdf_problem(path: str, size: int | None, sha256: str | None) -> str | None:
+    """Why the file at `path` is not the PDF recorded (`size` bytes, `sha256`), or None:
+    "missing", another size, unreadable, no PDF header, another SHA-256."""
+    try:
+        have = os.path.getsize(path)
+    except OSError:
+        return "missing"
+    if have != size:
+        return f"size {have:,} bytes, {size or 0:,} recorded"
+    try:
+        h, head = hash_file(path)
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
+    if PDF_MAGIC not in head:
+        return "not a PDF (no %PDF- header)"
+    if sha256 and h.hexdigest() != sha256:
+        return "SHA-256 differs from the one recorded"
+    return None
+
+
+def check_output_dir(path: str) -> str:
+    """The output directory's absolute path, checked before anything is created:
+    OutputError if it (or the folder it would go in) is a file or cannot be written."""
+    output_dir = os.path.abspath(path)
+    existing = output_dir
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == output_dir else f"cannot be made: {existing} is a file"
+        raise OutputError(f"output directory {output_dir} {what}, not a directory"
+                          if existing == output_dir else f"output directory {output_dir} {what}")
+    if not can_create_in(existing):
+        raise OutputError(f"output directory {output_dir}: cannot write in {existing} "
+                          "(read-only, or owned by another user)")
+    return output_dir
+
+
+def make_output_dir(output_dir: str) -> set[str] | None:
+    """Make the output directory if need be; the names in it now (None if unknown)."""
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"output directory {output_dir}: cannot create ({e.strerror})") from None
+    # What is in it now: papers whose files are absent skip those checks.
+    try:
+        return set(os.listdir(output_dir))  # names are all the planner needs
+    except OSError:
+        return None
