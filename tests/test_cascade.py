@@ -225,10 +225,10 @@ def test_tighten_only_lowers_limits():
     limiter = HostLimiter(4, 10.0, threading.Event())
     limiter.configure("api:x", 3, 10.0)
     assert limiter.tighten("api:x", 1, 5.0)
-    assert limiter._max["api:x"] == 1 and limiter._intervals["api:x"] == pytest.approx(0.2)
+    assert limiter.limits("api:x") == (1, pytest.approx(0.2))
     assert not limiter.tighten("api:x", 3, 50.0)                 # never raised
     limiter.configure("api:y", 2, 0)                              # unlimited: any rate tightens
-    assert limiter.tighten("api:y", None, 2.0) and limiter._intervals["api:y"] == 0.5
+    assert limiter.tighten("api:y", None, 2.0) and limiter.limits("api:y") == (2, 0.5)
 
 
 def test_cascade_order_puts_batch_sources_first_and_unpaywall_late():

@@ -180,9 +180,9 @@ def test_cancel_while_waiting_to_start_gives_the_slot_back():
     lim = HostLimiter(1, 0, cancel)
     lim.pause("h", 5)
     with lim.cond:
-        lim._active["h"] = 1  # a reservation handed out
+        lim._slots["h"].active = 1  # a reservation handed out
     threading.Timer(0.05, cancel.set).start()
     with pytest.raises(Cancelled):
         with lim.slot("h", held=True):
             pass
-    assert lim._active["h"] == 0
+    assert lim._slots["h"].active == 0

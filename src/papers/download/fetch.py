@@ -28,6 +28,7 @@ from papers.errors import Cancelled, DiskError, TransferError
 from papers.model import Outcome, Status, candidate_urls
 from papers.net.curl import CurlClient, Limits
 from papers.net.hosts import HostLimiter, host_of
+from papers.net.retry import RetryManager
 from papers.output.metadata import metadata_record
 from papers.pipeline.messages import ProgressUpdate
 
@@ -189,34 +190,22 @@ class Fetcher:
         malformed = url_problem(url)
         if malformed:
             return Attempt(Result.PERMANENT, f"malformed URL: {malformed}")
-        policy = self.config.policy
-        n = retry = 0
-        while True:
-            if self.cancel.is_set():
-                raise Cancelled()
-            host = host_of(url)
+        host = host_of(url)
+        tries = RetryManager(self.config.policy, self.cancel, url,
+                             pause=lambda delay: self.limiter.pause(host, delay))
+        for _ in tries:
             held = reservation is not None and reservation.take(host)
             with self.limiter.slot(host, held=held):
                 attempt = self._request(dl, url)
-            n += 1
             dl.attempts += 1
             # Only the server's own trouble counts against it (not a 404, not our disk).
             self.limiter.report(host, ok=attempt.result in NOT_THE_SERVERS_FAULT)
             if attempt.result in FINAL_RESULTS:
                 return attempt
-            if attempt.result is Result.RETRY_NOW and n <= policy.max_retries + 2:
-                continue  # a refused resume is not the server's fault: restart at once
-            if retry >= policy.max_retries:
-                if policy.max_retries:
-                    attempt.reason += f" (after {n} attempts)"
-                return attempt
-            delay = policy.delay(retry, attempt.retry_after)
-            if attempt.retry_after is not None:
-                self.limiter.pause(host, delay)
-            log.info("retrying %s in %.1fs: %s", url, delay, attempt.reason)
-            retry += 1
-            if self.cancel.wait(delay):
-                raise Cancelled()
+            if not tries.again(attempt.reason, attempt.retry_after,
+                               at_once=attempt.result is Result.RETRY_NOW):
+                attempt.reason = tries.spent(attempt.reason)
+        return attempt
 
     def _request(self, dl: Download, url: str) -> Attempt:
         """One GET: stream the body into the `.part` and, if all is well, rename it."""

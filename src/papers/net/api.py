@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from papers.errors import ApiError, Cancelled, QuotaExhausted
+from papers.errors import ApiError, QuotaExhausted
 from papers.net.hosts import HostLimiter
 from papers.net.netconf import NetConfig
-from papers.net.retry import TRANSIENT_STATUS, RetryPolicy, parse_retry_after
+from papers.net.retry import TRANSIENT_STATUS, RetryManager, RetryPolicy, parse_retry_after
 from papers.redact import redact
 from papers.settings import SourceSettings
 
@@ -54,6 +55,14 @@ class ApiResponse:
             return json.loads(self.content)
         except (ValueError, UnicodeDecodeError):
             raise ApiError(f"answer is not JSON (HTTP {self.status})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Transient:
+    """A try that failed for a passing reason; the server may have said when to return."""
+
+    reason: str
+    retry_after: float | None = None
 
 
 class ApiClient:
@@ -104,50 +113,50 @@ class ApiClient:
         honoured, also as a pause for the whole API); other errors raise ApiError.
         """
         key = self._key(source)
-        retry = 0
-        while True:
-            if self.cancel.is_set():
-                raise Cancelled()
-            retry_after = None
-            try:
-                with self.limiter.slot(key):
-                    resp = self._session().request(method, url, params=params, json=json_body,
-                                                   headers=headers, timeout=(self.timeout, self.timeout),
-                                                   proxies=self.net.requests_proxies(url))
-                    content = resp.content
-                status = resp.status_code
-                if status in not_found:
-                    return None
-                self._heed(key, source, resp.headers)
-                if 200 <= status < 300:
-                    return ApiResponse(status, resp.headers, content)
-                reason = f"HTTP {status} {resp.reason or ''}".rstrip()
-                detail = _error_detail(content)
-                if status not in TRANSIENT_STATUS:
-                    raise ApiError(redact(reason + (f": {detail}" if detail else ""), self.secrets))
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                wait = allowance_wait(status, resp.headers)
-                if wait is not None and wait > self.policy.retry_after_max:
-                    raise QuotaExhausted(redact(f"{reason}: {detail or 'allowance used up'}",
-                                                self.secrets))
-                retry_after = wait if wait is not None else retry_after
-            except requests.exceptions.Timeout:
-                reason = f"timed out after {self.timeout:g}s"
-            except requests.exceptions.RequestException as e:
-                reason, unreachable = _explain_request_error(e)
-                if unreachable:  # no DNS: asking again in this run cannot help
-                    raise ApiError(redact(reason, self.secrets)) from None
-            if retry >= self.policy.max_retries:
-                suffix = f" (after {retry + 1} attempts)" if retry else ""
-                raise ApiError(redact(reason + suffix, self.secrets))
-            delay = self.policy.delay(retry, retry_after)
-            if retry_after is not None:
-                self.limiter.pause(key, delay)
-            log.info("%s: %s; retrying in %.1fs", source.name, reason, delay)
-            retry += 1
-            if self.cancel.wait(delay):
-                raise Cancelled()
+        tries = RetryManager(self.policy, self.cancel, source.name,
+                             pause=lambda delay: self.limiter.pause(key, delay))
+        failed = _Transient("not asked")
+        for _ in tries:
+            got = self._try(key, source, url, method, params, json_body, headers, not_found)
+            if not isinstance(got, _Transient):
+                return got
+            failed = got
+            tries.again(failed.reason, failed.retry_after)  # False: the loop ends
+        raise ApiError(redact(tries.spent(failed.reason), self.secrets))
 
+    def _try(self, key: str, source: SourceSettings, url: str, method: str,
+             params: dict[str, Any] | None, json_body: Any, headers: dict[str, str] | None,
+             not_found: tuple[int, ...]) -> "ApiResponse | None | _Transient":
+        """One request: the answer, None for "not there", or a passing failure to retry.
+        ApiError for an answer that asking again will not change."""
+        try:
+            with self.limiter.slot(key):
+                resp = self._session().request(method, url, params=params, json=json_body,
+                                               headers=headers, timeout=(self.timeout, self.timeout),
+                                               proxies=self.net.requests_proxies(url))
+                content = resp.content
+        except requests.exceptions.Timeout:
+            return _Transient(f"timed out after {self.timeout:g}s")
+        except requests.exceptions.RequestException as e:
+            reason, unreachable = _explain_request_error(e)
+            if unreachable:  # no DNS: asking again in this run cannot help
+                raise ApiError(redact(reason, self.secrets)) from None
+            return _Transient(reason)
+        status = resp.status_code
+        if status in not_found:
+            return None
+        self._heed(key, source, resp.headers)
+        if 200 <= status < 300:
+            return ApiResponse(status, resp.headers, content)
+        reason = f"HTTP {status} {resp.reason or ''}".rstrip()
+        detail = _error_detail(content)
+        if status not in TRANSIENT_STATUS:
+            raise ApiError(redact(reason + (f": {detail}" if detail else ""), self.secrets))
+        wait = allowance_wait(status, resp.headers)
+        if wait is not None and wait > self.policy.retry_after_max:
+            raise QuotaExhausted(redact(f"{reason}: {detail or 'allowance used up'}", self.secrets))
+        return _Transient(reason, wait if wait is not None
+                          else parse_retry_after(resp.headers.get("Retry-After")))
 
     def _heed(self, key: str, source: SourceSettings, headers: Any) -> None:
         """Stay under the limits the API announces in its headers."""

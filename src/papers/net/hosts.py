@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from papers.errors import Cancelled
@@ -54,8 +55,24 @@ BREAKER_THRESHOLD = 5      # consecutive failures before a host is backed off
 BREAKER_MAX_PAUSE = 300.0  # seconds
 
 
+@dataclass(slots=True, eq=False)
+class Slot:
+    """One host's (or one API's) limits and turns, as Scrapy's downloader `Slot`."""
+
+    max_connections: int
+    interval: float             # seconds between request starts (0: no spacing)
+    api: bool = False           # a scholarly API with its own limits, not a download host
+    active: int = 0             # connections held now
+    next_start: float = 0.0     # the next turn to hand out
+    last_start: float = -math.inf  # when the last request really started
+    paused_until: float = -math.inf
+    failures: int = 0           # in a row, for the circuit breaker
+    refused: str | None = None  # why the last try to take a slot was refused: rate or slots
+
+
 class HostLimiter:
-    """At most N connections per key, request starts 1/rate seconds apart."""
+    """At most N connections per key, request starts 1/rate seconds apart: a `Slot`
+    per key, all guarded by one condition."""
 
     def __init__(self, max_per_host: int, rate_limit: float, cancel: threading.Event,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -64,35 +81,40 @@ class HostLimiter:
         self.cancel = cancel
         self.clock = clock
         self.cond = threading.Condition()
-        self._max: dict[str, int] = {}
-        self._intervals: dict[str, float] = {}
-        self._active: dict[str, int] = {}
-        self._next_start: dict[str, float] = {}   # the next turn to hand out
-        self._last_start: dict[str, float] = {}   # when the last request really started
-        self._paused_until: dict[str, float] = {}
-        self._failures: dict[str, int] = {}
-        self._refused: dict[str, str] = {}   # why `key`'s last try was refused: rate or slots
+        self._slots: dict[str, Slot] = {}
         self.starts = 0                      # download requests started (not API calls)
         self.held = {"rate": 0, "slots": 0}  # of those, how many first waited, and for what
         self.answered = 0                    # download requests a server answered
 
+    def _slot(self, key: str) -> Slot:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = Slot(self.max_per_host, self.interval)
+        return slot
+
     def configure(self, key: str, max_connections: int, rate_limit: float) -> None:
         """Own limits for `key`."""
         with self.cond:
-            self._max[key] = max_connections
-            self._intervals[key] = 1.0 / rate_limit if rate_limit > 0 else 0.0
+            slot = self._slot(key)
+            slot.max_connections, slot.api = max_connections, True
+            slot.interval = 1.0 / rate_limit if rate_limit > 0 else 0.0
+
+    def limits(self, key: str) -> tuple[int, float]:
+        """`key`'s limits now: (connections, seconds between request starts)."""
+        with self.cond:
+            slot = self._slot(key)
+            return slot.max_connections, slot.interval
 
     def tighten(self, key: str, max_connections: int | None, rate_limit: float | None) -> bool:
         """Lower `key`'s limits to what its server announced (never raise them); True if
         either changed."""
         with self.cond:
-            changed = False
-            if max_connections and max_connections < self._max.get(key, self.max_per_host):
-                self._max[key] = max_connections
+            slot, changed = self._slot(key), False
+            if max_connections and max_connections < slot.max_connections:
+                slot.max_connections = max_connections
                 changed = True
-            interval = self._intervals.get(key, self.interval)
-            if rate_limit and (interval == 0 or 1.0 / rate_limit > interval):
-                self._intervals[key] = 1.0 / rate_limit
+            if rate_limit and (slot.interval == 0 or 1.0 / rate_limit > slot.interval):
+                slot.interval = 1.0 / rate_limit
                 changed = True
             return changed
 
@@ -101,25 +123,22 @@ class HostLimiter:
 
         Call with `cond` held.
         """
-        if self._active.get(key, 0) >= self._max.get(key, self.max_per_host):
-            self._refused[key] = "slots"
+        slot = self._slot(key)
+        if slot.active >= slot.max_connections:
+            slot.refused = "slots"
             return math.inf
         now = self.clock()
-        start = self._next_start.get(key, 0.0)
-        if start > now:
-            self._refused[key] = "rate"
-            return start - now
-        self._active[key] = self._active.get(key, 0) + 1
-        self._next_start[key] = now + self._intervals.get(key, self.interval)
-        self._count_start(key)
-        return 0.0
-
-    def _count_start(self, key: str) -> None:
-        if key not in self._max:  # a download host, not a scholarly API
+        if slot.next_start > now:
+            slot.refused = "rate"
+            return slot.next_start - now
+        slot.active += 1
+        slot.next_start = now + slot.interval
+        if not slot.api:  # count download requests, not API calls
             self.starts += 1
-            why = self._refused.pop(key, None)
-            if why:
-                self.held[why] += 1
+            if slot.refused:
+                self.held[slot.refused] += 1
+                slot.refused = None
+        return 0.0
 
     def pace_note(self) -> str | None:
         """What set the pace of the downloads, when a per-host limit did (most requests
@@ -139,7 +158,7 @@ class HostLimiter:
     def release(self, key: str) -> None:
         """Give back a slot taken by `try_acquire` or `slot`."""
         with self.cond:
-            self._active[key] -= 1
+            self._slots[key].active -= 1
             self.cond.notify_all()
 
     @contextmanager
@@ -168,36 +187,34 @@ class HostLimiter:
         # The turn was taken when the work was handed out; a worker that got going late
         # must not then start right behind one that started on time (the server sees
         # starts, not turns). Call with `cond` held.
-        interval = self._intervals.get(key, self.interval)
+        slot = self._slots[key]
         while True:
             now = self.clock()
-            wait = max(self._last_start.get(key, -math.inf) + interval,
-                       self._paused_until.get(key, -math.inf)) - now
+            wait = max(slot.last_start + slot.interval, slot.paused_until) - now
             if wait <= 0:
                 break
             if self.cancel.is_set():
                 raise Cancelled()
             self.cond.wait(min(wait, 0.2))
-        self._last_start[key] = now
+        slot.last_start = now
 
     def pause(self, key: str, seconds: float) -> None:
         """Send no new request for `key` for `seconds`."""
         with self.cond:
-            until = self.clock() + seconds
-            if until > self._next_start.get(key, 0.0):
-                self._next_start[key] = until
-            if until > self._paused_until.get(key, -math.inf):
-                self._paused_until[key] = until
+            slot, until = self._slot(key), self.clock() + seconds
+            slot.next_start = max(slot.next_start, until)
+            slot.paused_until = max(slot.paused_until, until)
 
     def report(self, key: str, ok: bool) -> None:
         """Feed the circuit breaker: a host that keeps failing is backed off, doubling."""
         with self.cond:
+            slot = self._slot(key)
             if ok:
-                self.answered += key not in self._max  # a download host, not an API
-                self._failures.pop(key, None)
+                self.answered += not slot.api  # a download host, not an API
+                slot.failures = 0
                 return
-            n = self._failures.get(key, 0) + 1
-            self._failures[key] = n
+            slot.failures += 1
+            n = slot.failures
         if n >= BREAKER_THRESHOLD:
             self.pause(key, min(BREAKER_MAX_PAUSE, 2.0 ** (n - BREAKER_THRESHOLD + 1)))
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from papers.errors import Cancelled
+
+log = logging.getLogger("papers")
 
 #: Statuses worth another attempt, and why.
 TRANSIENT_STATUS = {
@@ -40,6 +47,53 @@ class RetryPolicy:
         r = (rng or random).random()
         # Keep at least half the ceiling: full jitter can otherwise retry at once.
         return ceiling * (0.5 + 0.5 * r)
+
+
+class RetryManager:
+    """The tries of one request, as yt-dlp's `RetryManager`, for the file fetcher and
+    the API client alike. Iterate over it to make each try; after a transient failure,
+    `again` waits (backoff, or the server's Retry-After, which also pauses the host
+    through `pause`) and says whether another try is due. `Cancelled` when the run
+    stops, before a try or during a wait."""
+
+    def __init__(self, policy: RetryPolicy, cancel: threading.Event, what: str,
+                 pause: Callable[[float], None] | None = None) -> None:
+        self.policy, self.cancel, self.what, self.pause = policy, cancel, what, pause
+        self.tries = 0    # requests made
+        self.retries = 0  # waits made
+        self._due = True
+
+    def __iter__(self) -> Iterator["RetryManager"]:
+        while self._due:
+            if self.cancel.is_set():
+                raise Cancelled()
+            self._due = False
+            self.tries += 1
+            yield self
+
+    def again(self, reason: str, retry_after: float | None = None, *,
+              at_once: bool = False) -> bool:
+        """A try failed for a passing `reason`: wait, and True if another try is due;
+        False when the retries are spent. `at_once`: not the server's fault (a refused
+        resume), so the next try goes without a wait, a few times at most."""
+        if at_once and self.tries <= self.policy.max_retries + 2:
+            self._due = True
+            return True
+        if self.retries >= self.policy.max_retries:
+            return False
+        delay = self.policy.delay(self.retries, retry_after)
+        if retry_after is not None and self.pause is not None:
+            self.pause(delay)
+        log.info("retrying %s in %.1fs: %s", self.what, delay, reason)
+        self.retries += 1
+        if self.cancel.wait(delay):
+            raise Cancelled()
+        self._due = True
+        return True
+
+    def spent(self, reason: str) -> str:
+        """`reason` for giving up, saying how many tries it took once there were retries."""
+        return f"{reason} (after {self.tries} attempts)" if self.retries else reason
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
