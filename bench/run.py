@@ -212,7 +212,7 @@ def scale_rerun(n: int, rounds: int) -> dict[str, float]:
     """Re-run over a finished n-paper state: median wall time of `rounds` runs, per-paper
     cost, highest peak RSS."""
     sys.path.insert(0, os.path.join(ROOT, "src"))
-    from papers.state.store import SCHEMA
+    from papers.state.snapshot import SCHEMA
 
     d = os.path.join(WORK, f"scale-{n}")
     lst = d + ".list"

@@ -5,7 +5,8 @@ import pytest
 
 from papers.errors import StateError
 from papers.state.records import FIELDS, PaperRecord
-from papers.state.store import SCHEMA, StateStore
+from papers.state.snapshot import SCHEMA
+from papers.state.store import StateStore
 
 
 def rec(n):
@@ -177,7 +178,7 @@ def test_big_snapshot_loads_across_blocks_exactly(tmp_path, monkeypatch, block):
     monkeypatch.setattr(StateStore, "BLOCK", block)
     t = load(path)
     assert list(t.records) == list(recs) and t.records == recs
-    assert not t._old_layout  # the current layout: read line by line, not rewritten
+    assert not t.snapshot.old_layout  # the current layout: read line by line, not rewritten
 
 
 SCHEMA_1 = {"schema": 1, "papers": {"a": {"id": "a", "status": "failed", "bytes": 0, "gone": 1}}}

@@ -67,7 +67,7 @@ def _main(argv: list[str] | None) -> int:
 def run() -> None:
     """The console script: `main()`, then leave with its status through `leave`.
     Everything is saved once main() returns; the interpreter's teardown would only
-    free a million records one by one ("Exit" in bench/RESULTS.md), and workers
+    free a million records one by one ("Exit" in bench/AB.md), and workers
     abandoned mid-read after an interrupt must not hold the exit."""
     leave(main())
 

@@ -18,7 +18,7 @@ MAX_PAPER = 16_384
 class Paper:
     """One paper to fetch. Treated as immutable (use `dataclasses.replace`); not frozen
     only because a frozen dataclass is slower to build, which a million-line list
-    feels ("Paper" in bench/RESULTS.md).
+    feels ("Paper" in bench/AB.md).
 
     `key` is its identity (two spellings of one paper share it); `id` is what
     the user sees; `urls` are PDF candidates, best first. `problem` is set when

@@ -155,7 +155,7 @@ class Planner:
         else:
             # Marked in place rather than added to `seen`: a re-run sees every paper in
             # the state, and a second table of a million keys is not free ("Planner" in
-            # bench/RESULTS.md).
+            # bench/AB.md).
             self.priors[paper.key] = _SEEN
         if prior is not None and self._done_on_disk(prior):
             return Done(paper, prior)

@@ -383,7 +383,7 @@ class _QuietGC:
     tuples, no cycles. Loaded with the GC off and then frozen, no collection walks
     them; otherwise each collection while loading walks every record loaded so
     far. A re-run then allocates millions of short-lived objects, so collections
-    are made rare too. Both pay: "GC" in bench/RESULTS.md.
+    are made rare too. Both pay: "GC" in bench/AB.md.
     """
 
     def __enter__(self) -> "_QuietGC":

@@ -62,7 +62,7 @@ def paper_from_text(text: str) -> Paper:
         return _long_junk(s)
     if s.startswith(("http://", "https://")):
         # Fast path for a plain URL already in canonical form (a million-line list of
-        # them is common; "Paper" in bench/RESULTS.md): the key is the URL itself.
+        # them is common; "Paper" in bench/AB.md): the key is the URL itself.
         # Anything unusual takes the full path.
         start = 7 if s[4] == ":" else 8
         end = s.find("/", start)

@@ -170,7 +170,7 @@ class _Transfer:
     """The callbacks of one transfer (headers, body) and what the watchdog judges it by.
 
     Header lines are only collected (`list.append`) and parsed once, when the body
-    starts: only the last response of a redirect chain matters (bench/RESULTS.md,
+    starts: only the last response of a redirect chain matters (bench/AB.md,
     "header lines"; what the parse by http.client costs: "response head by http.client").
     """
 
@@ -242,7 +242,7 @@ class _Watchdog:
 
     libcurl's progress callback could judge each transfer from inside it, but it is
     called about nine times per small file, each time taking the GIL from the other
-    workers ("Watchdog" in bench/RESULTS.md).
+    workers ("Watchdog" in bench/AB.md).
     """
 
     def __init__(self, limits: Limits, cancel: threading.Event, monotonic: Callable[[], float]) -> None:

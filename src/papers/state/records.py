@@ -42,7 +42,7 @@ class PaperRecord(NamedTuple):
     @classmethod
     def decode_all(cls, objs: list[Any]) -> list["PaperRecord"]:
         """Records from their JSON objects, field by field in C-level passes (a million
-        load in seconds, "State loading" in bench/RESULTS.md). Values that repeat across
+        load in seconds, "State loading" in bench/AB.md). Values that repeat across
         records (statuses, times) are shared, not copied. Fields a newer papers added
         are dropped. ValueError if an object is not a record."""
         try:
