@@ -98,3 +98,21 @@ def test_modules_stay_under_500_lines_and_functions_under_60(name):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
             and n.end_lineno - n.lineno + 1 > 60]
     assert long == []
+
+
+def test_unit_tests_mirror_the_tree():
+    """tests/<package>/test_<module>.py tests src/papers/<package>/<module>.py; the CLI
+    against the servers is in tests/e2e/."""
+    tests = os.path.join(os.path.dirname(__file__))
+    found = 0
+    for path in glob.glob(os.path.join(tests, "*", "test_*.py")):
+        package = os.path.basename(os.path.dirname(path))
+        if package == "e2e":
+            continue
+        module = os.path.basename(path)[len("test_"):-len(".py")]
+        assert os.path.isfile(os.path.join(SRC, package, module + ".py")), path
+        found += 1
+    assert found >= 10
+    assert glob.glob(os.path.join(tests, "e2e", "test_*.py"))
+    flat = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(tests, "test_*.py"))}
+    assert flat <= {f"test_{m}" for m in GLUE} | {"test_layout"}, flat

@@ -124,19 +124,45 @@ class _Inputs:
         return estimate_count(self.papers, self.files)
 
 
-def _common_options(f):
-    for opt in reversed([
-        click.option("-j", "--workers", type=int, metavar="N", help="Concurrent workers, at most 256.  [default: 8]"),
-        click.option("--state", metavar="FILE", type=_FILE, help="State file (resume checkpoint)."),
-        click.option("--progress/--no-progress", default=None,
-                     help="Show a progress bar on stderr.  [default: when stderr is a terminal]"),
-        click.option("-c", "--config", metavar="FILE", type=_FILE,
-                     help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]"),
-        click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
-        click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debugging)."),
-    ]):
-        f = opt(f)
-    return f
+def _setting_options(command: str):
+    """The options of `command` that set a setting, each made from the setting's one
+    declaration (`settings.Settings`): its flags, help, default and kind. The option's
+    parameter is the setting's name. Then -c, -q and -v."""
+    from dataclasses import fields
+
+    from papers.settings import Settings
+
+    def add(f):
+        for opt in reversed([
+            click.option("-c", "--config", metavar="FILE", type=_FILE,
+                         help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]"),
+            click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+            click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv for debugging)."),
+        ]):
+            f = opt(f)
+        for fld in reversed(fields(Settings)):
+            spec = fld.metadata["spec"]
+            if spec.flags and command in spec.commands:
+                f = click.option(*spec.flags, fld.name, **_option_kind(spec, fld.default))(f)
+        return f
+    return add
+
+
+_CLICK_TYPES = {"int": int, "float": float, "dir": _DIR, "path": _FILE, "file": _FILE,
+                "json": click.Choice(["json"])}
+
+
+def _option_kind(spec, default) -> dict:
+    """click's keywords for a setting's option: its type, and its help with the default."""
+    shown = spec.shown
+    if shown is None:  # a switch or an unset value goes without; a number shows as set
+        shown = "" if default is None or isinstance(default, bool) else (
+            f"{default:g}" if isinstance(default, float) else str(default))
+    help = spec.help + (f"  [default: {shown}]" if shown else "")
+    if spec.kind == "bool":
+        flag = {} if "/" in spec.flags[0] else {"is_flag": True}  # --progress/--no-progress
+        return {**flag, "default": None, "help": help}
+    return {"type": _CLICK_TYPES.get(spec.kind), "metavar": spec.metavar, "help": help}
 
 
 DOWNLOAD_EXAMPLES = """\b
@@ -156,39 +182,8 @@ Examples:
 
 @cli.command(epilog=EXIT_CODES_HELP + "\n" + DOWNLOAD_EXAMPLES)
 @_input_options
-@click.option("-o", "--output-dir", metavar="DIR", type=_DIR, help="Where PDFs go.  [default: ./papers]")
-@click.option("--retry-failed", is_flag=True, default=None,
-              help="Also retry papers that failed permanently before.")
-@click.option("--max-retries", type=int, metavar="N", help="Retries per URL on transient errors.  [default: 3]")
-@click.option("--timeout", type=float, metavar="SECONDS",
-              help="Limit for connecting and for each read.  [default: 30]")
-@click.option("--rate-limit", type=float, metavar="R",
-              help="Max requests per second per host; 0 = unlimited.  [default: 2]")
-@click.option("--max-per-host", type=int, metavar="N",
-              help="Max concurrent connections per host.  [default: 2]")
-@click.option("--max-size", metavar="SIZE", help="Largest file to accept, e.g. 200MB; 0 = no limit.  [default: 1GB]")
-@click.option("--json", "json_output", is_flag=True, default=None,
-              help="Print one JSON object per paper on stdout as it finishes.")
-@click.option("--name", "name_template", metavar="TEMPLATE",
-              help="Name files by TEMPLATE, e.g. '{year}/{first_author}_{title:.50}'. Fields: {id} {doi} "
-                   "{arxiv} {title} {first_author} {year} {source}.  [default: the DOI, arXiv ID or title]")
-@click.option("--shard", metavar="K/N", help="Take only shard K of N of the input (0 <= K < N); auto: from "
-              "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --rate-limit and --max-per-host are then "
-              "the fleet's, split over the N shards.")
-@click.option("--shards", type=int, metavar="N", help="With --shard auto in a Kubernetes Indexed Job: the "
-              "number of shards (or PAPERS_SHARDS).")
-@click.option("--bibtex", "bibtex", metavar="FILE", type=_FILE,
-              help="Write (and on later runs update) a BibTeX library of the downloaded papers; its "
-                   "file fields point at the PDFs, for Zotero and JabRef.")
-@click.option("--metadata", type=click.Choice(["json"]),
-              help="Write NAME.json beside each PDF: its merged record and the URL the bytes came from.")
-@click.option("--cookies", metavar="FILE", type=_FILE,
-              help="Send cookies from a Netscape cookies.txt (a browser export), read only.")
-@click.option("--dry-run", is_flag=True, default=None, help="Show what would be fetched; fetch nothing.")
-@_common_options
-def download(papers, inputs, fmt, column, encoding, output_dir, state, workers, retry_failed, max_retries,
-             timeout, rate_limit, max_per_host, max_size, json_output, name_template, shard, shards,
-             bibtex, metadata, cookies, progress, config, quiet, verbose, dry_run) -> None:
+@_setting_options("download")
+def download(papers, inputs, fmt, column, encoding, config, quiet, verbose, **flags) -> None:
     """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
 
     Papers given only as identifiers are looked up in the scholarly sources
@@ -196,13 +191,7 @@ def download(papers, inputs, fmt, column, encoding, output_dir, state, workers, 
     With no PAPER and no -i, papers are read from stdin when it is not a terminal.
     Re-running the same command resumes: finished papers are skipped without a request.
     """
-    settings = _settings(config, quiet, verbose, {
-        "output_dir": output_dir, "state": state, "workers": workers,
-        "retry_failed": retry_failed, "max_retries": max_retries, "timeout": timeout,
-        "rate_limit": rate_limit, "max_per_host": max_per_host, "max_size": max_size,
-        "json": json_output, "progress": progress, "dry_run": dry_run, "cookies": cookies,
-        "naming": name_template, "metadata": metadata, "bibtex": bibtex, "shard": shard,
-        "shards": shards})
+    settings = _settings(config, quiet, verbose, flags)
     return _run_download(settings, _inputs(papers, inputs, fmt, column, encoding, "download"),
                          sys.stdin)
 
@@ -215,13 +204,12 @@ def download(papers, inputs, fmt, column, encoding, output_dir, state, workers, 
 @_input_options
 @click.option("-o", "--output", "output_file", metavar="FILE", type=_FILE,
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
-@click.option("--sources", metavar="A,B", help="Sources to ask, in order.  [default: all six]")
 @click.option("--refresh", is_flag=True,
               help="Ask the sources again for papers the checkpoint has already (a paper whose "
                    "checkpoint lacks a source this run asks is asked again anyway).")
-@_common_options
-def consolidate(papers, inputs, fmt, column, encoding, output_file, sources, refresh, workers, state,
-                progress, config, quiet, verbose) -> None:
+@_setting_options("consolidate")
+def consolidate(papers, inputs, fmt, column, encoding, output_file, refresh, config, quiet, verbose,
+                **flags) -> None:
     """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
 
     Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
@@ -233,8 +221,8 @@ def consolidate(papers, inputs, fmt, column, encoding, output_file, sources, ref
     already consolidated (state in FILE.papers-state.json, or
     ./.papers-consolidate-state.json, or --state).
     """
-    settings = _settings(config, quiet, verbose, {"workers": workers, "progress": progress,
-                                                  "use_sources": sources})
+    state = flags.pop("state")  # consolidate's checkpoint, not the download state setting
+    settings = _settings(config, quiet, verbose, flags)
     return _run_consolidate(settings, _inputs(papers, inputs, fmt, column, encoding, "consolidate"),
                             sys.stdin, output_file, state, refresh)
 
@@ -401,9 +389,8 @@ def _spelled(ctx) -> dict[str, str]:
     return out
 
 
-# Option names whose setting is named otherwise.
-_SETTING_OF = {"json_output": "json", "quiet": "verbosity", "verbose": "verbosity",
-               "sources": "use_sources", "name_template": "naming"}
+# Options that set a setting of another name (every other option is named after its setting).
+_SETTING_OF = {"quiet": "verbosity", "verbose": "verbosity"}
 
 
 def _inputs(papers, inputs, fmt, column, encoding, command) -> _Inputs:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from papers.errors import ConfigError, reading
-from papers.settings import DEFAULT_SOURCES, SETTING_NAMES, SettingError, Settings, coerce
+from papers.settings import (DEFAULT_SOURCES, KEYED_SOURCES, SETTING_NAMES, SettingError, Settings,
+                             coerce)
 
 ENV_PREFIX = "PAPERS_"
 
@@ -200,15 +201,13 @@ def describe(settings: Settings, origins: Mapping[str, str]) -> list[str]:
              for name in SETTING_NAMES if name != "sources"]
     for src in settings.sources:
         for f in fields(src):
-            if f.name == "name" or (f.name == "api_key" and src.name not in _KEYED) \
+            if f.name == "name" or (f.name == "api_key" and src.name not in KEYED_SOURCES) \
                     or (f.name == "pdf_base_url" and src.name != "arxiv"):
                 continue
             key = f"sources.{src.name}.{f.name}"
             lines.append(f"{key}: {_shown(f.name, getattr(src, f.name))}  ({origins[key]})")
     return lines
 
-
-_KEYED = {"openalex", "semantic_scholar"}
 
 
 def _shown(name: str, value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from papers.errors import ConfigError
@@ -48,45 +48,127 @@ DEFAULT_SOURCES = (
 SOURCE_NAMES = tuple(s.name for s in DEFAULT_SOURCES)
 UNPAYWALL_DAILY_CALLS = 100_000  # the calls a day Unpaywall asks users to stay under
 _SOURCE_KEYS = {"base_url", "rate_limit", "api_key", "enabled", "max_connections", "pdf_base_url"}
-_KEYED_SOURCES = {"openalex", "semantic_scholar"}
+KEYED_SOURCES = {"openalex", "semantic_scholar"}  # the sources that take an api_key
+
+
+MAX_WORKERS = 256  # threads; past this a run spends itself on switching between them
+_DAY = 86_400.0
+DOWNLOAD, CONSOLIDATE = ("download",), ("consolidate",)
+BOTH = DOWNLOAD + CONSOLIDATE
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """How one setting is given and checked; declared once, on its `Settings` field, and
+    read by `coerce`, by the CLI's options (`flags`, for `commands`), by config.py and
+    by the test that checks config.example.yaml.
+
+    `kind`: text, path, dir, file (a readable file), int, float, bool, size, email, url,
+    template, shard, json (the one choice of --metadata), sources, source_names."""
+
+    kind: str
+    help: str
+    flags: tuple[str, ...] = ()       # the command-line spellings; () = none
+    metavar: str | None = None
+    commands: tuple[str, ...] = DOWNLOAD
+    nullable: bool = False            # null is a value (off, or "choose for me")
+    minimum: float = 0                # numbers: the least value
+    maximum: float = math.inf         # numbers: the largest (libcurl's options are C longs, in ms)
+    positive: bool = False            # numbers: more than 0
+    shown: str | None = None          # the default as --help shows it; None = the value
+
+
+def setting(default: Any, kind: str, help: str, *flags: str, **spec: Any) -> Any:
+    """A `Settings` field: its default and its `Spec`."""
+    return field(default=default, metadata={"spec": Spec(kind, help, flags, **spec)})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a download run needs to know. Defaults are polite to real servers."""
+    """Everything a run needs to know, each setting declared once. Defaults are polite
+    to real servers."""
 
-    output_dir: str = "papers"
-    state: str | None = None            # default: <output_dir>/.papers-state.json
-    workers: int = 8
-    retry_failed: bool = False
-    max_retries: int = 3
-    timeout: float = 30.0               # seconds, for connect and for each read
-    rate_limit: float = 2.0             # requests/s per host; 0 = unlimited
-    max_per_host: int = 2               # concurrent connections per host
-    max_size: int | None = 1_000_000_000  # bytes; None = no limit
-    json: bool = False
-    progress: bool | None = None        # None = on when stderr is a terminal
-    verbosity: int = 0                  # -1 quiet, 0 normal, 1+ verbose
-    dry_run: bool = False
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    retry_after_max: float = 120.0
-    user_agent: str | None = None       # None: papers/VERSION (+homepage); `mailto:EMAIL` is added
-    chunk_size: int = 256 * 1024
-    min_speed: int | None = 1000        # bytes/s; slower over min_speed_window aborts (None = off)
-    min_speed_window: float = 30.0      # seconds
-    save_interval: float = 1.0          # seconds between state checkpoints
-    email: str | None = None            # for Unpaywall (required), Crossref's polite pool, the User-Agent
-    cookies: str | None = None          # a Netscape cookies.txt to send cookies from (read only)
-    netrc: bool = True                  # use ~/.netrc (or $NETRC) credentials for the hosts it names
-    doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI; None = off
-    naming: str | None = None           # a --name template for file names; None = the default scheme
-    metadata: str | None = None         # "json": write NAME.json beside each PDF; None = no
-    bibtex: str | None = None           # a BibTeX library of the downloaded papers, kept up to date
-    shard: Any = None                   # "K/N" or "auto" as given; a shard.Shard once resolved
-    shards: int | None = None           # with shard: auto and JOB_COMPLETION_INDEX, the number of shards
-    sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES
-    use_sources: tuple[str, ...] = SOURCE_NAMES  # which sources to ask, in this order
+    output_dir: str = setting("papers", "dir", "Where PDFs go.", "-o", "--output-dir",
+                              metavar="DIR", shown="./papers")
+    state: str | None = setting(None, "path", "State file (resume checkpoint).", "--state", metavar="FILE",
+                                commands=BOTH, nullable=True)
+    workers: int = setting(8, "int", "Concurrent workers, at most 256.", "-j", "--workers",
+                           metavar="N", commands=BOTH, minimum=1, maximum=MAX_WORKERS)
+    retry_failed: bool = setting(False, "bool", "Also retry papers that failed permanently "
+                                 "before.", "--retry-failed")
+    max_retries: int = setting(3, "int", "Retries per URL on transient errors (resets, "
+                               "timeouts, 408/429/5xx).", "--max-retries", metavar="N",
+                               maximum=1_000)
+    timeout: float = setting(30.0, "float", "Limit in seconds for connecting and for each "
+                             "read.", "--timeout", metavar="SECONDS", positive=True, maximum=_DAY)
+    rate_limit: float = setting(2.0, "float", "Max requests per second per host, spaced "
+                                "evenly; 0 = unlimited.", "--rate-limit", metavar="R",
+                                maximum=1e6)
+    max_per_host: int = setting(2, "int", "Max concurrent connections per host.",
+                                "--max-per-host", metavar="N", minimum=1, maximum=10_000)
+    max_size: int | None = setting(1_000_000_000, "size", "Largest file to accept, e.g. 200MB; "
+                                   "0 = no limit.", "--max-size", metavar="SIZE", shown="1GB")
+    json: bool = setting(False, "bool", "Print one JSON object per paper on stdout as it "
+                         "finishes.", "--json")
+    progress: bool | None = setting(None, "bool", "Show a progress bar on stderr.",
+                                    "--progress/--no-progress", commands=BOTH, nullable=True,
+                                    shown="when stderr is a terminal")
+    verbosity: int = setting(0, "int", "-1 errors only (-q), 0 normal, 1 verbose (-v), 2 debug "
+                             "(-vv).", commands=BOTH, minimum=-1, maximum=3)
+    dry_run: bool = setting(False, "bool", "Show what would be fetched; fetch nothing.",
+                            "--dry-run")
+    backoff_base: float = setting(1.0, "float", "Seconds; retry n waits between half and all "
+                                  "of backoff_base * 2**n.", maximum=_DAY)
+    backoff_max: float = setting(60.0, "float", "Cap, in seconds, on the exponential backoff.",
+                                 maximum=_DAY)
+    retry_after_max: float = setting(120.0, "float", "Cap, in seconds, on a server's "
+                                     "Retry-After.", maximum=_DAY)
+    user_agent: str | None = setting(None, "text", "The User-Agent; null = papers/VERSION "
+                                     "(+homepage). mailto:EMAIL is added.", nullable=True)
+    chunk_size: int = setting(256 * 1024, "int", "Bytes read from the network at a time.",
+                              minimum=1, maximum=1 << 30)
+    min_speed: int | None = setting(1000, "size", "A download slower than this over "
+                                    "min_speed_window is aborted; 0 = off.")
+    min_speed_window: float = setting(30.0, "float", "Seconds over which min_speed is "
+                                      "measured.", maximum=_DAY)
+    save_interval: float = setting(1.0, "float", "Seconds between fsyncs of the state "
+                                   "journal.", maximum=_DAY)
+    email: str | None = setting(None, "email", "Your address, for Unpaywall (required), "
+                                "Crossref's polite pool and the User-Agent; never logged.",
+                                nullable=True)
+    cookies: str | None = setting(None, "file", "Send cookies from a Netscape cookies.txt (a "
+                                  "browser export), read only.", "--cookies", metavar="FILE",
+                                  nullable=True)
+    netrc: bool = setting(True, "bool", "Use ~/.netrc (or $NETRC) credentials for the hosts it "
+                          "names.")
+    doi_resolver: str | None = setting("https://doi.org", "url", "A paper with a DOI whose "
+                                       "candidates all failed tries {doi_resolver}/{doi} last; "
+                                       "null = never.", nullable=True)
+    naming: str | None = setting(None, "template", "Name files by TEMPLATE, e.g. "
+                                 "'{year}/{first_author}_{title:.50}'. Fields: {id} {doi} {arxiv} "
+                                 "{title} {first_author} {year} {source}.", "--name",
+                                 metavar="TEMPLATE", nullable=True,
+                                 shown="the DOI, arXiv ID or title")
+    metadata: str | None = setting(None, "json", "Write NAME.json beside each PDF: its merged "
+                                   "record and the URL the bytes came from.", "--metadata",
+                                   nullable=True)
+    bibtex: str | None = setting(None, "path", "Write (and on later runs update) a BibTeX "
+                                 "library of the downloaded papers; its file fields point at "
+                                 "the PDFs, for Zotero and JabRef.", "--bibtex", metavar="FILE",
+                                 nullable=True)
+    shard: Any = setting(None, "shard", "Take only shard K of N of the input (0 <= K < N); "
+                         "auto: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --rate-limit "
+                         "and --max-per-host are then the fleet's, split over the N shards.",
+                         "--shard", metavar="K/N", nullable=True)
+    # "K/N" or "auto" as given; a shard.Shard once resolved
+    shards: int | None = setting(None, "int", "With --shard auto in a Kubernetes Indexed Job: "
+                                 "the number of shards (or PAPERS_SHARDS).", "--shards",
+                                 metavar="N", nullable=True, minimum=1, maximum=1_000_000)
+    sources: tuple[SourceSettings, ...] = setting(DEFAULT_SOURCES, "sources", "Each source's "
+                                                  "endpoint, limits, key and switch.")
+    use_sources: tuple[str, ...] = setting(SOURCE_NAMES, "source_names", "Sources to ask, in "
+                                           "order.", "--sources", metavar="A,B",
+                                           commands=CONSOLIDATE, shown="all six")
 
     def source(self, name: str) -> SourceSettings:
         """The settings of source `name`."""
@@ -154,16 +236,6 @@ class SettingError(ConfigError):
         self.field, self.problem = field, problem
 
 
-_KINDS: dict[str, type] = {
-    "output_dir": str, "state": str, "user_agent": str, "cookies": str, "bibtex": str,
-    "workers": int, "max_retries": int, "max_per_host": int, "chunk_size": int, "verbosity": int,
-    "timeout": float, "rate_limit": float, "backoff_base": float, "backoff_max": float,
-    "retry_after_max": float, "save_interval": float, "min_speed_window": float,
-    "retry_failed": bool, "json": bool, "dry_run": bool, "progress": bool, "netrc": bool,
-}
-_NULLABLE = {"state", "progress", "user_agent", "cookies", "doi_resolver", "email", "bibtex"}
-
-
 def _template(value: Any) -> str | None:
     """`naming`: a template, given as text (--name, PAPERS_NAMING) or as `{template: ...}`."""
     from papers.disk.naming import check_template
@@ -183,78 +255,77 @@ def _template(value: Any) -> str | None:
         raise SettingError("naming", str(e)) from None
 
 
+SPECS: dict[str, Spec] = {f.name: f.metadata["spec"] for f in fields(Settings)}
+SETTING_NAMES = tuple(SPECS)
+
+
 def coerce(name: str, value: Any, sources: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> Any:
     """The value of setting `name` from a raw `value` (YAML, an environment variable or a
-    flag); SettingError if it is not one. `sources` is what a `sources` value amends."""
-    if name == "sources":
+    flag), by its Spec; SettingError if it is not one. `sources` is what a `sources`
+    value amends."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise SettingError(name, "unknown setting")
+    if spec.kind == "sources":
         return parse_sources(value, sources)
-    if name == "use_sources":
-        return parse_source_names(value)
-    if name in ("max_size", "min_speed"):
-        try:
-            return parse_size(value)
-        except ConfigError as e:
-            raise SettingError(name, str(e)) from None
-    if value is None and name in _NULLABLE:
+    if value is None and (spec.nullable or spec.kind == "size"):
         return None
-    kind = _KINDS.get(name)
-    if name == "email":
-        if not isinstance(value, str) or "@" not in value:
-            raise SettingError(name, f"expected an email address, got {value!r}")
-        return value.strip()
-    if name == "naming":
-        return _template(value)
-    if name == "shard":
-        if value is None or (isinstance(value, str) and (value.strip() == "auto" or "/" in value)):
-            return value if value is None else value.strip()
-        raise SettingError(name, f"expected K/N (e.g. 0/4) or auto, got {value!r}")
-    if name == "shards":
-        return None if value is None else _bounded("shards", _number(name, value, int), value)
-    if name == "metadata":
-        if value not in (None, "json"):
-            raise SettingError(name, f"expected json (or null), got {value!r}")
-        return value
-    if name == "doi_resolver":
-        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
-            raise SettingError(name, f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/")
-    if kind is bool:
+    if spec.kind in _PARSERS:
+        return _PARSERS[spec.kind](name, value)
+    if spec.kind in ("int", "float"):
+        v = _number(name, value, int if spec.kind == "int" else float, minimum=min(spec.minimum, 0))
+        if v < spec.minimum:
+            raise SettingError(name, f"must be at least {spec.minimum:g}, got {value!r}")
+        if v > spec.maximum:
+            raise SettingError(name, f"at most {spec.maximum:g}, got {value!r}")
+        if spec.positive and v <= 0:
+            raise SettingError(name, f"must be more than 0, got {value!r}")
+        return v
+    if spec.kind == "bool":
         if not isinstance(value, bool):
             raise SettingError(name, f"expected true or false, got {value!r}")
         return value
-    if kind in (int, float):
-        return _bounded(name, _number(name, value, kind, minimum=-1 if name == "verbosity" else 0), value)
-    if kind is str:
-        if not isinstance(value, str) or not value.strip():
-            raise SettingError(name, f"expected text, got {value!r}")
-        if name == "cookies":
-            return _readable(name, os.path.expanduser(value))
-        return os.path.expanduser(value) if name in ("output_dir", "state", "bibtex") else value
-    raise SettingError(name, "unknown setting")
+    if not isinstance(value, str) or not value.strip():
+        raise SettingError(name, f"expected text, got {value!r}")
+    if spec.kind == "file":
+        return _readable(name, os.path.expanduser(value))
+    return os.path.expanduser(value) if spec.kind in ("path", "dir") else value
 
 
-MAX_WORKERS = 256  # threads; past this a run spends itself on switching between them
-_DAY = 86_400.0
-#: The largest value each numeric setting takes (libcurl's options are C longs, in ms).
-MAXIMA: dict[str, float] = {
-    "workers": MAX_WORKERS, "max_per_host": 10_000, "shards": 1_000_000, "max_retries": 1_000,
-    "chunk_size": 1 << 30, "verbosity": 3, "timeout": _DAY, "backoff_base": _DAY,
-    "backoff_max": _DAY, "retry_after_max": _DAY, "save_interval": _DAY,
-    "min_speed_window": _DAY, "rate_limit": 1e6,
-}
+def _size(name: str, value: Any) -> int | None:
+    try:
+        return parse_size(value)
+    except ConfigError as e:
+        raise SettingError(name, str(e)) from None
 
 
-def _bounded(name: str, v: Any, value: Any) -> Any:
-    if name in ("workers", "max_per_host", "chunk_size", "shards") and v < 1:
-        raise SettingError(name, f"must be at least 1, got {value!r}")
-    if v > MAXIMA.get(name, math.inf):
-        raise SettingError(name, f"at most {MAXIMA[name]:g}, got {value!r}")
-    if name == "timeout" and v <= 0:
-        raise SettingError(name, f"must be more than 0, got {value!r}")
-    return v
+def _email(name: str, value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value:
+        raise SettingError(name, f"expected an email address, got {value!r}")
+    return value.strip()
 
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
+def _url(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+        raise SettingError(name, f"expected an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _shard(name: str, value: Any) -> str:
+    if isinstance(value, str) and (value.strip() == "auto" or "/" in value):
+        return value.strip()
+    raise SettingError(name, f"expected K/N (e.g. 0/4) or auto, got {value!r}")
+
+
+def _json_choice(name: str, value: Any) -> str:
+    if value != "json":
+        raise SettingError(name, f"expected json (or null), got {value!r}")
+    return value
+
+
+_PARSERS = {"size": _size, "email": _email, "url": _url, "shard": _shard, "json": _json_choice,
+            "template": lambda name, value: _template(value),
+            "source_names": lambda name, value: parse_source_names(value)}
 
 
 def parse_sources(value: Any, base: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> tuple[SourceSettings, ...]:
@@ -274,7 +345,7 @@ def parse_sources(value: Any, base: tuple[SourceSettings, ...] = DEFAULT_SOURCES
         changes: dict[str, Any] = {}
         for key, v in conf.items():
             where = f"sources.{name}.{key}"
-            if key not in _SOURCE_KEYS or (key == "api_key" and name not in _KEYED_SOURCES) \
+            if key not in _SOURCE_KEYS or (key == "api_key" and name not in KEYED_SOURCES) \
                     or (key == "pdf_base_url" and name != "arxiv"):
                 raise SettingError(where, "unknown setting")
             if key in ("base_url", "pdf_base_url"):

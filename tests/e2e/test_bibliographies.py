@@ -9,7 +9,7 @@ import pytest
 from support.faultserver import Reply, make_pdf
 from support.fakeapis import FakeScholar
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Usage errors, exit codes and stream discipline of the real CLI."""
 
+import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,6 +11,8 @@ import pytest
 
 from conftest import read_state
 from support.faultserver import make_pdf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def no_traceback(r):
@@ -105,7 +109,7 @@ def test_example_config_lists_every_setting_with_its_true_default():
     from papers.config import file_layer, resolve
     from papers.settings import SETTING_NAMES, Settings
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = ROOT
     layer = file_layer(os.path.join(root, "config.example.yaml"))
     assert set(layer.values) == set(SETTING_NAMES)
     example, defaults = resolve([layer])[0], Settings()
@@ -131,6 +135,28 @@ def test_example_config_lists_every_setting_with_its_true_default():
         if src.name != "arxiv":
             expected.discard("pdf_base_url")
         assert listed == expected, src.name
+
+
+def test_example_config_names_each_settings_flag():
+    """Each setting that has a flag (declared once, in settings.Settings) shows it in its
+    comment in config.example.yaml."""
+    from papers.settings import SPECS
+
+    root = ROOT
+    with open(os.path.join(root, "config.example.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    blocks = {}  # each top-level key with its lines (a nested block's too)
+    for line in text.splitlines():
+        if line[:1].isalpha():
+            key = line.split(":", 1)[0]
+            blocks[key] = line
+        elif blocks and line.startswith(" "):
+            blocks[key] += "\n" + line
+    flagged = {name: spec.flags for name, spec in SPECS.items() if spec.flags}
+    assert len(flagged) >= 15
+    for name, flags in flagged.items():
+        spellings = [f for flag in flags for f in flag.split("/")]
+        assert any(re.search(rf"[(, ]{re.escape(f)}\b", blocks[name]) for f in spellings), name
 
 
 def test_stdin_text_and_jsonl(server, papers, tmp_path):
@@ -219,15 +245,15 @@ def test_progress_bar_goes_to_stderr_when_forced(server, papers, tmp_path):
 def test_readme_promises_name_real_tests():
     import re
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = ROOT
     readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
     section = readme.split("## What papers promises", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(test_\w+)`", section))
     assert len(named) >= 20
     defined = set()
-    for name in os.listdir(os.path.dirname(__file__)):
-        if name.startswith("test_") and name.endswith(".py"):
-            defined |= set(re.findall(r"^def (test_\w+)", open(os.path.join(os.path.dirname(__file__), name)).read(), re.M))
+    for path in glob.glob(os.path.join(ROOT, "tests", "**", "test_*.py"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            defined |= set(re.findall(r"^def (test_\w+)", f.read(), re.M))
     assert named <= defined, named - defined
 
 

@@ -144,7 +144,7 @@ def test_four_shards_share_the_fleets_rate_limit(server, env, fast_config, tmp_p
 def test_the_example_recipes_are_well_formed():
     import yaml
 
-    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "examples")
     for script in ("slurm-array.sh", "parallel.sh"):
         assert subprocess.run(["bash", "-n", os.path.join(root, script)]).returncode == 0
         assert "--shard" in open(os.path.join(root, script)).read()
