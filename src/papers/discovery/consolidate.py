@@ -162,8 +162,8 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
         if expected:
             pipeline.put(TotalEstimate(expected))
         try:
-            _plan_all(papers, {} if refresh else priors, asked_with, pipeline,
-                      _Consolidator(resolver, pipeline.put, cancel), chunk_size)
+            _queue_chunks(papers, {} if refresh else priors, asked_with, pipeline,
+                          _Consolidator(resolver, pipeline.put, cancel), chunk_size)
         except InputError as e:
             input_error = str(e)
     pipeline.processor.printer.raise_stdout_error()
@@ -175,10 +175,12 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
                    notes=[n for n in (s.note() for s in resolver.sources) if n])
 
 
-def _plan_all(papers: Iterable[Paper], priors: dict[str, Any], asked_with: tuple[str, ...],
-              pipeline: Pipeline, consolidator: "_Consolidator", chunk_size: int) -> None:
+def _queue_chunks(papers: Iterable[Paper], priors: dict[str, Any], asked_with: tuple[str, ...],
+                  pipeline: Pipeline, consolidator: "_Consolidator", chunk_size: int) -> None:
     """Queue each paper once: done ones (per the state, by the sources `asked_with`) are
-    output again as they are, the others go to the workers in chunks of `chunk_size`."""
+    output again as they are, the others go to the workers in chunks of `chunk_size`.
+    (Not download's planner: a consolidated paper has no file, so there is nothing to
+    plan but the chunk it goes in.)"""
     chunk: list[Paper] = []
     try:
         for paper in unique(papers):

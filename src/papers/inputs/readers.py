@@ -212,6 +212,7 @@ class _ArrayReader:
         self.base_line = 1  # line number of buf[0]
         self.pos = 0
         self.eof = False
+        self._counted, self._line = 0, 1  # newlines are counted up to buf[_counted]: its line
 
     def items(self) -> Iterator[tuple[Any, int]]:
         """(element, its line number) for each element, in order."""
@@ -225,8 +226,7 @@ class _ArrayReader:
             while True:
                 if not self.skip_ws():
                     raise self.fail("unexpected end of input inside the array")
-                line = self.base_line + self.buf.count("\n", 0, self.pos)
-                yield self.element(), line
+                yield self.element(), self.line_at(self.pos)
                 c = self.skip_ws()
                 self.pos += 1
                 if c == "]":
@@ -259,8 +259,9 @@ class _ArrayReader:
         if self.eof:
             return False
         # Drop what has been consumed, keeping line numbers right.
-        self.base_line += self.buf.count("\n", 0, self.pos)
+        self.base_line = self.line_at(self.pos)
         self.buf, self.pos = self.buf[self.pos:], 0
+        self._counted, self._line = 0, self.base_line
         got: list[str] = []
         size = 0
         for line in self.lines:
@@ -283,8 +284,18 @@ class _ArrayReader:
             if not self.more():
                 return ""
 
+    def line_at(self, pos: int) -> int:
+        """The line of `buf[pos]`, counting on from the last position asked about (counting
+        from the buffer's start each time made a long array quadratic: "JSON array input"
+        in bench/AB.md)."""
+        if pos < self._counted:
+            return self.base_line + self.buf.count("\n", 0, pos)
+        self._line += self.buf.count("\n", self._counted, pos)
+        self._counted = pos
+        return self._line
+
     def fail(self, msg: str, at: int | None = None) -> InputError:
-        line = self.base_line + self.buf.count("\n", 0, self.pos if at is None else at)
+        line = self.line_at(self.pos if at is None else at)
         return InputError(f"{self.name}:{line}: malformed JSON: {msg}")
 
 
