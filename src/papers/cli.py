@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 import click
 
-from papers.errors import EXIT_CODES_HELP, ExitStatus, PapersError, StdoutError, UsageError
+from papers.errors import ExitStatus, PapersError, StdoutError, UsageError
+from papers.inputs.given import Inputs, given_inputs
+from papers.output.helptext import (CONSOLIDATE_EXAMPLES, DOWNLOAD_EXAMPLES, SEARCH_EXAMPLES,
+                                    epilog)
 from papers.output.stdout import GuardedStdout
 from papers.pipeline.signals import leave, quiet_stdout, signals_stop
 
@@ -103,27 +105,6 @@ def _input_options(f):
     return click.argument("papers", nargs=-1, metavar="[PAPER]...")(f)
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """Where a command's papers come from."""
-
-    papers: tuple[str, ...]
-    files: list[str]
-    fmt: str | None
-    column: str | None
-    encoding: str | None = None
-
-    def iter(self, stdin):
-        from papers.inputs.readers import iter_papers
-
-        return iter_papers(self.papers, self.files, stdin, self.fmt, self.column, self.encoding)
-
-    def estimate(self):
-        from papers.inputs.readers import estimate_count
-
-        return estimate_count(self.papers, self.files)
-
-
 def _setting_options(command: str):
     """The options of `command` that set a setting, each made from the setting's one
     declaration (`settings.Settings`): its flags, help, default and kind. The option's
@@ -165,22 +146,7 @@ def _option_kind(spec, default) -> dict:
     return {"type": _CLICK_TYPES.get(spec.kind), "metavar": spec.metavar, "help": help}
 
 
-DOWNLOAD_EXAMPLES = """\b
-Examples:
-  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
-  papers download -i refs.txt -o pdfs --json | jq -r 'select(.status == "failed") | .id'
-  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
-"""
-
-CONSOLIDATE_EXAMPLES = """\b
-Examples:
-  papers consolidate 10.1038/nphys1170 PMC3159421 | jq .pdf_urls
-  papers consolidate -i dois.txt -o records.json
-  papers consolidate -i dois.txt | papers download -o pdfs
-"""
-
-
-@cli.command(epilog=EXIT_CODES_HELP + "\n" + DOWNLOAD_EXAMPLES)
+@cli.command(epilog=epilog("download", DOWNLOAD_EXAMPLES))
 @_input_options
 @_setting_options("download")
 def download(papers, inputs, fmt, column, encoding, config, quiet, verbose, **flags) -> None:
@@ -192,15 +158,11 @@ def download(papers, inputs, fmt, column, encoding, config, quiet, verbose, **fl
     Re-running the same command resumes: finished papers are skipped without a request.
     """
     settings = _settings(config, quiet, verbose, flags)
-    return _run_download(settings, _inputs(papers, inputs, fmt, column, encoding, "download"),
+    return _run_download(settings, given_inputs(papers, inputs, fmt, column, encoding, "download"),
                          sys.stdin)
 
 
-@cli.command(epilog=EXIT_CODES_HELP.replace("every paper downloaded or already there",
-                                             "every paper consolidated (with or without a PDF)")
-              .replace("at least one paper failed (the others are on disk)",
-                       "at least one paper failed (junk input, or a source error left it incomplete)")
-              + "\n" + CONSOLIDATE_EXAMPLES)
+@cli.command(epilog=epilog("consolidate", CONSOLIDATE_EXAMPLES))
 @_input_options
 @click.option("-o", "--output", "output_file", metavar="FILE", type=_FILE,
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
@@ -223,8 +185,67 @@ def consolidate(papers, inputs, fmt, column, encoding, output_file, refresh, con
     """
     state = flags.pop("state")  # consolidate's checkpoint, not the download state setting
     settings = _settings(config, quiet, verbose, flags)
-    return _run_consolidate(settings, _inputs(papers, inputs, fmt, column, encoding, "consolidate"),
-                            sys.stdin, output_file, state, refresh)
+    given = given_inputs(papers, inputs, fmt, column, encoding, "consolidate")
+    return _run_consolidate(settings, given, sys.stdin, output_file, state, refresh)
+
+
+@cli.command(epilog=epilog("search", SEARCH_EXAMPLES))
+@click.argument("query", nargs=-1, metavar="[QUERY]...")
+@click.option("--source", type=click.Choice(["openalex", "europepmc", "arxiv"]), default="openalex",
+              help="Whose search to use.  [default: openalex]")
+@click.option("--filter", "filters", multiple=True, metavar="KEY:VALUE",
+              help="An OpenAlex filter, e.g. publication_year:2020-2024, type:article, "
+                   "cites:W123. Repeatable.")
+@click.option("--oa", is_flag=True, help="Only open-access works.")
+@click.option("--since", type=int, metavar="YEAR", help="Only works published in YEAR or later.")
+@click.option("--until", type=int, metavar="YEAR", help="Only works published in YEAR or before.")
+@click.option("--limit", type=int, default=100, metavar="N",
+              help="Write at most N works; above 10,000 asks first.  [default: 100]")
+@click.option("--yes", is_flag=True, help="Do not ask about a --limit above 10,000.")
+@click.option("--count", is_flag=True,
+              help="Say how many works match, and the calls (and OpenAlex credits) fetching them "
+                   "would take; fetch nothing.")
+@click.option("--refresh", is_flag=True, help="Start the search over, ignoring its checkpoint.")
+@_setting_options("search")
+def search(query, source, filters, oa, since, until, limit, yes, count, refresh, config, quiet,
+           verbose, **flags) -> None:
+    """Search a scholarly API; write the works it finds as records (JSON Lines, as
+    `papers consolidate` writes them) for `papers download`.
+
+    QUERY is free text in the source's own syntax. A re-run of the same search
+    writes the works it found again without asking, and goes on from where it
+    stopped (the checkpoint: --state, or a .papers-search-*.json in the current
+    folder).
+    """
+    from papers.discovery.search import CONFIRM_OVER, search_query
+
+    q = search_query(" ".join(query), filters, source, oa, since, until, limit)
+    state = flags.pop("state")
+    settings = _settings(config, quiet, verbose, flags)
+    if count:
+        return _count_search(settings, q, source, limit)
+    if limit > CONFIRM_OVER and not yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UsageError(f"--limit {limit:,} is over {CONFIRM_OVER:,}: add --yes to go ahead")
+        click.confirm(f"Fetch up to {limit:,} works?", abort=True, err=True)
+    return _run_search(settings, q, source, limit, state, refresh)
+
+
+def _count_search(settings, q, source, limit) -> int:
+    import json
+
+    from papers.discovery.search import estimate
+    from papers.errors import Cancelled
+    from papers.output.display import Reporter
+
+    try:
+        with signals_stop(Reporter()) as cancel:
+            est = estimate(settings, q, source, limit, cancel)
+    except Cancelled:
+        return ExitStatus.INTERRUPTED
+    click.echo(json.dumps(est.as_dict()))
+    click.echo(f"papers: {est.sentence()}", err=True)
+    return ExitStatus.OK
 
 
 def _state_options(f):
@@ -393,30 +414,7 @@ def _spelled(ctx) -> dict[str, str]:
 _SETTING_OF = {"quiet": "verbosity", "verbose": "verbosity"}
 
 
-def _inputs(papers, inputs, fmt, column, encoding, command) -> _Inputs:
-    import codecs
-
-    files = list(inputs)
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise UsageError(f"--encoding {encoding}: not an encoding Python knows "
-                             "(e.g. utf-8, latin-1, cp1252, utf-16)") from None
-    for path in files:
-        # Checked before anything is created or locked: a typo costs one line, nothing else.
-        if path != "-" and not os.path.isfile(path):
-            raise UsageError(f"{path}: no such file" if not os.path.exists(path)
-                             else f"{path}: not a regular file")
-    if not papers and not files:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("no papers given: pass PAPER arguments, -i FILE, or pipe a list on stdin "
-                 f"(see papers {command} --help)")
-        files = ["-"]
-    return _Inputs(tuple(papers), files, fmt, column, encoding)
-
-
-def _run_download(settings, inputs: _Inputs, stdin) -> int:
+def _run_download(settings, inputs: Inputs, stdin) -> int:
     from papers.download.run import dry_run, run_download
     from papers.output.display import display_for
     from papers.pipeline.runner import Ending
@@ -442,7 +440,7 @@ def _run_download(settings, inputs: _Inputs, stdin) -> int:
     return _finish(summary, settings)
 
 
-def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refresh=False) -> int:
+def _run_consolidate(settings, inputs: Inputs, stdin, output_file, state, refresh=False) -> int:
     from papers.discovery.consolidate import run_consolidate
     from papers.output.display import display_for
 
@@ -457,6 +455,26 @@ def _run_consolidate(settings, inputs: _Inputs, stdin, output_file, state, refre
     where = f"written to {summary.output_dir}" if output_file else "on stdout"
     _print_summary(summary, settings.verbosity < 0, f"{s.found} with PDF candidates",
                    f"{s.not_found} without", f"{s.skipped} from the checkpoint", where)
+    return _finish(summary, settings)
+
+
+def _run_search(settings, q, source, limit, state, refresh) -> int:
+    from papers.discovery.search import run_search
+    from papers.output.display import display_for
+    from papers.pipeline.runner import Ending
+
+    reporter, _ = display_for(settings, bytes=False)
+    with signals_stop(reporter) as cancel:
+        summary = run_search(settings, q, source=source, limit=limit, out=sys.stdout,
+                             state_path=state, reporter=reporter, cancel=cancel, refresh=refresh)
+    s = summary.stats
+    _print_summary(summary, settings.verbosity < 0, f"{s.found} with PDF candidates",
+                   f"{s.not_found} without", f"{s.skipped} from the checkpoint", "on stdout")
+    if summary.ending is Ending.STOPPED:
+        click.echo(f"papers: search stopped: {summary.reason}; the works found so far are "
+                   f"checkpointed in {summary.state_path}: run the same command again to go on",
+                   err=True)
+        return ExitStatus.FAILED
     return _finish(summary, settings)
 
 

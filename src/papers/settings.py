@@ -37,8 +37,10 @@ DEFAULT_SOURCES = (
     SourceSettings("unpaywall", "https://api.unpaywall.org/v2", 5.0, 2),
     # The shared pool without a key throttles often; a key gets 1 req/s.
     SourceSettings("semantic_scholar", "https://api.semanticscholar.org/graph/v1", 1.0, 1),
-    # arXiv: one request every 3 seconds, one connection at a time.
-    SourceSettings("arxiv", "https://export.arxiv.org/api", 1 / 3, 1, pdf_base_url="https://arxiv.org/pdf"),
+    # arXiv: one request every 3 seconds, one connection at a time; 3.1 s apart here, as a
+    # request that starts 3 s after the last can reach arXiv sooner (a kept connection).
+    SourceSettings("arxiv", "https://export.arxiv.org/api", 1 / 3.1, 1,
+                   pdf_base_url="https://arxiv.org/pdf"),
     # Crossref's public pool allows 1 list call/s (papers batches), concurrency 1; the polite
     # pool (an email) 3/s, concurrency 3. Lower limits it announces are obeyed.
     SourceSettings("crossref", "https://api.crossref.org", 1.0, 1),
@@ -53,8 +55,9 @@ KEYED_SOURCES = {"openalex", "semantic_scholar"}  # the sources that take an api
 
 MAX_WORKERS = 256  # threads; past this a run spends itself on switching between them
 _DAY = 86_400.0
-DOWNLOAD, CONSOLIDATE = ("download",), ("consolidate",)
+DOWNLOAD, CONSOLIDATE, SEARCH = ("download",), ("consolidate",), ("search",)
 BOTH = DOWNLOAD + CONSOLIDATE
+ALL = BOTH + SEARCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,8 @@ class Settings:
 
     output_dir: str = setting("papers", "dir", "Where PDFs go.", "-o", "--output-dir",
                               metavar="DIR", shown="./papers")
-    state: str | None = setting(None, "path", "State file (resume checkpoint).", "--state", metavar="FILE",
-                                commands=BOTH, nullable=True)
+    state: str | None = setting(None, "path", "State file (resume checkpoint).", "--state",
+                                metavar="FILE", commands=ALL, nullable=True)
     workers: int = setting(8, "int", "Concurrent workers, at most 256.", "-j", "--workers",
                            metavar="N", commands=BOTH, minimum=1, maximum=MAX_WORKERS)
     retry_failed: bool = setting(False, "bool", "Also retry papers that failed permanently "
@@ -111,7 +114,7 @@ class Settings:
     json: bool = setting(False, "bool", "Print one JSON object per paper on stdout as it "
                          "finishes.", "--json")
     progress: bool | None = setting(None, "bool", "Show a progress bar on stderr.",
-                                    "--progress/--no-progress", commands=BOTH, nullable=True,
+                                    "--progress/--no-progress", commands=ALL, nullable=True,
                                     shown="when stderr is a terminal")
     verbosity: int = setting(0, "int", "-1 errors only (-q), 0 normal, 1 verbose (-v), 2 debug "
                              "(-vv).", commands=BOTH, minimum=-1, maximum=3)
@@ -159,11 +162,12 @@ class Settings:
     shard: Any = setting(None, "shard", "Take only shard K of N of the input (0 <= K < N); "
                          "auto: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --rate-limit "
                          "and --max-per-host are then the fleet's, split over the N shards.",
-                         "--shard", metavar="K/N", nullable=True)
+                         "--shard", metavar="K/N", nullable=True, commands=DOWNLOAD + SEARCH)
     # "K/N" or "auto" as given; a shard.Shard once resolved
     shards: int | None = setting(None, "int", "With --shard auto in a Kubernetes Indexed Job: "
                                  "the number of shards (or PAPERS_SHARDS).", "--shards",
-                                 metavar="N", nullable=True, minimum=1, maximum=1_000_000)
+                                 metavar="N", nullable=True, minimum=1, maximum=1_000_000,
+                                 commands=DOWNLOAD + SEARCH)
     sources: tuple[SourceSettings, ...] = setting(DEFAULT_SOURCES, "sources", "Each source's "
                                                   "endpoint, limits, key and switch.")
     use_sources: tuple[str, ...] = setting(SOURCE_NAMES, "source_names", "Sources to ask, in "

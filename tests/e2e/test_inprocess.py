@@ -8,8 +8,8 @@ import pytest
 
 from conftest import read_state
 from support.faultserver import Reply, make_pdf
-from papers.cli import EXIT_CODES_HELP, main
-from papers.errors import (ApiError, Cancelled, ConfigError, DiskError, ExitStatus, InputError,
+from papers.cli import main
+from papers.errors import (EXIT_CODES_HELP, ApiError, Cancelled, ConfigError, DiskError, ExitStatus, InputError,
                            OutputError, PaperError, PapersError, StateError, TransferError,
                            UsageError, ErrorKind)
 

@@ -229,7 +229,8 @@ def test_every_message_kind_has_a_handler():
     """Each MessageType of a download run is handled by the recorder, the printer or both,
     and each handler is keyed by the one message class of its kind."""
     recorder, printer = DownloadRecorder(None), DownloadPrinter(None)
-    download_kinds = set(MessageType) - {MessageType.PAPER_QUEUED, MessageType.PAPER_CONSOLIDATED}
+    download_kinds = set(MessageType) - {MessageType.PAPER_QUEUED, MessageType.PAPER_CONSOLIDATED,
+                                         MessageType.SEARCH_PAGE}
     handled = set(recorder.handlers) | set(printer.handlers)
     assert download_kinds <= {cls.type for cls in handled}
     assert all(issubclass(cls, QueueMessage) for cls in handled)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from support import fakesearch
 from support.faultserver import FaultServer, Reply, make_pdf
 
 
@@ -52,6 +53,14 @@ class Work:
     crossref_pdf: str | None = None            # link[] application/pdf
     europepmc_pdf: str | None = None           # fullTextUrlList pdf, OA
     europepmc_pdf_subscription: str | None = None
+    wid: str | None = None                     # its OpenAlex id (W…); given by FakeScholar.add
+    type: str = "article"
+    cites: tuple[str, ...] = ()                # the W ids it references
+    abstract: str = ""
+
+    @property
+    def is_oa(self) -> bool:
+        return bool(self.openalex_pdf or self.openalex_repo_pdf or self.arxiv)
 
 
 @dataclass
@@ -77,6 +86,7 @@ class FakeScholar:
     # -- set-up ---------------------------------------------------------------
     def add(self, **kw) -> Work:
         w = Work(**kw)
+        w.wid = w.wid or f"W{1000 + len(self.works)}"
         self.works.append(w)
         return w
 
@@ -170,6 +180,7 @@ class FakeScholar:
     # -- limits -----------------------------------------------------------------
     #: (api, form, polite) -> (requests, per seconds) that the API allows.
     LIMITS = {("openalex", "list"): (100, 1.0), ("openalex", "single"): (100, 1.0),
+              ("openalex", "search"): (100, 1.0), ("arxiv", "search"): (1, 3.0),
               ("semantic_scholar", "list"): (1, 1.0), ("semantic_scholar", "single"): (1, 1.0),
               ("arxiv", "list"): (1, 3.0), ("arxiv", "single"): (1, 3.0),
               ("crossref", "single"): (5, 1.0), ("crossref", "list"): (1, 1.0),
@@ -238,10 +249,12 @@ class FakeScholar:
             locations.append({"is_oa": True, "pdf_url": w.openalex_repo_pdf,
                               "source": {"display_name": "Repo", "type": "repository"},
                               "license": "cc-by", "version": "acceptedVersion"})
+        wid = f"https://openalex.org/{w.wid or 'W1'}"
         return {
-            "id": "https://openalex.org/W1", "doi": f"https://doi.org/{doi}" if doi else None,
+            "id": wid, "doi": f"https://doi.org/{doi}" if doi else None, "type": w.type,
+            "referenced_works": [f"https://openalex.org/{c}" for c in w.cites],
             "title": w.title, "display_name": w.title, "publication_year": w.year,
-            "ids": {"openalex": "https://openalex.org/W1",
+            "ids": {"openalex": wid,
                     "doi": f"https://doi.org/{doi}" if doi else None,
                     **({"pmid": f"https://pubmed.ncbi.nlm.nih.gov/{w.pmid}"} if w.pmid else {}),
                     **({"pmcid": f"https://www.ncbi.nlm.nih.gov/pmc/articles/{w.pmcid[3:]}"} if w.pmcid else {})},
@@ -281,6 +294,8 @@ class FakeScholar:
             return self._json({"meta": {"count": len(results), "page": 1,
                                         "per_page": int(q.get("per_page", 25))},
                                "results": results})
+        if rest == "/works":
+            return fakesearch.openalex_works(self, q)
         return self._json({"error": "Invalid query"}, 400)
 
     # Unpaywall ------------------------------------------------------------------
@@ -340,6 +355,8 @@ class FakeScholar:
 
     # arXiv ------------------------------------------------------------------------
     def _arxiv(self, h, rest: str, q: dict) -> Reply:
+        if "search_query" in q:
+            return fakesearch.arxiv_search(self, q, self._arxiv_entry)
         ids = [i for i in q.get("id_list", "").split(",") if i]
         entries = []
         for ident in ids:
@@ -352,21 +369,25 @@ class FakeScholar:
             w = self._find("arxiv", arxiv=base)
             if w is None:
                 continue  # unknown well-formed id: zero entries
-            doi = f"<arxiv:doi>{escape(w.doi)}</arxiv:doi>" if w.doi else ""
-            authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in w.authors)
-            entries.append(
-                f"<entry><id>http://arxiv.org/abs/{base}v2</id><updated>{w.year}-02-01T00:00:00Z</updated>"
-                f"<published>{w.year}-01-01T00:00:00Z</published><title>{escape(w.title)}</title>"
-                f"<summary>...</summary>{authors}{doi}"
-                f'<link href="http://arxiv.org/abs/{base}v2" rel="alternate" type="text/html"/>'
-                f'<link title="pdf" href="http://arxiv.org/pdf/{base}v2" rel="related" type="application/pdf"/>'
-                "</entry>")
+            entries.append(self._arxiv_entry(w))
         feed = ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom" '
                 'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
                 f"<title>arXiv Query</title><opensearch:totalResults>{len(entries)}</opensearch:totalResults>"
                 + "".join(entries) + "</feed>")
         return Reply(body=feed.encode(), content_type="application/atom+xml; charset=utf-8")
+
+    @staticmethod
+    def _arxiv_entry(w: Work) -> str:
+        base = w.arxiv
+        doi = f"<arxiv:doi>{escape(w.doi)}</arxiv:doi>" if w.doi else ""
+        authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in w.authors)
+        return (f"<entry><id>http://arxiv.org/abs/{base}v2</id><updated>{w.year}-02-01T00:00:00Z</updated>"
+                f"<published>{w.year}-01-01T00:00:00Z</published><title>{escape(w.title)}</title>"
+                f"<summary>...</summary>{authors}{doi}"
+                f'<link href="http://arxiv.org/abs/{base}v2" rel="alternate" type="text/html"/>'
+                f'<link title="pdf" href="http://arxiv.org/pdf/{base}v2" rel="related" type="application/pdf"/>'
+                "</entry>")
 
     # Crossref ---------------------------------------------------------------------
     def _crossref(self, h, rest: str, q: dict) -> Reply:
@@ -412,25 +433,30 @@ class FakeScholar:
         # One term, or several OR-ed in parentheses: `(DOI:"a") OR (PMCID:PMC1)`.
         terms = [t.strip()[1:-1] if t.strip().startswith("(") else t.strip()
                  for t in query.split(" OR ")]
+        if not any(re.match(r"(DOI|EXT_ID|PMCID):", t) for t in terms):
+            return fakesearch.europepmc_search(self, q, self._epmc_result)
         hits = [w for w in map(self._epmc_term, terms) if w]
         works = list({id(w): w for w in hits}.values())[:int(q.get("pageSize", 25))]
-        results = []
-        for w in works:
-            urls = []
-            if w.europepmc_pdf:
-                urls.append({"availability": "Open access", "availabilityCode": "OA",
-                             "documentStyle": "pdf", "site": "Europe_PMC", "url": w.europepmc_pdf})
-            if w.europepmc_pdf_subscription:
-                urls.append({"availability": "Subscription required", "availabilityCode": "S",
-                             "documentStyle": "pdf", "site": "DOI", "url": w.europepmc_pdf_subscription})
-            urls.append({"availability": "Open access", "availabilityCode": "OA", "documentStyle": "html",
-                         "site": "Europe_PMC", "url": "https://europepmc.org/articles/PMC1"})
-            results.append({"id": w.pmid or "X", "source": "MED", "pmid": w.pmid, "pmcid": w.pmcid,
-                            "doi": w.doi, "title": w.title, "authorString": ", ".join(w.authors) + ".",
-                            "pubYear": str(w.year), "isOpenAccess": "Y" if w.europepmc_pdf else "N",
-                            "fullTextUrlList": {"fullTextUrl": urls}})
+        results = [self._epmc_result(w) for w in works]
         return self._json({"version": "6.9", "hitCount": len(results), "request": {"queryString": query},
                            "resultList": {"result": results}})
+
+    @staticmethod
+    def _epmc_result(w: Work) -> dict:
+        urls = []
+        if w.europepmc_pdf:
+            urls.append({"availability": "Open access", "availabilityCode": "OA",
+                         "documentStyle": "pdf", "site": "Europe_PMC", "url": w.europepmc_pdf})
+        if w.europepmc_pdf_subscription:
+            urls.append({"availability": "Subscription required", "availabilityCode": "S",
+                         "documentStyle": "pdf", "site": "DOI", "url": w.europepmc_pdf_subscription})
+        urls.append({"availability": "Open access", "availabilityCode": "OA", "documentStyle": "html",
+                     "site": "Europe_PMC", "url": "https://europepmc.org/articles/PMC1"})
+        rid, src = (w.pmid, "MED") if w.pmid else ("PPR" + (w.wid or "W0")[1:], "PPR")
+        return {"id": rid, "source": src, "pmid": w.pmid, "pmcid": w.pmcid,
+                "doi": w.doi, "title": w.title, "authorString": ", ".join(w.authors) + ".",
+                "pubYear": str(w.year), "isOpenAccess": "Y" if w.europepmc_pdf else "N",
+                "fullTextUrlList": {"fullTextUrl": urls}}
 
     def _epmc_term(self, term: str) -> Work | None:
         if m := re.fullmatch(r'DOI:"(.+)"', term):
@@ -445,14 +471,20 @@ class FakeScholar:
 def _form(api: str, rest: str, q: dict, method: str) -> str:
     """Whether a request is a list (batch) call or a single-paper call."""
     if api == "openalex":
+        if rest == "/works" and ("search" in q or ".search:" in q.get("filter", "")):
+            return "search"  # a search call costs ten list calls in credits
         return "list" if rest == "/works" else "single"
     if api == "semantic_scholar":
         return "list" if method == "POST" else "single"
     if api == "arxiv":
+        if "search_query" in q:
+            return "search"
         return "list" if "," in q.get("id_list", "") else "single"
     if api == "crossref":
         return "list" if rest == "works" else "single"
     if api == "europepmc":
+        if "cursorMark" in q:
+            return "search"
         return "list" if " OR " in q.get("query", "") else "single"
     return "single"
 

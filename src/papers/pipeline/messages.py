@@ -31,6 +31,7 @@ class MessageType(enum.Enum):
     DOWNLOAD_INTERRUPTED = "download_interrupted"  # the run stopped mid-way; the .part is kept
     ALREADY_DONE = "already_done"            # a batch of papers the state and the disk say are done
     PAPER_CONSOLIDATED = "paper_consolidated"  # consolidate: a paper's merged record
+    SEARCH_PAGE = "search_page"              # search: a page is done; the next one's cursor
     LOG = "log"                              # a log record from a worker, shown by the processor
     STOP = "stop"                            # no more messages: save and finish
 
@@ -124,6 +125,13 @@ class PaperConsolidated(QueueMessage):
     paper: Paper
     record: dict[str, Any]
     skipped: bool = False             # taken from the state; nothing was asked
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.SEARCH_PAGE
+    cursor: str | None                # the next page's (None: the search is complete)
+    emitted: int                      # works output so far, the checkpointed ones included
 
 
 @dataclass(frozen=True, slots=True)

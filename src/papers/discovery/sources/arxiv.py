@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from papers.discovery.sources.base import Found, Ids, Source, text
+from papers.discovery.sources.base import Found, Ids, Page, SearchQuery, Source, text
 from papers.errors import ApiError
 from papers.inputs.ids import arxiv_base
 from papers.model import year_of
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+MAX_QUERY = 30_000  # results arXiv serves for one query
 ARXIV = "{http://arxiv.org/schemas/atom}"
 _ABS_ID = re.compile(r"arxiv\.org/abs/(.+?)(v\d+)?$", re.I)
 
@@ -43,11 +45,51 @@ class Arxiv(Source):
             out.append(f)
         return out
 
-    def _entries(self, content: bytes) -> dict[str, Found]:
+    page_size = 100
+
+    @staticmethod
+    def search_terms(query: SearchQuery) -> str:
+        """arXiv's `search_query` for `query`: text in arXiv's syntax (`ti:`, `cat:`, ...)
+        as it is, else every word in `all:`; the years as a `submittedDate` span."""
+        terms = []
+        if query.text:
+            given = query.text.strip()
+            terms.append(given if re.search(r"\b(ti|au|abs|co|jr|cat|rn|id|all):", given)
+                         else " AND ".join(f"all:{w}" for w in given.split()))
+        if query.since or query.until:
+            terms.append(f"submittedDate:[{query.since or 1991}01010000 TO "
+                         f"{query.until or 2999}12312359]")
+        return " AND ".join(terms)
+
+    def search_page(self, query: SearchQuery, cursor: str | None, size: int | None = None) -> Page:
+        start = int(cursor or 0)
+        size = min(size or self.page_size, MAX_QUERY - start)
+        resp = self.client.request(self.conf, f"{self.base}/query", params={
+            "search_query": self.search_terms(query), "start": start, "max_results": size,
+            "sortBy": "submittedDate", "sortOrder": "ascending"})
+        root = self._feed(resp.content) if resp else None
+        works = []
+        for ident, f in (self._parse_feed(root) if root is not None else {}).items():
+            f.work = ident
+            f.add(self.pdf_url(f.arxiv or ident), host_type="repository", version="submittedVersion")
+            works.append(f)
+        total = root.findtext(OPENSEARCH + "totalResults") if root is not None else None
+        count = int(total) if total and total.strip().isdigit() else None
+        end = start + len(works)
+        more = works and end < min(count if count is not None else MAX_QUERY, MAX_QUERY)
+        return Page(works, str(end) if more else None, count)
+
+    @staticmethod
+    def _feed(content: bytes) -> ET.Element:
         try:
-            root = ET.fromstring(content)
+            return ET.fromstring(content)
         except ET.ParseError as e:
             raise ApiError(f"answer is not an Atom feed ({e})") from None
+
+    def _entries(self, content: bytes) -> dict[str, Found]:
+        return self._parse_feed(self._feed(content))
+
+    def _parse_feed(self, root: ET.Element) -> dict[str, Found]:
         found = {}
         for entry in root.iter(ATOM + "entry"):
             title = text(entry.findtext(ATOM + "title"))

@@ -69,6 +69,7 @@ class Found:
     oa_status: str | None = None
     license: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    work: str | None = None             # the source's own id of the work (OpenAlex W…), for search
 
     def set_ids(self, doi: Any = None, arxiv: Any = None, pmid: Any = None, pmcid: Any = None) -> None:
         """Record identifiers from an API answer, normalised; junk is dropped."""
@@ -82,6 +83,37 @@ class Found:
         """Add a PDF candidate (empty strings and non-http URLs are ignored)."""
         if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
             self.candidates.append(Candidate(url.strip(), self.source, **{k: v for k, v in kw.items() if v}))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What `papers search` asks: free text and OpenAlex-style `KEY:VALUE` filters, open
+    access only, a span of publication years."""
+
+    text: str | None = None
+    filters: tuple[str, ...] = ()
+    oa: bool = False
+    since: int | None = None
+    until: int | None = None
+
+    def describe(self) -> str:
+        """The query as records carry it: `"text" filter:a,b oa since:2020 until:2024`."""
+        parts = [f'"{self.text}"'] if self.text else []
+        parts += [f"filter:{','.join(self.filters)}"] if self.filters else []
+        parts += ["oa"] if self.oa else []
+        parts += [f"since:{self.since}"] if self.since else []
+        parts += [f"until:{self.until}"] if self.until else []
+        return " ".join(parts)
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of search results: the works, the cursor of the next page (None: the last
+    page), and how many works match in all, if the source says."""
+
+    works: list[Found]
+    cursor: str | None
+    count: int | None = None
 
 
 class Source:
@@ -117,6 +149,18 @@ class Source:
 
     def lookup_one(self, ids: Ids) -> Found | None:
         raise NotImplementedError
+
+    #: Works a search page holds; 0: this source cannot search.
+    page_size = 0
+
+    def search_page(self, query: SearchQuery, cursor: str | None, size: int | None = None) -> Page:
+        """One page of `query`'s results from `cursor` (None: the first page), of `size`
+        works (default `page_size`). Raises ApiError when the source could not answer."""
+        raise NotImplementedError
+
+    def search_cost(self, query: SearchQuery) -> float:
+        """US dollars one search call costs (OpenAlex's 2026 credits; 0 elsewhere)."""
+        return 0.0
 
 
 def url_ident(query: str) -> str:

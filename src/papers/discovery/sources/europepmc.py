@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from papers.discovery.sources.base import Found, Ids, Source, text
+from papers.discovery.sources.base import Found, Ids, Page, SearchQuery, Source, text
 from papers.errors import ApiError
 from papers.model import year_of
 
@@ -64,17 +64,52 @@ class EuropePmc(Source):
         return self.parse(results[0]) if results else None
 
     def _search(self, query: str, page: int) -> list[dict[str, Any]]:
-        resp = self.client.request(self.conf, f"{self.base}/search", params={
-            "query": query, "format": "json", "resultType": "core", "pageSize": page})
+        return self._results(self._ask(query, page))
+
+    def _ask(self, query: str, page: int, cursor: str | None = None) -> dict[str, Any]:
+        params = {"query": query, "format": "json", "resultType": "core", "pageSize": page}
+        if cursor is not None:
+            params["cursorMark"] = cursor
+        resp = self.client.request(self.conf, f"{self.base}/search", params=params)
         if resp is None:
-            return []
+            return {}
         body = resp.json()
         if not isinstance(body, dict):
             raise ApiError("unexpected answer")
         if body.get("errCode") or body.get("errMsg"):
             raise ApiError(f"error {body.get('errCode')}: {text(str(body.get('errMsg', '')))}")
+        return body
+
+    @staticmethod
+    def _results(body: dict[str, Any]) -> list[dict[str, Any]]:
         results = (body.get("resultList") or {}).get("result") or []
         return [r for r in results if isinstance(r, dict)]
+
+    page_size = 1000
+
+    @staticmethod
+    def search_terms(query: SearchQuery) -> str:
+        """Europe PMC's query syntax for `query`: its text, OPEN_ACCESS:y, PUB_YEAR:[A TO B]."""
+        terms = [f"({query.text})"] if query.text else []
+        if query.oa:
+            terms.append("OPEN_ACCESS:y")
+        if query.since or query.until:
+            terms.append(f"PUB_YEAR:[{query.since or 1000} TO {query.until or 2999}]")
+        return " AND ".join(terms)
+
+    def search_page(self, query: SearchQuery, cursor: str | None, size: int | None = None) -> Page:
+        start = cursor or "*"
+        body = self._ask(self.search_terms(query), size or self.page_size, start)
+        works = []
+        for r in self._results(body):
+            f = self.parse(r)
+            rid = r.get("id")
+            f.work = f"{r.get('source') or 'MED'}:{rid}" if rid else None
+            works.append(f)
+        nxt = body.get("nextCursorMark")
+        more = works and isinstance(nxt, str) and nxt and nxt != start
+        count = body.get("hitCount") if isinstance(body.get("hitCount"), int) else None
+        return Page(works, nxt if more else None, count)
 
     def parse(self, r: dict[str, Any]) -> Found:
         f = Found(self.name, title=text(r.get("title")), year=year_of(r.get("pubYear")))

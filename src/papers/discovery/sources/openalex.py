@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from papers.discovery.sources.base import Found, Ids, Source, text, url_ident
+from papers.discovery.sources.base import Found, Ids, Page, SearchQuery, Source, text, url_ident
 from papers.errors import QuotaExhausted
 from papers.inputs.ids import arxiv_base
 from papers.model import year_of
@@ -22,6 +22,9 @@ def _doi_for(ids: Ids) -> str | None:
         return "10.48550/arxiv." + arxiv_base(ids.arxiv)
     return None
 
+
+#: US dollars per call in 2026: a list (filter) call, and a search (`search=`, `*.search`).
+LIST_COST, SEARCH_COST = 0.10 / 1000, 1.0 / 1000
 
 MAX_FILTER = 3000  # characters of the encoded filter: the URL must stay under 4096
 
@@ -117,10 +120,45 @@ class OpenAlex(Source):
         resp = self.client.request(self.conf, f"{self.base}/works/{url_ident(q)}", params=self._params())
         return self.parse(resp.json()) if resp else None
 
+    page_size = 100
+
+    def search_params(self, query: SearchQuery) -> dict[str, Any]:
+        """`search=` and `filter=` for `query` (its years and --oa as filters)."""
+        filters = list(query.filters)
+        if query.oa:
+            filters.append("is_oa:true")
+        if query.since and query.until:
+            filters.append(f"publication_year:{query.since}-{query.until}")
+        elif query.since:
+            filters.append(f"publication_year:>{query.since - 1}")
+        elif query.until:
+            filters.append(f"publication_year:<{query.until + 1}")
+        params: dict[str, Any] = {"search": query.text} if query.text else {}
+        if filters:
+            params["filter"] = ",".join(filters)
+        return params
+
+    def search_page(self, query: SearchQuery, cursor: str | None, size: int | None = None) -> Page:
+        resp = self.client.request(self.conf, f"{self.base}/works", params=self._params(
+            **self.search_params(query), per_page=size or self.page_size, cursor=cursor or "*"))
+        data = resp.json() if resp else {}
+        meta = data.get("meta") or {} if isinstance(data, dict) else {}
+        works = [self.parse(w) for w in (data.get("results") or []) if isinstance(w, dict)]
+        count = meta.get("count") if isinstance(meta.get("count"), int) else None
+        nxt = meta.get("next_cursor") if works else None
+        return Page(works, nxt if isinstance(nxt, str) and nxt else None, count)
+
+    def search_cost(self, query: SearchQuery) -> float:
+        params = self.search_params(query)
+        searching = "search" in params or ".search:" in params.get("filter", "")
+        return SEARCH_COST if searching else LIST_COST
+
     def parse(self, w: dict[str, Any]) -> Found:
         """A work object into a Found."""
         f = Found(self.name, title=text(w.get("display_name") or w.get("title")),
                   year=year_of(w.get("publication_year")))
+        wid = w.get("id")
+        f.work = wid.rstrip("/").rsplit("/", 1)[-1] if isinstance(wid, str) and wid else None
         f.authors = tuple(n for n in (text(((a or {}).get("author") or {}).get("display_name"))
                                       for a in w.get("authorships") or []) if n)
         ids = w.get("ids") or {}

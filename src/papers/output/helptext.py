@@ -1,0 +1,43 @@
+"""What ends each command's --help: its exit codes and examples (plain text, so that
+--help imports nothing more)."""
+
+from papers.errors import EXIT_CODES_HELP
+
+#: Each command's own words for exit codes 0 and 1.
+_MEANINGS = {
+    "consolidate": ("every paper consolidated (with or without a PDF)",
+                    "at least one paper failed (junk input, or a source error left it incomplete)"),
+    "search": ("every work found was written",
+               "the search stopped part-way (an API error): the works found so far are kept"),
+}
+
+
+def epilog(command: str, examples: str) -> str:
+    """The exit codes as `command` uses them, then its examples."""
+    text = EXIT_CODES_HELP
+    if command in _MEANINGS:
+        ok, failed = _MEANINGS[command]
+        text = text.replace("every paper downloaded or already there", ok).replace(
+            "at least one paper failed (the others are on disk)", failed)
+    return text + "\n" + examples
+
+DOWNLOAD_EXAMPLES = """\b
+Examples:
+  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
+  papers download -i refs.txt -o pdfs --json | jq -r 'select(.status == "failed") | .id'
+  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
+"""
+
+CONSOLIDATE_EXAMPLES = """\b
+Examples:
+  papers consolidate 10.1038/nphys1170 PMC3159421 | jq .pdf_urls
+  papers consolidate -i dois.txt -o records.json
+  papers consolidate -i dois.txt | papers download -o pdfs
+"""
+
+SEARCH_EXAMPLES = """\b
+Examples:
+  papers search "graph neural networks" --since 2020 --oa --limit 500 | papers download -o pdfs
+  papers search --filter cites:W2741809807 --filter type:article --count
+  papers search --source arxiv "ti:transformer AND cat:cs.LG" --limit 50
+"""
