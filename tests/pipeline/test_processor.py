@@ -230,7 +230,7 @@ def test_every_message_kind_has_a_handler():
     and each handler is keyed by the one message class of its kind."""
     recorder, printer = DownloadRecorder(None), DownloadPrinter(None)
     download_kinds = set(MessageType) - {MessageType.PAPER_QUEUED, MessageType.PAPER_CONSOLIDATED,
-                                         MessageType.SEARCH_PAGE}
+                                         MessageType.RUN_MARK}
     handled = set(recorder.handlers) | set(printer.handlers)
     assert download_kinds <= {cls.type for cls in handled}
     assert all(issubclass(cls, QueueMessage) for cls in handled)

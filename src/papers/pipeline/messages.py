@@ -31,7 +31,7 @@ class MessageType(enum.Enum):
     DOWNLOAD_INTERRUPTED = "download_interrupted"  # the run stopped mid-way; the .part is kept
     ALREADY_DONE = "already_done"            # a batch of papers the state and the disk say are done
     PAPER_CONSOLIDATED = "paper_consolidated"  # consolidate: a paper's merged record
-    SEARCH_PAGE = "search_page"              # search: a page is done; the next one's cursor
+    RUN_MARK = "run_mark"                    # search, references: how far the walk has come
     LOG = "log"                              # a log record from a worker, shown by the processor
     STOP = "stop"                            # no more messages: save and finish
 
@@ -128,9 +128,9 @@ class PaperConsolidated(QueueMessage):
 
 
 @dataclass(frozen=True, slots=True)
-class SearchPage(QueueMessage):
-    type: ClassVar[MessageType] = MessageType.SEARCH_PAGE
-    cursor: str | None                # the next page's (None: the search is complete)
+class RunMark(QueueMessage):
+    type: ClassVar[MessageType] = MessageType.RUN_MARK
+    progress: dict[str, Any]          # a cursor, the papers done; "done": the walk is complete
     emitted: int                      # works output so far, the checkpointed ones included
 
 

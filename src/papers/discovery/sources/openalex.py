@@ -114,11 +114,29 @@ class OpenAlex(Source):
                 f"asked it one paper at a time (free, slower){key}")
 
     def lookup_one(self, ids: Ids) -> Found | None:
-        q = self.query(ids)
+        work = self.work(ids)
+        return self.parse(work) if work else None
+
+    def work(self, ids: Ids, wid: str | None = None) -> dict[str, Any] | None:
+        """The work object of a paper (by its identifiers, or its W id): a free singleton."""
+        q = wid or self.query(ids)
         if q is None:
             return None
-        resp = self.client.request(self.conf, f"{self.base}/works/{url_ident(q)}", params=self._params())
-        return self.parse(resp.json()) if resp else None
+        resp = self.client.request(self.conf, f"{self.base}/works/{url_ident(q) if not wid else q}",
+                                   params=self._params())
+        work = resp.json() if resp else None
+        return work if isinstance(work, dict) else None
+
+    def works_by_id(self, wids: list[str]) -> list[Found]:
+        """The works with these W ids, `batch_size` to a list call (`filter=openalex:W1|W2`)."""
+        out = []
+        for i in range(0, len(wids), self.batch_size):
+            part = wids[i:i + self.batch_size]
+            resp = self.client.request(self.conf, f"{self.base}/works", params=self._params(
+                filter="openalex:" + "|".join(part), per_page=len(part)))
+            data = resp.json() if resp else {}
+            out += [self.parse(w) for w in (data.get("results") or []) if isinstance(w, dict)]
+        return out
 
     page_size = 100
 

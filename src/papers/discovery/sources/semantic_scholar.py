@@ -53,10 +53,31 @@ class SemanticScholar(Source):
                                    headers=self._headers())
         return self.parse(resp.json()) if resp else None
 
+    #: The works one page of /references or /citations holds (the API's most).
+    neighbours_page = 1000
+
+    def neighbours(self, ids: Ids, relation: str, offset: int = 0) -> tuple[list[Found], int | None]:
+        """One page of what the paper cites (`references`) or what cites it (`citations`),
+        from `offset`: the works, and the next page's offset (None: the last page). An
+        empty list when S2 does not know the paper."""
+        q = self.query(ids)
+        if q is None:
+            return [], None
+        resp = self.client.request(
+            self.conf, f"{self.base}/paper/{url_ident(q)}/{relation}", headers=self._headers(),
+            params={"fields": FIELDS, "offset": offset, "limit": self.neighbours_page})
+        data = resp.json() if resp else {}
+        side = "citedPaper" if relation == "references" else "citingPaper"
+        rows = data.get("data") if isinstance(data, dict) else None
+        found = [f for f in (self.parse((r or {}).get(side)) for r in rows or []) if f is not None]
+        nxt = data.get("next") if isinstance(data, dict) else None
+        return found, nxt if isinstance(nxt, int) and found else None
+
     def parse(self, d: Any) -> Found | None:
         if not isinstance(d, dict):
             return None  # the batch answers null for unknown ids
         f = Found(self.name, title=text(d.get("title")), year=year_of(d.get("year")))
+        f.work = text(d.get("paperId"))
         f.authors = tuple(n for n in (text((a or {}).get("name")) for a in d.get("authors") or []) if n)
         ext = d.get("externalIds") or {}
         f.set_ids(doi=ext.get("DOI"), arxiv=ext.get("ArXiv"), pmid=ext.get("PubMed"),
