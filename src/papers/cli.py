@@ -9,19 +9,16 @@ import click
 
 from papers.errors import ExitStatus, PapersError, StdoutError, UsageError
 from papers.inputs.given import Inputs, given_inputs
-from papers.output.helptext import (CONSOLIDATE_EXAMPLES, DOWNLOAD_EXAMPLES, SEARCH_EXAMPLES,
-                                    epilog)
+from papers.output.helptext import (CONFIG_EXAMPLES, CONFIG_SHOW_EXAMPLES, CONSOLIDATE_EXAMPLES,
+                                    DOWNLOAD_EXAMPLES, GRAPH_EXAMPLES, MAIN_EXAMPLES,
+                                    MERGE_STATE_EXAMPLES, SEARCH_EXAMPLES, STATUS_EXAMPLES,
+                                    VERIFY_EPILOG, epilog)
 from papers.output.stdout import GuardedStdout
 from papers.pipeline.signals import leave, quiet_stdout, signals_stop
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog="""\b
-Examples:
-  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
-  papers download -i refs.bib -o pdfs --name '{year}/{first_author}_{title:.50}' --bibtex pdfs/library.bib
-  papers status -o pdfs
-""")
+             epilog=MAIN_EXAMPLES)
 @click.version_option(None, "-V", "--version", package_name="papers-bulk", prog_name="papers")
 def cli() -> None:
     """Download academic papers in bulk: exact PDFs, a resumable state file, pipeline output."""
@@ -189,6 +186,30 @@ def consolidate(papers, inputs, fmt, column, encoding, output_file, refresh, con
     return _run_consolidate(settings, given, sys.stdin, output_file, state, refresh)
 
 
+def _walk_options(f):
+    """The options of the commands that write the works an API walk finds."""
+    for opt in reversed([
+        click.option("--oa", is_flag=True, help="Only open-access works."),
+        click.option("--since", type=int, metavar="YEAR", help="Only works published in YEAR or later."),
+        click.option("--until", type=int, metavar="YEAR", help="Only works published in YEAR or before."),
+        click.option("--limit", type=int, default=100, metavar="N",
+                     help="Write at most N works; above 10,000 asks first.  [default: 100]"),
+        click.option("--yes", is_flag=True, help="Do not ask about a --limit above 10,000."),
+        click.option("--refresh", is_flag=True, help="Start over, ignoring the checkpoint."),
+    ]):
+        f = opt(f)
+    return _setting_options("search")(f)
+
+
+def _confirm_limit(limit: int, yes: bool) -> None:
+    from papers.discovery.search import CONFIRM_OVER
+
+    if limit > CONFIRM_OVER and not yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UsageError(f"--limit {limit:,} is over {CONFIRM_OVER:,}: add --yes to go ahead")
+        click.confirm(f"Fetch up to {limit:,} works?", abort=True, err=True)
+
+
 @cli.command(epilog=epilog("search", SEARCH_EXAMPLES))
 @click.argument("query", nargs=-1, metavar="[QUERY]...")
 @click.option("--source", type=click.Choice(["openalex", "europepmc", "arxiv"]), default="openalex",
@@ -196,17 +217,10 @@ def consolidate(papers, inputs, fmt, column, encoding, output_file, refresh, con
 @click.option("--filter", "filters", multiple=True, metavar="KEY:VALUE",
               help="An OpenAlex filter, e.g. publication_year:2020-2024, type:article, "
                    "cites:W123. Repeatable.")
-@click.option("--oa", is_flag=True, help="Only open-access works.")
-@click.option("--since", type=int, metavar="YEAR", help="Only works published in YEAR or later.")
-@click.option("--until", type=int, metavar="YEAR", help="Only works published in YEAR or before.")
-@click.option("--limit", type=int, default=100, metavar="N",
-              help="Write at most N works; above 10,000 asks first.  [default: 100]")
-@click.option("--yes", is_flag=True, help="Do not ask about a --limit above 10,000.")
 @click.option("--count", is_flag=True,
               help="Say how many works match, and the calls (and OpenAlex credits) fetching them "
                    "would take; fetch nothing.")
-@click.option("--refresh", is_flag=True, help="Start the search over, ignoring its checkpoint.")
-@_setting_options("search")
+@_walk_options
 def search(query, source, filters, oa, since, until, limit, yes, count, refresh, config, quiet,
            verbose, **flags) -> None:
     """Search a scholarly API; write the works it finds as records (JSON Lines, as
@@ -217,32 +231,51 @@ def search(query, source, filters, oa, since, until, limit, yes, count, refresh,
     stopped (the checkpoint: --state, or a .papers-search-*.json in the current
     folder).
     """
-    from papers.discovery.search import CONFIRM_OVER, search_query
+    from papers.discovery.search import search_query
 
     q = search_query(" ".join(query), filters, source, oa, since, until, limit)
     state = flags.pop("state")
     settings = _settings(config, quiet, verbose, flags)
     if count:
         return _count_search(settings, q, source, limit)
-    if limit > CONFIRM_OVER and not yes:
-        if sys.stdin is None or not sys.stdin.isatty():
-            raise UsageError(f"--limit {limit:,} is over {CONFIRM_OVER:,}: add --yes to go ahead")
-        click.confirm(f"Fetch up to {limit:,} works?", abort=True, err=True)
+    _confirm_limit(limit, yes)
     return _run_search(settings, q, source, limit, state, refresh)
+
+
+def _graph_command(relation: str, about: str):
+    @cli.command(relation, epilog=epilog("search", GRAPH_EXAMPLES[relation]), help=about)
+    @_input_options
+    @click.option("--depth", type=click.IntRange(1, 2), default=1,
+                  help="2: follow the works found once more (at most --limit works in all).  "
+                       "[default: 1]")
+    @_walk_options
+    def command(papers, inputs, fmt, column, encoding, depth, oa, since, until, limit, yes,
+                refresh, config, quiet, verbose, **flags) -> int:
+        from papers.discovery.search import search_query
+
+        q = search_query("", (), "openalex", oa, since, until, limit, needs_terms=False)
+        given = given_inputs(papers, inputs, fmt, column, encoding, relation)
+        state = flags.pop("state")
+        settings = _settings(config, quiet, verbose, flags)
+        _confirm_limit(limit, yes)
+        return _run_graph(settings, relation, given, q, depth, limit, state, refresh)
+    return command
+
+
+_graph_command("references", "Write records of the works each PAPER cites (OpenAlex and Semantic "
+               "Scholar, merged), for `papers download`.")
+_graph_command("citations", "Write records of the works that cite each PAPER (OpenAlex and "
+               "Semantic Scholar, merged), for `papers download`.")
 
 
 def _count_search(settings, q, source, limit) -> int:
     import json
 
     from papers.discovery.search import estimate
-    from papers.errors import Cancelled
     from papers.output.display import Reporter
 
-    try:
-        with signals_stop(Reporter()) as cancel:
-            est = estimate(settings, q, source, limit, cancel)
-    except Cancelled:
-        return ExitStatus.INTERRUPTED
+    with signals_stop(Reporter()) as cancel:  # Ctrl-C: Cancelled, exit 130 (main)
+        est = estimate(settings, q, source, limit, cancel)
     click.echo(json.dumps(est.as_dict()))
     click.echo(f"papers: {est.sentence()}", err=True)
     return ExitStatus.OK
@@ -264,12 +297,7 @@ def _state_paths(output_dirs, states):
     return state_files(output_dirs, states)
 
 
-@cli.command(epilog="""\b
-Examples:
-  papers status -o pdfs
-  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
-  papers status --json -o shard0 -o shard1 | jq .by_status
-""")
+@cli.command(epilog=STATUS_EXAMPLES)
 @_state_options
 @click.option("--json", "json_output", is_flag=True, help="One JSON object on stdout.")
 @click.option("--failed", "which", flag_value="failed", help="Only the ids of failed papers, one per line.")
@@ -279,34 +307,14 @@ def status(output_dirs, states, json_output, which) -> int:
     """What the state says: counts by status, bytes on disk, failures grouped by reason
     with a few examples each, and when the last run started and ended. Several state
     files (shards) are read as one."""
-    import json
+    from papers.state.inspect import status_lines
 
-    from papers.state.inspect import describe, report
-
-    rep, records = report(_state_paths(output_dirs, states))
-    if which:
-        for key, rec in records.items():
-            # A bad input entry's id is its file:line, which no later run can take as a paper.
-            if rec.status == which and not key.startswith("junk:"):
-                click.echo(rec.id or key)
-    elif json_output:
-        click.echo(json.dumps(rep.as_json(), ensure_ascii=False))
-    else:
-        for line in describe(rep):
-            click.echo(line)
+    for line in status_lines(_state_paths(output_dirs, states), json_output, which):
+        click.echo(line)
     return ExitStatus.OK
 
 
-@cli.command(epilog="""\b
-Exit codes:
-  0    every recorded file is there and unchanged
-  1    at least one is missing or changed (listed on stdout)
-  2    bad usage or state file
-\b
-Examples:
-  papers verify -o pdfs
-  papers verify -o pdfs --fix && papers download -i refs.txt -o pdfs
-""")
+@cli.command(epilog=VERIFY_EPILOG)
 @_state_options
 @click.option("--fix", is_flag=True,
               help="Mark missing or changed files so that the next download fetches them again "
@@ -316,27 +324,17 @@ def verify(output_dirs, states, fix) -> int:
     SHA-256 and its %PDF- header. Lists each one that is missing or changed."""
     import time
 
-    from papers.state import inspect as st
+    from papers.state.inspect import verify_paths
 
-    paths = _state_paths(output_dirs, states)
-    records, _ = st.load_records(paths)
-    problems = st.verify(records)
-    for p in problems:
-        click.echo(f"{p.record.path}\t{p.what}\t{p.record.id or p.key}")
-    checked = sum(r.status == "downloaded" for r in records.values())
-    click.echo(f"papers: {checked:,} files checked, {len(problems):,} missing or changed", err=True)
-    if problems and fix:
-        for path in paths:
-            st.fix(path, problems, time.time())
-        click.echo(f"papers: marked {len(problems):,} for the next download", err=True)
-    return ExitStatus.FAILED if problems else ExitStatus.OK
+    found, said = verify_paths(_state_paths(output_dirs, states), fix, time.time())
+    for line in found:
+        click.echo(line)
+    for line in said:
+        click.echo(f"papers: {line}", err=True)
+    return ExitStatus.FAILED if found else ExitStatus.OK
 
 
-@cli.command("merge-state", epilog="""\b
-Examples:
-  papers merge-state pdfs/.papers-state.json pdfs/.papers-state.*-of-16.json
-  papers merge-state all.json shard0/.papers-state.0-of-2.json shard1/.papers-state.1-of-2.json
-""")
+@cli.command("merge-state", epilog=MERGE_STATE_EXAMPLES)
 @click.argument("out", metavar="OUT.json")
 @click.argument("states", nargs=-1, required=True, metavar="STATE...")
 def merge_state(out, states) -> int:
@@ -350,21 +348,12 @@ def merge_state(out, states) -> int:
     return ExitStatus.OK
 
 
-@cli.group("config", epilog="""\b
-Examples:
-  papers config show
-  PAPERS_WORKERS=4 papers config show -c lab.yaml
-""")
+@cli.group("config", epilog=CONFIG_EXAMPLES)
 def config_group() -> None:
     """Look at the configuration."""
 
 
-@config_group.command("show", epilog="""\b
-Examples:
-  papers config show
-  PAPERS_WORKERS=4 papers config show -c lab.yaml
-  papers config show | grep rate_limit
-""")
+@config_group.command("show", epilog=CONFIG_SHOW_EXAMPLES)
 @click.option("-c", "--config", metavar="FILE", type=_FILE,
               help="YAML config file.  [default: $PAPERS_CONFIG or ~/.config/papers/config.yaml]")
 def config_show(config) -> None:
@@ -460,18 +449,31 @@ def _run_consolidate(settings, inputs: Inputs, stdin, output_file, state, refres
 
 def _run_search(settings, q, source, limit, state, refresh) -> int:
     from papers.discovery.search import run_search
+
+    return _run_walk(run_search, settings, q, source=source, limit=limit, state_path=state,
+                     refresh=refresh)
+
+
+def _run_graph(settings, relation, inputs: Inputs, q, depth, limit, state, refresh) -> int:
+    from papers.discovery.graph import run_graph
+
+    return _run_walk(run_graph, settings, relation, inputs.iter(sys.stdin), query=q, depth=depth,
+                     limit=limit, state_path=state, refresh=refresh)
+
+
+def _run_walk(run, settings, *args, **kw) -> int:
+    """A search, references or citations: records on stdout, the summary on stderr."""
     from papers.output.display import display_for
     from papers.pipeline.runner import Ending
 
     reporter, _ = display_for(settings, bytes=False)
     with signals_stop(reporter) as cancel:
-        summary = run_search(settings, q, source=source, limit=limit, out=sys.stdout,
-                             state_path=state, reporter=reporter, cancel=cancel, refresh=refresh)
+        summary = run(settings, *args, out=sys.stdout, reporter=reporter, cancel=cancel, **kw)
     s = summary.stats
     _print_summary(summary, settings.verbosity < 0, f"{s.found} with PDF candidates",
                    f"{s.not_found} without", f"{s.skipped} from the checkpoint", "on stdout")
     if summary.ending is Ending.STOPPED:
-        click.echo(f"papers: search stopped: {summary.reason}; the works found so far are "
+        click.echo(f"papers: stopped: {summary.reason}; the works found so far are "
                    f"checkpointed in {summary.state_path}: run the same command again to go on",
                    err=True)
         return ExitStatus.FAILED

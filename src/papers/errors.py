@@ -76,6 +76,9 @@ class Cancelled(PapersError):
 
     exit_status = ExitStatus.INTERRUPTED
 
+    def __str__(self) -> str:
+        return super().__str__() or "interrupted"
+
 
 class PaperError(PapersError):
     """One paper (or one request for it) failed; the run goes on."""

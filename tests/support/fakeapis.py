@@ -55,7 +55,8 @@ class Work:
     europepmc_pdf_subscription: str | None = None
     wid: str | None = None                     # its OpenAlex id (W…); given by FakeScholar.add
     type: str = "article"
-    cites: tuple[str, ...] = ()                # the W ids it references
+    cites: tuple[str, ...] = ()                # the W ids it references (OpenAlex's referenced_works)
+    s2_cites: tuple[str, ...] | None = None    # the W ids S2 lists as its references (None: cites)
     abstract: str = ""
 
     @property
@@ -182,6 +183,7 @@ class FakeScholar:
     LIMITS = {("openalex", "list"): (100, 1.0), ("openalex", "single"): (100, 1.0),
               ("openalex", "search"): (100, 1.0), ("arxiv", "search"): (1, 3.0),
               ("semantic_scholar", "list"): (1, 1.0), ("semantic_scholar", "single"): (1, 1.0),
+              ("semantic_scholar", "graph"): (1, 1.0),
               ("arxiv", "list"): (1, 3.0), ("arxiv", "single"): (1, 3.0),
               ("crossref", "single"): (5, 1.0), ("crossref", "list"): (1, 1.0),
               ("crossref-polite", "single"): (10, 1.0), ("crossref-polite", "list"): (3, 1.0)}
@@ -267,6 +269,8 @@ class FakeScholar:
         }
 
     def _oa_find(self, ident: str) -> Work | None:
+        if re.fullmatch(r"W\d+", ident):
+            return next((w for w in self.works if w.wid == ident and "openalex" in w.in_apis), None)
         kind, _, value = ident.partition(":")
         value = unquote(value).lower().removeprefix("https://doi.org/")
         if kind == "doi":
@@ -328,7 +332,7 @@ class FakeScholar:
         return self._find("semantic_scholar", **{key: value}) if key else None
 
     def _s2_paper(self, w: Work) -> dict:
-        return {"paperId": "abc123", "title": w.title, "year": w.year,
+        return {"paperId": f"s2{w.wid or 'abc123'}", "title": w.title, "year": w.year,
                 "authors": [{"authorId": "1", "name": a} for a in w.authors],
                 "externalIds": {k: v for k, v in (("DOI", w.doi), ("ArXiv", w.arxiv), ("PubMed", w.pmid),
                                                   ("PubMedCentral", w.pmcid[3:] if w.pmcid else None)) if v},
@@ -346,6 +350,12 @@ class FakeScholar:
         if rest == "paper/batch" and h.command == "POST":
             ids = json.loads(h.body)["ids"]
             return self._json([self._s2_paper(w) if (w := self._s2_find(i)) else None for i in ids])
+        if rest.startswith("paper/") and rest.endswith(("/references", "/citations")):
+            ident, _, relation = unquote(rest[len("paper/"):]).rpartition("/")
+            w = self._s2_find(ident)
+            if w is None:
+                return self._json({"error": "Paper with id not found"}, 404)
+            return fakesearch.s2_neighbours(self, w, relation, q)
         if rest.startswith("paper/"):
             w = self._s2_find(unquote(rest[len("paper/"):]))
             if w is None:
@@ -475,6 +485,8 @@ def _form(api: str, rest: str, q: dict, method: str) -> str:
             return "search"  # a search call costs ten list calls in credits
         return "list" if rest == "/works" else "single"
     if api == "semantic_scholar":
+        if rest.endswith(("/references", "/citations")):
+            return "graph"
         return "list" if method == "POST" else "single"
     if api == "arxiv":
         if "search_query" in q:

@@ -190,3 +190,23 @@ def arxiv_search(fake, q: dict, entry) -> Reply:
             f"<opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>"
             + "".join(entry(w) for w in page) + "</feed>")
     return Reply(body=feed.encode(), content_type="application/atom+xml; charset=utf-8")
+
+
+def s2_neighbours(fake, w, relation: str, q: dict) -> Reply:
+    """`/paper/{id}/references` (`citedPaper`) or `/citations` (`citingPaper`), paged by
+    `offset` and `limit` (at most 1,000), with `next` while more remain."""
+    offset, limit = int(q.get("offset", 0)), int(q.get("limit", 100))
+    if limit > 1000:
+        return _json({"error": "limit must be <= 1000"}, 400)
+    known = [x for x in fake.works if "semantic_scholar" in x.in_apis]
+    if relation == "references":
+        cited = w.s2_cites if w.s2_cites is not None else w.cites
+        rows = [{"citedPaper": fake._s2_paper(x)} for x in known if x.wid in cited]
+    else:
+        rows = [{"citingPaper": fake._s2_paper(x)} for x in known
+                if w.wid in (x.s2_cites if x.s2_cites is not None else x.cites)]
+    page = rows[offset:offset + limit]
+    body = {"offset": offset, "data": page}
+    if offset + limit < len(rows):
+        body["next"] = offset + limit
+    return _json(body)

@@ -57,8 +57,9 @@ class Estimate:
 
 
 def search_query(text: str, filters: tuple[str, ...], source: str, oa: bool, since: int | None,
-                 until: int | None, limit: int) -> SearchQuery:
-    """The query the command line asks for; UsageError if it cannot be asked."""
+                 until: int | None, limit: int, needs_terms: bool = True) -> SearchQuery:
+    """The query the command line asks for; UsageError if it cannot be asked (without
+    `needs_terms`, the bounds of references and citations alone)."""
     if filters and source != "openalex":
         raise UsageError(f"--filter is passed to OpenAlex; --source {source} takes its own syntax "
                          "in QUERY")
@@ -66,7 +67,7 @@ def search_query(text: str, filters: tuple[str, ...], source: str, oa: bool, sin
         if ":" not in f.strip(":"):
             raise UsageError(f"--filter {f}: expected KEY:VALUE, e.g. publication_year:2020-2024")
     q = SearchQuery(text.strip() or None, tuple(f.strip() for f in filters), oa, since, until)
-    if not q.text and not q.filters:
+    if needs_terms and not q.text and not q.filters:
         raise UsageError("give a QUERY or a --filter (see papers search --help)")
     if limit < 1:
         raise UsageError(f"--limit {limit}: must be at least 1")
@@ -126,7 +127,7 @@ def _pages(src: Source, query: SearchQuery) -> Callable[[Emitter, dict[str, Any]
             whole = all(emitter.record(record_of(f, src.name, query)) for f in page.works)
             # A page the limit cut short is read again by a run with a higher one.
             cursor = page.cursor if whole else cursor
-            emitter.mark(cursor=cursor, done=cursor is None)
+            emitter.mark(cursor=cursor, complete=cursor is None)
             if cursor is None:
                 return
     return walk

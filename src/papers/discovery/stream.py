@@ -38,8 +38,12 @@ MARK = "~search"  # the checkpoint's record of the walk itself: what it is, how 
 
 
 def record_ident(rec: dict[str, Any]) -> str:
-    """What tells two records of one walk apart: the source's work id, else an identifier."""
-    return rec.get("source_id") or rec.get("doi") or rec.get("arxiv") or rec.get("pmid") or ""
+    """What tells two records of one walk apart: an identifier (a DOI first), else the
+    source's id of the work."""
+    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        if rec.get(kind):
+            return f"{kind}:{str(rec[kind]).lower()}"
+    return str(rec.get("source_id") or rec.get("id") or "")
 
 
 class StreamRecorder(ConsolidateRecorder):
@@ -62,6 +66,7 @@ class Emitter:
                  shard: "Shard | None", cancel: threading.Event) -> None:
         self.put, self.limit, self.shard, self.cancel = put, limit, shard, cancel
         self.seen = {record_ident(r) for r in kept}
+        self.records = list(kept)  # every record out, the kept ones first
         self.emitted = len(kept)
 
     @property
@@ -78,9 +83,12 @@ class Emitter:
         if self.full:
             return False
         ident = record_ident(rec)
-        if ident in self.seen or (self.shard is not None and not self.shard.owns(ident)):
+        # Shards split by the source's work id (stable, and the same on every machine).
+        owner = str(rec.get("source_id") or ident)
+        if ident in self.seen or (self.shard is not None and not self.shard.owns(owner)):
             return True
         self.seen.add(ident)
+        self.records.append(rec)
         paper = paper_from_record(rec)
         self.put(PaperQueued(paper))
         self.put(PaperConsolidated(paper, rec))
@@ -159,7 +167,7 @@ def run_stream(settings: Settings, walk: Walk, state: StateStore, prior: Any, *,
             pipeline.put(PaperQueued(paper))
             pipeline.put(PaperConsolidated(paper, rec, skipped=True))
         emitter = Emitter(pipeline.put, limit, kept, _shard(settings), cancel)
-        if not (prior and prior.get("done")) and not emitter.full:
+        if not (prior and prior.get("complete")) and not emitter.full:
             pipeline.submit(work, emitter)
     pipeline.processor.printer.raise_stdout_error()
     recorder = pipeline.processor.recorder

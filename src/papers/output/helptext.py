@@ -41,3 +41,60 @@ Examples:
   papers search --filter cites:W2741809807 --filter type:article --count
   papers search --source arxiv "ti:transformer AND cat:cs.LG" --limit 50
 """
+
+GRAPH_EXAMPLES = {
+    "references": """\b
+Examples:
+  papers references 10.1038/nphys1170 | papers download -o cited
+  papers references -i seeds.txt --depth 2 --limit 2000 --oa > snowball.jsonl
+""",
+    "citations": """\b
+Examples:
+  papers citations arXiv:1706.03762 --since 2023 --limit 500 | papers download -o citing
+  papers citations 10.1038/nphys1170 --oa | jq -r .doi
+""",
+}
+
+MAIN_EXAMPLES = """\b
+Examples:
+  papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
+  papers download -i refs.bib -o pdfs --name '{year}/{first_author}_{title:.50}' --bibtex pdfs/library.bib
+  papers status -o pdfs
+"""
+
+STATUS_EXAMPLES = """\b
+Examples:
+  papers status -o pdfs
+  papers status --failed -o pdfs | papers download -o pdfs --retry-failed
+  papers status --json -o shard0 -o shard1 | jq .by_status
+"""
+
+VERIFY_EPILOG = """\b
+Exit codes:
+  0    every recorded file is there and unchanged
+  1    at least one is missing or changed (listed on stdout)
+  2    bad usage or state file
+\b
+Examples:
+  papers verify -o pdfs
+  papers verify -o pdfs --fix && papers download -i refs.txt -o pdfs
+"""
+
+MERGE_STATE_EXAMPLES = """\b
+Examples:
+  papers merge-state pdfs/.papers-state.json pdfs/.papers-state.*-of-16.json
+  papers merge-state all.json shard0/.papers-state.0-of-2.json shard1/.papers-state.1-of-2.json
+"""
+
+CONFIG_EXAMPLES = """\b
+Examples:
+  papers config show
+  PAPERS_WORKERS=4 papers config show -c lab.yaml
+"""
+
+CONFIG_SHOW_EXAMPLES = """\b
+Examples:
+  papers config show
+  PAPERS_WORKERS=4 papers config show -c lab.yaml
+  papers config show | grep rate_limit
+"""

@@ -199,3 +199,31 @@ def merge_states(out: str, paths: list[str]) -> int:
     finally:
         target.close(compact=False)
     return len(target.records)
+
+
+def status_lines(paths: list[str], as_json: bool, which: str | None) -> list[str]:
+    """`papers status`: the ids of the papers `which` (downloaded or failed) if given, else
+    the report as one JSON object (`as_json`) or as lines for a person."""
+    import json
+
+    rep, records = report(paths)
+    if which:
+        # A bad input entry's id is its file:line, which no later run can take as a paper.
+        return [rec.id or key for key, rec in records.items()
+                if rec.status == which and not key.startswith("junk:")]
+    return [json.dumps(rep.as_json(), ensure_ascii=False)] if as_json else describe(rep)
+
+
+def verify_paths(paths: list[str], fix_them: bool, now: float) -> tuple[list[str], list[str]]:
+    """`papers verify`: a line for each file missing or changed (path, what, id), and what
+    to say on stderr; with `fix_them`, those papers are marked for the next download."""
+    records, _ = load_records(paths)
+    problems = verify(records)
+    found = [f"{p.record.path}\t{p.what}\t{p.record.id or p.key}" for p in problems]
+    checked = sum(r.status == Status.DOWNLOADED for r in records.values())
+    said = [f"{checked:,} files checked, {len(problems):,} missing or changed"]
+    if problems and fix_them:
+        for path in paths:
+            fix(path, problems, now)
+        said.append(f"marked {len(problems):,} for the next download")
+    return found, said

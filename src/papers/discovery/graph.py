@@ -1,0 +1,200 @@
+"""The library API of `papers references` and `papers citations`: the works each input
+paper cites, or the works that cite it, from OpenAlex (`referenced_works`, fetched in
+batches by `filter=openalex:W1|W2`; `filter=cites:W…` with cursor paging) and Semantic
+Scholar (`/paper/{id}/references` and `/citations`), merged and deduplicated by
+identifier. With `depth` 2 the works found are followed once more. Each record says
+which paper led to it (`via`). The run is `discovery.stream`'s: the checkpoint marks
+each paper done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, TextIO
+
+from papers.discovery.resolver import merge
+from papers.discovery.sources.base import Found, Ids, SearchQuery
+from papers.discovery.stream import Emitter, Walk, open_checkpoint, record_ident, run_stream
+from papers.errors import ConfigError
+from papers.inputs.records import paper_from_record
+from papers.model import Paper
+from papers.output.display import Reporter
+from papers.pipeline.runner import Summary, make_sources
+from papers.settings import Settings
+
+log = logging.getLogger("papers")
+
+RELATIONS = ("references", "citations")
+GRAPH_SOURCES = ("openalex", "semantic_scholar")
+
+
+def identity(f: Found) -> str:
+    """One work however each source names it: its DOI, else arXiv id, PMID, PMCID, else
+    the source's own id."""
+    for kind in ("doi", "arxiv", "pmid", "pmcid"):
+        value = getattr(f, kind)
+        if value:
+            return f"{kind}:{value.lower()}"
+    return f"{f.source}:{f.work}"
+
+
+def merged(found: Iterable[Found]) -> dict[str, dict[str, Found]]:
+    """The works by identity, each with what every source said of it (the first
+    answer of a source wins)."""
+    out: dict[str, dict[str, Found]] = {}
+    for f in found:
+        out.setdefault(identity(f), {}).setdefault(f.source, f)
+    return out
+
+
+def keeps(rec: dict[str, Any], query: SearchQuery) -> bool:
+    """Whether a record passes --oa, --since and --until (a year no source gave fails a
+    year bound: it cannot be shown to be inside it)."""
+    if query.oa and rec.get("is_oa") is not True:
+        return False
+    year = rec.get("year")
+    if (query.since or query.until) and not isinstance(year, int):
+        return False
+    return not ((query.since and year < query.since) or (query.until and year > query.until))
+
+
+def via_of(paper: Paper) -> str:
+    """How a record names the paper that led to it: `doi:10.x/y`, else its id."""
+    return paper.identifiers[0] if paper.identifiers else paper.id
+
+
+def record_of(by_source: dict[str, Found], relation: str, via: str, depth: int) -> dict[str, Any]:
+    """One work as consolidate's record, with the paper that led to it."""
+    f = next(iter(by_source.values()))
+    ids = Ids()
+    for found in by_source.values():
+        ids.learn(found)
+    shown = ids.doi or (f"arXiv:{ids.arxiv}" if ids.arxiv else None) or ids.pmid or ids.pmcid \
+        or f"{f.source}:{f.work}"
+    paper = paper_from_record({"id": shown, "doi": ids.doi, "arxiv": ids.arxiv,
+                               "pmid": ids.pmid, "pmcid": ids.pmcid})
+    rec = merge(paper, ids, by_source, {s: "found" for s in by_source})
+    oa = by_source.get("openalex")
+    rec["source_id"] = (oa or f).work
+    rec["via"] = {relation: via, "depth": depth}
+    return rec
+
+
+class Graph:
+    """The neighbours of one paper in the citation graph, from both sources."""
+
+    def __init__(self, sources: list[Any], relation: str, query: SearchQuery) -> None:
+        self.by_name = {s.name: s for s in sources}
+        self.relation, self.query = relation, query
+
+    def neighbours(self, ids: Ids, want: int) -> list[Found]:
+        """What the paper cites (or what cites it), at most about `want` from each source."""
+        found: list[Found] = []
+        if "openalex" in self.by_name:
+            found += self._openalex(ids, want)
+        if "semantic_scholar" in self.by_name:
+            found += self._s2(ids, want)
+        return found
+
+    def _openalex(self, ids: Ids, want: int) -> list[Found]:
+        oa = self.by_name["openalex"]
+        work = oa.work(ids)
+        if work is None:
+            return []
+        if self.relation == "references":
+            wids = [w.rstrip("/").rsplit("/", 1)[-1] for w in work.get("referenced_works") or []
+                    if isinstance(w, str)]
+            return oa.works_by_id(wids)
+        wid = str(work.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
+        # The citing works, the years and --oa asked of OpenAlex itself: fewer pages.
+        query = replace(self.query, text=None, filters=(f"cites:{wid}",))
+        out, cursor = [], None
+        while len(out) < want:
+            page = oa.search_page(query, cursor)
+            out += page.works
+            cursor = page.cursor
+            if cursor is None:
+                break
+        return out
+
+    def _s2(self, ids: Ids, want: int) -> list[Found]:
+        s2 = self.by_name["semantic_scholar"]
+        out: list[Found] = []
+        offset: int | None = 0
+        while offset is not None and len(out) < want:
+            page, offset = s2.neighbours(ids, self.relation, offset)
+            out += page
+        return out
+
+
+def checkpoint_path(relation: str, papers: list[Paper], query: SearchQuery, depth: int) -> str:
+    """Where a walk keeps its checkpoint when --state is not given: one per walk."""
+    what = "\n".join([relation, query.describe(), str(depth), *(p.key for p in papers)])
+    return os.path.abspath(f".papers-{relation}-{hashlib.sha256(what.encode()).hexdigest()[:12]}.json")
+
+
+def _walk(graph: Graph, papers: list[Paper], depth: int) -> Callable[[Emitter, Any], None]:
+    """The walk: each paper's neighbours, then (depth 2) theirs; each paper done is marked."""
+    def walk(emitter: Emitter, prior: dict[str, Any] | None) -> None:
+        done = list(prior.get("done") or []) if prior else []
+        level = [(via_of(p), Ids(p.doi, p.arxiv, p.pmid, p.pmcid)) for p in papers]
+        for d in range(1, depth + 1):
+            for via, ids in level:
+                if emitter.stopping:
+                    return
+                if f"{d}:{via}" in done:
+                    continue
+                _one(graph, emitter, via, ids, d)
+                done.append(f"{d}:{via}")
+                emitter.mark(done=done)
+            level = [(record_ident(r), Ids(r.get("doi"), r.get("arxiv"), r.get("pmid"),
+                                           r.get("pmcid")))
+                     for r in emitter.records if (r.get("via") or {}).get("depth") == d]
+        emitter.mark(done=done, complete=True)
+    return walk
+
+
+def _one(graph: Graph, emitter: Emitter, via: str, ids: Ids, depth: int) -> None:
+    if not any(ids.as_tuple()):
+        log.warning("%s: no identifier to look its %s up by", via, graph.relation)
+        return
+    want = emitter.limit - emitter.emitted
+    for by_source in merged(graph.neighbours(ids, want)).values():
+        rec = record_of(by_source, graph.relation, via, depth)
+        if keeps(rec, graph.query) and not emitter.record(rec):
+            return
+
+
+def run_graph(settings: Settings, relation: str, papers: Iterable[Paper], *,
+              query: SearchQuery = SearchQuery(), depth: int = 1, limit: int = 100,
+              out: TextIO | None, state_path: str | None = None,
+              reporter: Reporter | None = None, cancel: threading.Event | None = None,
+              clock: Callable[[], float] = time.time, refresh: bool = False) -> Summary:
+    """The works that `papers` cite (`references`) or that cite them (`citations`): at
+    most `limit` records as JSON Lines on `out`, resumable like a search."""
+    from papers.net.hosts import HostLimiter
+
+    cancel = cancel or threading.Event()
+    given = list(papers)
+    enabled = tuple(n for n in GRAPH_SOURCES if settings.source(n).enabled)
+    if not enabled:
+        raise ConfigError("neither openalex nor semantic_scholar is enabled: "
+                          "check sources.<name>.enabled")
+    limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
+    sources = make_sources(replace(settings, use_sources=enabled), limiter, cancel)
+    about = {"source": ",".join(enabled), "search": f"{relation} depth:{depth} "
+             f"{query.describe()}".strip(), "shard": ""}
+    state, prior = open_checkpoint(state_path or checkpoint_path(relation, given, query, depth),
+                                   about, refresh)
+    log.info("%s of %d papers from %s: one call per paper to each, then one per 50 works "
+             "(OpenAlex) or 1,000 (Semantic Scholar); depth %d; at most %d works written",
+             relation, len(given), ", ".join(enabled), depth, limit)
+    walk = Walk(relation, about, enabled, _walk(Graph(sources, relation, query), given, depth))
+    return run_stream(settings, walk, state, prior, limit=limit, out=out, reporter=reporter,
+                      cancel=cancel, clock=clock, notes=lambda: [s.note() for s in sources])
