@@ -9,10 +9,10 @@ import click
 
 from papers.errors import ExitStatus, PapersError, StdoutError, UsageError
 from papers.inputs.given import Inputs, given_inputs
-from papers.output.helptext import (CONFIG_EXAMPLES, CONFIG_SHOW_EXAMPLES, CONSOLIDATE_EXAMPLES,
-                                    DOWNLOAD_EXAMPLES, GRAPH_EXAMPLES, MAIN_EXAMPLES,
-                                    MERGE_STATE_EXAMPLES, SEARCH_EXAMPLES, STATUS_EXAMPLES,
-                                    VERIFY_EPILOG, epilog)
+from papers.output.helptext import (COMMAND_HELP, CONFIG_EXAMPLES, CONFIG_SHOW_EXAMPLES,
+                                    CONSOLIDATE_EXAMPLES, DOWNLOAD_EXAMPLES, GRAPH_EXAMPLES,
+                                    MAIN_EXAMPLES, MATCH_EXAMPLES, MERGE_STATE_EXAMPLES,
+                                    SEARCH_EXAMPLES, STATUS_EXAMPLES, VERIFY_EPILOG, epilog)
 from papers.output.stdout import GuardedStdout
 from papers.pipeline.signals import leave, quiet_stdout, signals_stop
 
@@ -143,23 +143,16 @@ def _option_kind(spec, default) -> dict:
     return {"type": _CLICK_TYPES.get(spec.kind), "metavar": spec.metavar, "help": help}
 
 
-@cli.command(epilog=epilog("download", DOWNLOAD_EXAMPLES))
+@cli.command(epilog=epilog("download", DOWNLOAD_EXAMPLES), help=COMMAND_HELP["download"])
 @_input_options
 @_setting_options("download")
 def download(papers, inputs, fmt, column, encoding, config, quiet, verbose, **flags) -> None:
-    """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
-
-    Papers given only as identifiers are looked up in the scholarly sources
-    (see `papers consolidate`); their PDF candidates are tried best first.
-    With no PAPER and no -i, papers are read from stdin when it is not a terminal.
-    Re-running the same command resumes: finished papers are skipped without a request.
-    """
     settings = _settings(config, quiet, verbose, flags)
     return _run_download(settings, given_inputs(papers, inputs, fmt, column, encoding, "download"),
                          sys.stdin)
 
 
-@cli.command(epilog=epilog("consolidate", CONSOLIDATE_EXAMPLES))
+@cli.command(epilog=epilog("consolidate", CONSOLIDATE_EXAMPLES), help=COMMAND_HELP["consolidate"])
 @_input_options
 @click.option("-o", "--output", "output_file", metavar="FILE", type=_FILE,
               help="Write one JSON array to FILE (atomically) instead of JSON Lines on stdout.")
@@ -169,17 +162,6 @@ def download(papers, inputs, fmt, column, encoding, config, quiet, verbose, **fl
 @_setting_options("consolidate")
 def consolidate(papers, inputs, fmt, column, encoding, output_file, refresh, config, quiet, verbose,
                 **flags) -> None:
-    """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
-
-    Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
-    Each paper comes out as one JSON record with merged metadata, `pdf_urls`
-    (best first: an open version of record, then accepted manuscripts, then
-    preprints; repository copies first within a version), `candidates`
-    (the same, with the source that named each) and, when none was found,
-    `reason`. Feed the output to `papers download`. A re-run skips papers
-    already consolidated (state in FILE.papers-state.json, or
-    ./.papers-consolidate-state.json, or --state).
-    """
     state = flags.pop("state")  # consolidate's checkpoint, not the download state setting
     settings = _settings(config, quiet, verbose, flags)
     given = given_inputs(papers, inputs, fmt, column, encoding, "consolidate")
@@ -210,7 +192,7 @@ def _confirm_limit(limit: int, yes: bool) -> None:
         click.confirm(f"Fetch up to {limit:,} works?", abort=True, err=True)
 
 
-@cli.command(epilog=epilog("search", SEARCH_EXAMPLES))
+@cli.command(epilog=epilog("search", SEARCH_EXAMPLES), help=COMMAND_HELP["search"])
 @click.argument("query", nargs=-1, metavar="[QUERY]...")
 @click.option("--source", type=click.Choice(["openalex", "europepmc", "arxiv"]), default="openalex",
               help="Whose search to use.  [default: openalex]")
@@ -223,14 +205,6 @@ def _confirm_limit(limit: int, yes: bool) -> None:
 @_walk_options
 def search(query, source, filters, oa, since, until, limit, yes, count, refresh, config, quiet,
            verbose, **flags) -> None:
-    """Search a scholarly API; write the works it finds as records (JSON Lines, as
-    `papers consolidate` writes them) for `papers download`.
-
-    QUERY is free text in the source's own syntax. A re-run of the same search
-    writes the works it found again without asking, and goes on from where it
-    stopped (the checkpoint: --state, or a .papers-search-*.json in the current
-    folder).
-    """
     from papers.discovery.search import search_query
 
     q = search_query(" ".join(query), filters, source, oa, since, until, limit)
@@ -260,6 +234,19 @@ def _graph_command(relation: str, about: str):
         _confirm_limit(limit, yes)
         return _run_graph(settings, relation, given, q, depth, limit, state, refresh)
     return command
+
+
+@cli.command(epilog=epilog("match", MATCH_EXAMPLES), help=COMMAND_HELP["match"])
+@_input_options
+@click.option("--refresh", is_flag=True, help="Start over, ignoring the checkpoint.")
+@_setting_options("match")
+def match(papers, inputs, fmt, column, encoding, refresh, config, quiet, verbose, **flags) -> int:
+    from papers.discovery.reference import run_match
+
+    given, state = given_inputs(papers, inputs, fmt, column, encoding, "match"), flags.pop("state")
+    settings = _settings(config, quiet, verbose, flags)
+    return _run_walk(run_match, settings, given.iter(sys.stdin), state_path=state,
+                     refresh=refresh, min_score=settings.match)
 
 
 _graph_command("references", "Write records of the works each PAPER cites (OpenAlex and Semantic "
@@ -292,9 +279,7 @@ def _state_options(f):
 def _state_paths(output_dirs, states):
     from papers.state.inspect import state_files
 
-    if not output_dirs and not states:
-        output_dirs = ("papers",)
-    return state_files(output_dirs, states)
+    return state_files(output_dirs or (() if states else ("papers",)), states)
 
 
 @cli.command(epilog=STATUS_EXAMPLES)

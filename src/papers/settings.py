@@ -55,9 +55,9 @@ KEYED_SOURCES = {"openalex", "semantic_scholar"}  # the sources that take an api
 
 MAX_WORKERS = 256  # threads; past this a run spends itself on switching between them
 _DAY = 86_400.0
-DOWNLOAD, CONSOLIDATE, SEARCH = ("download",), ("consolidate",), ("search",)
+DOWNLOAD, CONSOLIDATE, SEARCH, MATCH = ("download",), ("consolidate",), ("search",), ("match",)
 BOTH = DOWNLOAD + CONSOLIDATE
-ALL = BOTH + SEARCH
+ALL = BOTH + SEARCH + MATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +168,9 @@ class Settings:
                                  "the number of shards (or PAPERS_SHARDS).", "--shards",
                                  metavar="N", nullable=True, minimum=1, maximum=1_000_000,
                                  commands=DOWNLOAD + SEARCH)
+    match: float = setting(0.85, "min_score", "A reference string or title matches a work only "
+                           "with at least this score (0 to 1), and clearly ahead of the next.",
+                           "--min-score", metavar="S", commands=MATCH)
     sources: tuple[SourceSettings, ...] = setting(DEFAULT_SOURCES, "sources", "Each source's "
                                                   "endpoint, limits, key and switch.")
     use_sources: tuple[str, ...] = setting(SOURCE_NAMES, "source_names", "Sources to ask, in "
@@ -327,7 +330,20 @@ def _json_choice(name: str, value: Any) -> str:
     return value
 
 
-_PARSERS = {"size": _size, "email": _email, "url": _url, "shard": _shard, "json": _json_choice,
+def _min_score(name: str, value: Any) -> float:
+    """`match`: a score, given as a number (--min-score, PAPERS_MATCH) or `{min_score: ...}`."""
+    if isinstance(value, dict):
+        unknown = set(value) - {"min_score"}
+        if unknown:
+            raise SettingError(f"match.{sorted(unknown)[0]}", "unknown setting")
+        value, name = value.get("min_score"), "match.min_score"
+    v = _number(name, value, float)
+    if not 0 < v <= 1:
+        raise SettingError(name, f"a score from 0 to 1, got {value!r}")
+    return v
+
+
+_PARSERS = {"size": _size, "min_score": _min_score, "email": _email, "url": _url, "shard": _shard, "json": _json_choice,
             "template": lambda name, value: _template(value),
             "source_names": lambda name, value: parse_source_names(value)}
 

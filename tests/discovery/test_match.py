@@ -6,7 +6,8 @@ returned it all. The goal is precision 1.0: a wrong DOI is worse than none."""
 
 import pytest
 
-from papers.discovery.match import Candidate, decide, is_notice, normalise, score, surname
+from papers.discovery.match import (Candidate, decide, is_notice, normalise, score, surname,
+                                    title_guess)
 
 
 def w(doi, title, year, authors, venue=None, kind="article"):
@@ -250,3 +251,18 @@ def test_the_score_is_made_of_its_stated_parts():
     assert s.score == pytest.approx(1.0)
     wrong_year = score("Vaswani A. Attention is all you need. 2019.", WORLD[0])
     assert wrong_year.parts["year"] == 0.0 and wrong_year.score == pytest.approx(0.85)
+
+
+@pytest.mark.parametrize("reference, title", [
+    ("Vaswani A, Shazeer N, et al. Attention is all you need. NeurIPS 2017.",
+     "Attention is all you need"),
+    ("LeCun, Y., Bengio, Y., & Hinton, G. (2015). Deep learning. Nature, 521, 436-444.",
+     "Deep learning"),
+    ('A. Krizhevsky, I. Sutskever, and G. E. Hinton, "ImageNet classification with deep '
+     'convolutional neural networks," in Proc. NIPS, 2012.',
+     "ImageNet classification with deep convolutional neural networks"),
+    ("Highly accurate protein structure prediction with AlphaFold",
+     "Highly accurate protein structure prediction with AlphaFold"),
+])
+def test_title_guess(reference, title):
+    assert title_guess(reference) == title

@@ -58,6 +58,7 @@ class Work:
     cites: tuple[str, ...] = ()                # the W ids it references (OpenAlex's referenced_works)
     s2_cites: tuple[str, ...] | None = None    # the W ids S2 lists as its references (None: cites)
     abstract: str = ""
+    venue: str = ""                            # the journal or conference
 
     @property
     def is_oa(self) -> bool:
@@ -186,6 +187,7 @@ class FakeScholar:
               ("semantic_scholar", "graph"): (1, 1.0),
               ("arxiv", "list"): (1, 3.0), ("arxiv", "single"): (1, 3.0),
               ("crossref", "single"): (5, 1.0), ("crossref", "list"): (1, 1.0),
+              ("crossref", "search"): (1, 1.0), ("crossref-polite", "search"): (3, 1.0),
               ("crossref-polite", "single"): (10, 1.0), ("crossref-polite", "list"): (3, 1.0)}
 
     def _over_limit(self, api: str, form: str, q: dict) -> Reply | None:
@@ -264,7 +266,9 @@ class FakeScholar:
             "open_access": {"is_oa": bool(locations), "oa_status": "green" if w.arxiv else "gold",
                             "oa_url": f"https://arxiv.org/abs/{w.arxiv}" if w.arxiv else w.openalex_pdf},
             "best_oa_location": best or (locations[0] if locations else None),
-            "primary_location": locations[0] if locations else None,
+            "primary_location": locations[0] if locations else (
+                {"source": {"display_name": w.venue, "type": "journal"}, "pdf_url": None}
+                if w.venue else None),
             "locations": locations,
         }
 
@@ -401,6 +405,8 @@ class FakeScholar:
 
     # Crossref ---------------------------------------------------------------------
     def _crossref(self, h, rest: str, q: dict) -> Reply:
+        if rest == "works" and "query.bibliographic" in q:
+            return fakesearch.crossref_bibliographic(self, q, self._crossref_message)
         if rest == "works" and q.get("filter"):
             # The list form: `filter=doi:A,doi:B&rows=N`, items in Crossref's own order
             # (not the request's), unknown DOIs simply absent.
@@ -427,7 +433,8 @@ class FakeScholar:
                           "content-version": "vor", "intended-application": "text-mining"})
         links.append({"URL": "https://pub.example/full.xml", "content-type": "text/xml",
                       "content-version": "vor", "intended-application": "text-mining"})
-        return {"DOI": w.doi.upper(), "title": [w.title],
+        return {"DOI": w.doi.upper(), "title": [w.title], "type": {"article": "journal-article"}.get(
+                    w.type, w.type), "container-title": [w.venue] if w.venue else [],
                 "author": [{"given": a.split()[0], "family": a.split()[-1], "sequence": "first"}
                            for a in w.authors],
                 "issued": {"date-parts": [[w.year, 3]]}, "link": links,
@@ -493,6 +500,8 @@ def _form(api: str, rest: str, q: dict, method: str) -> str:
             return "search"
         return "list" if "," in q.get("id_list", "") else "single"
     if api == "crossref":
+        if "query.bibliographic" in q:
+            return "search"
         return "list" if rest == "works" else "single"
     if api == "europepmc":
         if "cursorMark" in q:

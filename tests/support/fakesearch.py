@@ -210,3 +210,28 @@ def s2_neighbours(fake, w, relation: str, q: dict) -> Reply:
     if offset + limit < len(rows):
         body["next"] = offset + limit
     return _json(body)
+
+
+def crossref_bibliographic(fake, q: dict, message) -> Reply:
+    """`/works?query.bibliographic=...&rows=N`: the works sharing most words with the
+    reference (title, authors, year, venue), each with a relevance `score` as Crossref
+    gives one (not a probability)."""
+    rows = int(q.get("rows", 20))
+    if rows > 1000:
+        return _json({"status": "failed", "message-type": "validation-failure",
+                      "message": [{"type": "integer-not-valid", "message": "rows too large"}]}, 400)
+    asked = set(_words(q["query.bibliographic"]))
+    ranked = []
+    for w in fake.works:
+        if "crossref" not in w.in_apis or not w.doi:
+            continue
+        words = set(_words(f"{w.title} {' '.join(w.authors)} {w.year} {w.venue}"))
+        overlap = len(asked & words)
+        if overlap:
+            ranked.append((overlap / max(len(words), 1) * 100 + overlap, w))
+    ranked.sort(key=lambda t: -t[0])
+    items = [{**message(w), "score": round(sc, 3)} for sc, w in ranked[:rows]]
+    return _json({"status": "ok", "message-type": "work-list", "message-version": "1.0.0",
+                  "message": {"total-results": len(ranked), "items-per-page": rows,
+                              "query": {"search-terms": q["query.bibliographic"], "start-index": 0},
+                              "items": items}})

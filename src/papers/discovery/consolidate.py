@@ -77,8 +77,11 @@ class ConsolidateRecorder(Recorder):
 
     def _on_consolidated(self, msg: Any) -> None:
         rec, stats = msg.record, self.stats
+        unmatched = (rec.get("match") or {}).get("status") in ("ambiguous", "not_found")
         if msg.skipped:
             stats.skipped += 1
+        elif unmatched:  # a reference string no work clearly is: a failure, with why
+            self.note_failure(msg.paper.id, rec.get("reason"))
         elif rec["status"] == "found":
             stats.found += 1
         elif rec["status"] == "not_found":

@@ -114,6 +114,20 @@ def surname(author: str) -> str:
     return normalise(name)
 
 
+def title_guess(reference: str) -> str:
+    """The part of a reference string most likely its title, to search titles with: of
+    its sentences, the one with the most lower-case words and the fewest initials and
+    numbers (an author list is names and initials; a venue, a year and pages numbers)."""
+    def weight(sentence: str) -> float:
+        words = sentence.split()
+        lower = sum(w[:1].islower() for w in words)
+        initials = sum(bool(re.fullmatch(r"[A-Z]{1,3}\.?,?", w)) for w in words)
+        numbers = sum(any(ch.isdigit() for ch in w) for w in words)
+        return lower + 0.5 * len(words) - 1.5 * initials - numbers
+    sentences = [x.strip(" ,") for x in _SENTENCE.split(reference) if len(x.split()) >= 2]
+    return max(sentences, key=weight) if sentences else reference.strip()
+
+
 def is_notice(title: str, kind: str | None) -> bool:
     """Whether a work is a notice about another (an erratum, a retraction, a reply...)."""
     return (kind or "").lower() in _NOTICE_TYPES or bool(_NOTICE.match(normalise(title)))

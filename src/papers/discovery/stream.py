@@ -78,11 +78,12 @@ class Emitter:
         """The walk should end: the limit is reached, or the run is stopping."""
         return self.full or self.cancel.is_set()
 
-    def record(self, rec: dict[str, Any]) -> bool:
-        """Write `rec` unless it is out already or another shard's; False when full."""
+    def record(self, rec: dict[str, Any], ident: str | None = None) -> bool:
+        """Write `rec` unless it (`ident`, default its identifier) is out already or is
+        another shard's; False when full."""
         if self.full:
             return False
-        ident = record_ident(rec)
+        ident = ident or record_ident(rec)
         # Shards split by the source's work id (stable, and the same on every machine).
         owner = str(rec.get("source_id") or ident)
         if ident in self.seen or (self.shard is not None and not self.shard.owns(owner)):
@@ -129,7 +130,7 @@ def open_checkpoint(path: str, about: dict[str, Any], refresh: bool) -> tuple[St
 def run_stream(settings: Settings, walk: Walk, state: StateStore, prior: Any, *, limit: int,
                out: TextIO | None, reporter: Reporter | None = None,
                cancel: threading.Event | None = None, clock: Callable[[], float] = time.time,
-               notes: Callable[[], list[str | None]] = list) -> Summary:
+               notes: Callable[[], list[str | None]] = list, expected: int | None = None) -> Summary:
     """Write the kept records again, then walk on from `prior` (unless it says done) on
     one worker until `limit` records are out. An API error ends the walk, with the
     mark where it was."""
@@ -161,7 +162,7 @@ def run_stream(settings: Settings, walk: Walk, state: StateStore, prior: Any, *,
 
     pipeline = Pipeline(make_processor, 1, cancel)
     with pipeline:
-        pipeline.put(TotalEstimate(limit))
+        pipeline.put(TotalEstimate(expected or limit))
         for rec in kept:
             paper = paper_from_record(rec)
             pipeline.put(PaperQueued(paper))

@@ -9,6 +9,8 @@ _MEANINGS = {
                     "at least one paper failed (junk input, or a source error left it incomplete)"),
     "search": ("every work found was written",
                "the search stopped part-way (an API error): the works found so far are kept"),
+    "match": ("every reference matched a work",
+              "at least one is ambiguous or matched nothing (or the input had junk)"),
 }
 
 
@@ -98,3 +100,42 @@ Examples:
   PAPERS_WORKERS=4 papers config show -c lab.yaml
   papers config show | grep rate_limit
 """
+
+MATCH_EXAMPLES = """\b
+Examples:
+  pbpaste | papers match | jq -r 'select(.match.status == "matched") | .doi'
+  papers match -i references.txt | papers download -o pdfs
+"""
+
+#: The commands' descriptions in --help (click reads them as it does docstrings).
+COMMAND_HELP = {
+    "consolidate": """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
+
+    Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
+    Each paper comes out as one JSON record with merged metadata, `pdf_urls`
+    (best first: an open version of record, then accepted manuscripts, then
+    preprints; repository copies first within a version), `candidates`
+    (the same, with the source that named each) and, when none was found,
+    `reason`. Feed the output to `papers download`. A re-run skips papers
+    already consolidated (state in FILE.papers-state.json, or
+    ./.papers-consolidate-state.json, or --state).
+    """,
+    "search": """Search a scholarly API; write the works it finds as records (JSON Lines, as
+    `papers consolidate` writes them) for `papers download`.
+
+    QUERY is free text in the source's own syntax. A re-run of the same search
+    writes the works it found again without asking, and goes on from where it
+    stopped (the checkpoint: --state, or a .papers-search-*.json in the current
+    folder).
+    """,
+    "match": """Match reference strings and titles (one a line, or BibTeX/RIS/CSV entries without an
+    identifier) to works: a record with `match: {score, source, query}` for each one
+    matched, `ambiguous` (with its candidates) or `not_found` for the rest.""",
+    "download": """Download PAPERs to DIR: PDF URLs, DOIs, arXiv IDs, PMIDs, PMCIDs, paper records.
+
+    Papers given only as identifiers are looked up in the scholarly sources
+    (see `papers consolidate`); their PDF candidates are tried best first.
+    With no PAPER and no -i, papers are read from stdin when it is not a terminal.
+    Re-running the same command resumes: finished papers are skipped without a request.
+    """,
+}

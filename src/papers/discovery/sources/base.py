@@ -70,6 +70,8 @@ class Found:
     license: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
     work: str | None = None             # the source's own id of the work (OpenAlex W…), for search
+    venue: str | None = None            # the journal or conference, for matching references
+    type: str | None = None             # the source's type: article, erratum, retraction, ...
 
     def set_ids(self, doi: Any = None, arxiv: Any = None, pmid: Any = None, pmcid: Any = None) -> None:
         """Record identifiers from an API answer, normalised; junk is dropped."""

@@ -50,6 +50,18 @@ class Crossref(Source):
         body = resp.json()
         return self.parse(body.get("message") or {}) if isinstance(body, dict) else None
 
+    def bibliographic(self, reference: str, rows: int = 5) -> list[Found]:
+        """The works Crossref ranks first for a free-text reference (`query.bibliographic`);
+        its relevance `score` is not used: the caller scores them itself."""
+        params: dict[str, Any] = {"query.bibliographic": reference[:1000], "rows": rows}
+        if self.email:
+            params["mailto"] = self.email  # the polite pool
+        resp = self.client.request(self.conf, f"{self.base}/works", params=params)
+        body = resp.json() if resp is not None else None
+        message = body.get("message") if isinstance(body, dict) else None
+        items = message.get("items") if isinstance(message, dict) else None
+        return [self.parse(m) for m in items or [] if isinstance(m, dict)]
+
     def parse(self, m: dict[str, Any]) -> Found:
         titles = m.get("title") or []
         f = Found(self.name, title=text(titles[0]) if titles else None)
@@ -58,6 +70,9 @@ class Crossref(Source):
         f.authors = tuple(n for n in (person_name(a) for a in m.get("author") or []
                                       if isinstance(a, dict)) if n)
         f.set_ids(doi=m.get("DOI"))
+        venues = m.get("container-title") or []
+        f.venue = text(venues[0]) if venues and isinstance(venues, list) else None
+        f.type = text(m.get("type"))
         licenses = [x.get("URL") for x in m.get("license") or [] if isinstance(x, dict)]
         f.license = text(licenses[0]) if licenses else None
         # Often text-mining or subscription links: ranked last, checked by download.

@@ -177,6 +177,9 @@ class OpenAlex(Source):
                   year=year_of(w.get("publication_year")))
         wid = w.get("id")
         f.work = wid.rstrip("/").rsplit("/", 1)[-1] if isinstance(wid, str) and wid else None
+        f.type = text(w.get("type"))
+        venue = ((w.get("primary_location") or {}).get("source") or {}).get("display_name")
+        f.venue = text(venue)
         f.authors = tuple(n for n in (text(((a or {}).get("author") or {}).get("display_name"))
                                       for a in w.get("authorships") or []) if n)
         ids = w.get("ids") or {}
