@@ -457,11 +457,11 @@ def _run_walk(run, settings, *args, **kw) -> int:
     s = summary.stats
     _print_summary(summary, settings.verbosity < 0, f"{s.found} with PDF candidates",
                    f"{s.not_found} without", f"{s.skipped} from the checkpoint", "on stdout")
-    if summary.ending is Ending.STOPPED:
-        click.echo(f"papers: stopped: {summary.reason}; the works found so far are "
-                   f"checkpointed in {summary.state_path}: run the same command again to go on",
-                   err=True)
-        return ExitStatus.FAILED
+    if summary.ending in (Ending.STOPPED, Ending.INTERRUPTED):
+        why = f"stopped: {summary.reason}" if summary.reason else "interrupted"
+        click.echo(f"papers: {why}; the {s.total:,} records written so far are checkpointed in "
+                   f"{summary.state_path}: run the same command again to go on", err=True)
+        return ExitStatus.FAILED if summary.reason else ExitStatus.INTERRUPTED
     return _finish(summary, settings)
 
 

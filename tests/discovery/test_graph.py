@@ -90,11 +90,14 @@ def test_a_finished_walk_runs_again_without_a_request(fake, cfg, papers):
     assert sum(fake.calls.values()) == calls and "6 from the checkpoint" in again.stderr
 
 
-def test_papers_with_nothing_to_look_up_by_are_said_and_the_rest_goes_on(fake, cfg, papers):
+def test_papers_with_nothing_to_look_up_by_fail_with_why_and_the_rest_goes_on(fake, cfg, papers):
     seed(fake)
-    r = graph(papers, cfg(), "references", "http://example.org/x.pdf", "10.1000/seed")
-    assert r.code == 0 and len(r.lines) == 6
-    assert "no identifier to look its references up by" in r.stderr
+    r = graph(papers, cfg(), "references", "http://example.org/x.pdf", "10.1000/seed", "qq")
+    assert r.code == 1 and len(r.lines) == 8  # the six references, and the two that fail
+    failed = {rec["id"]: rec["reason"] for rec in r.lines if rec["status"] == "failed"}
+    assert "no identifier" in failed["http://example.org/x.pdf"]
+    assert "not a URL or a known identifier" in failed["qq"]
+    assert "2 failed" in r.stderr
 
 
 def test_references_piped_into_download_fetch_the_open_ones(fake, cfg, papers, tmp_path):

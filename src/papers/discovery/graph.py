@@ -143,26 +143,32 @@ def _walk(graph: Graph, papers: list[Paper], depth: int) -> Callable[[Emitter, A
     """The walk: each paper's neighbours, then (depth 2) theirs; each paper done is marked."""
     def walk(emitter: Emitter, prior: dict[str, Any] | None) -> None:
         done = list(prior.get("done") or []) if prior else []
-        level = [(via_of(p), Ids(p.doi, p.arxiv, p.pmid, p.pmcid)) for p in papers]
+        level: list[tuple[str, Ids, Paper | None]] = [
+            (via_of(p), Ids(p.doi, p.arxiv, p.pmid, p.pmcid), p) for p in papers]
         for d in range(1, depth + 1):
-            for via, ids in level:
+            for via, ids, paper in level:
                 if emitter.stopping:
                     return
                 if f"{d}:{via}" in done:
                     continue
-                _one(graph, emitter, via, ids, d)
+                _one(graph, emitter, via, ids, d, paper)
                 done.append(f"{d}:{via}")
                 emitter.mark(done=done)
             level = [(record_ident(r), Ids(r.get("doi"), r.get("arxiv"), r.get("pmid"),
-                                           r.get("pmcid")))
+                                           r.get("pmcid")), None)
                      for r in emitter.records if (r.get("via") or {}).get("depth") == d]
         emitter.mark(done=done, complete=True)
     return walk
 
 
-def _one(graph: Graph, emitter: Emitter, via: str, ids: Ids, depth: int) -> None:
+def _one(graph: Graph, emitter: Emitter, via: str, ids: Ids, depth: int,
+         paper: Paper | None) -> None:
     if not any(ids.as_tuple()):
-        log.warning("%s: no identifier to look its %s up by", via, graph.relation)
+        # An input with nothing to look up by fails, with why (a depth-2 work is skipped).
+        if paper is not None:
+            why = paper.problem or "no identifier (DOI, arXiv ID, PMID, PMCID) to look it up by"
+            emitter.record({"id": paper.id, "status": "failed", "reason": why, "pdf_urls": [],
+                            "candidates": [], "complete": True}, ident=f"input:{via}")
         return
     want = emitter.limit - emitter.emitted
     for by_source in merged(graph.neighbours(ids, want)).values():
