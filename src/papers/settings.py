@@ -96,7 +96,7 @@ class Settings:
     state: str | None = setting(None, "path", "State file (resume checkpoint).", "--state",
                                 metavar="FILE", commands=ALL, nullable=True)
     workers: int = setting(8, "int", "Concurrent workers, at most 256.", "-j", "--workers",
-                           metavar="N", commands=BOTH, minimum=1, maximum=MAX_WORKERS)
+                           metavar="N", commands=BOTH + MATCH, minimum=1, maximum=MAX_WORKERS)
     retry_failed: bool = setting(False, "bool", "Also retry papers that failed permanently "
                                  "before.", "--retry-failed")
     max_retries: int = setting(3, "int", "Retries per URL on transient errors (resets, "

@@ -225,7 +225,7 @@ def crossref_bibliographic(fake, q: dict, message) -> Reply:
     for w in fake.works:
         if "crossref" not in w.in_apis or not w.doi:
             continue
-        words = set(_words(f"{w.title} {' '.join(w.authors)} {w.year} {w.venue}"))
+        words = _vocabulary(w.title, f"{' '.join(w.authors)} {w.year} {w.venue}")
         overlap = len(asked & words)
         if overlap:
             ranked.append((overlap / max(len(words), 1) * 100 + overlap, w))

@@ -30,7 +30,7 @@ from papers.settings import Settings
 
 log = logging.getLogger("papers")
 
-MATCH_SOURCES = ("crossref", "openalex")
+MATCH_SOURCES = ("crossref", "openalex")  # asked in this order, each once a reference
 CANDIDATES = 5  # works asked of each source per reference
 
 
@@ -110,27 +110,36 @@ def failed_record(paper: Paper) -> dict[str, Any]:
             "pdf_urls": [], "candidates": [], "complete": True}
 
 
-def _walk(matcher: Matcher, papers: list[Paper]) -> Callable[[Emitter, Any], None]:
+def _walk(matcher: Matcher, papers: list[Paper], in_flight: int) -> Callable[[Emitter, Any], None]:
+    """The walk: the inputs in runs of `in_flight` matched at once (the limiter keeps each
+    source to its rate), each run written in input order and marked done."""
     def walk(emitter: Emitter, prior: dict[str, Any] | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         done = set(prior.get("done") or []) if prior else set()
-        for i, paper in enumerate(papers):
-            if emitter.stopping:
-                return
-            if i in done:
-                continue
-            text = reference_text(paper)
-            if text is not None:
-                rec = record_of(paper, text, *matcher.match(text))
-            elif paper.identifiers or paper.urls:
-                rec = {"id": paper.id, "status": "failed", "complete": True, "pdf_urls": [],
-                       "candidates": [], "reason": "an identifier or a URL: nothing to match"}
-            else:
-                rec = failed_record(paper)
-            emitter.record(rec, ident=f"input:{i}")
-            done.add(i)
-            emitter.mark(done=sorted(done))
+        todo = [i for i in range(len(papers)) if i not in done]
+        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="papers-match") as pool:
+            for start in range(0, len(todo), in_flight):
+                if emitter.stopping:
+                    return
+                run = todo[start:start + in_flight]
+                for i, rec in zip(run, pool.map(lambda i: _record(matcher, papers[i]), run)):
+                    emitter.record(rec, ident=f"input:{i}")
+                    done.add(i)
+                emitter.mark(done=sorted(done))
         emitter.mark(done=sorted(done), complete=True)
     return walk
+
+
+def _record(matcher: Matcher, paper: Paper) -> dict[str, Any]:
+    """One input's record: matched, ambiguous or not found, or why there is nothing to match."""
+    text = reference_text(paper)
+    if text is not None:
+        return record_of(paper, text, *matcher.match(text))
+    if paper.identifiers or paper.urls:
+        return {"id": paper.id, "status": "failed", "complete": True, "pdf_urls": [],
+                "candidates": [], "reason": "an identifier or a URL: nothing to match"}
+    return failed_record(paper)
 
 
 def run_match(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None,
@@ -154,7 +163,8 @@ def run_match(settings: Settings, papers: Iterable[Paper], *, out: TextIO | None
     state, prior = open_checkpoint(path, about, refresh)
     log.info("matching %d references: %d calls each (%s), at their rate limits", len(given),
              len(enabled), ", ".join(enabled))
-    walk = Walk("match", about, enabled, _walk(Matcher(sources, min_score), given))
+    walk = Walk("match", about, enabled,
+                _walk(Matcher(sources, min_score), given, max(1, min(settings.workers, 16))))
     return run_stream(settings, walk, state, prior, limit=sys.maxsize, out=out,
                       reporter=reporter, cancel=cancel, clock=clock, expected=len(given),
                       notes=lambda: [s.note() for s in sources])
