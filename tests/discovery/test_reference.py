@@ -81,3 +81,36 @@ def test_the_threshold_is_a_setting(fake, cfg, papers):
     assert strict.code == 1 and strict.lines[0]["match"]["status"] == "ambiguous"
     bad = papers("match", "-c", cfg(), "--min-score", "2", input="x y z\n", fast=False)
     assert bad.code == 2 and "a score from 0 to 1" in bad.stderr
+
+
+def test_a_pasted_list_of_thirty_references_as_a_new_user_would(fake, cfg, papers, tmp_path):
+    """The table's world in the fake APIs, its first 30 references pasted: `papers match`
+    then `papers download` give the open PDFs of the matched works, and the rest say why."""
+    from support.references import TABLE, WORLD
+
+    bodies = {}
+    for k, c in enumerate(WORLD):
+        pdf = None
+        if k % 2 == 0 and c.type == "article":
+            pdf, bodies[c.doi] = fake.pdf(f"w{k}.pdf", k)
+        fake.add(doi=c.doi, title=c.title, year=c.year, authors=c.authors, venue=c.venue or "",
+                 type=c.type or "article", openalex_pdf=pdf)
+    pasted = [q for q, _ in TABLE[:30]]
+    expected = {q: e for q, e in TABLE[:30]}
+    path = cfg()
+    matched = papers("match", "-c", path, input="\n".join(pasted) + "\n", fast=False)
+    recs = matched.lines
+    assert len(recs) == 30
+    for rec in recs:
+        want = expected[rec["id"]]
+        if want in ("ambiguous", "not_found"):
+            assert rec["status"] == want and "doi" not in rec
+        else:
+            assert rec.get("doi") == want, (rec["id"], rec.get("match"))
+    r = papers("download", "-c", path, "-o", str(tmp_path / "pdfs"), "--json",
+               input=matched.stdout, fast=False)
+    got = sorted(pdfs_in(tmp_path / "pdfs").values())
+    open_matched = [bodies[e] for e in expected.values() if e in bodies]
+    assert got == sorted(open_matched) and got
+    done = {line["doi"] for line in r.lines if line["status"] == "downloaded"}
+    assert done == {e for e in expected.values() if e in bodies}
