@@ -201,6 +201,7 @@ def run_graph(settings: Settings, relation: str, papers: Iterable[Paper], *,
     log.info("%s of %d papers from %s: one call per paper to each, then one per 50 works "
              "(OpenAlex) or 1,000 (Semantic Scholar); depth %d; at most %d works written",
              relation, len(given), ", ".join(enabled), depth, limit)
-    walk = Walk(relation, about, enabled, _walk(Graph(sources, relation, query), given, depth))
+    walk = Walk(relation, about, enabled, _walk(Graph(sources, relation, query), given, depth),
+                follows=depth > 1)
     return run_stream(settings, walk, state, prior, limit=limit, out=out, reporter=reporter,
                       cancel=cancel, clock=clock, notes=lambda: [s.note() for s in sources])

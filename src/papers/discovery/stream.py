@@ -63,10 +63,12 @@ class Emitter:
     """Where a walk's works go: each once, in this shard, up to the limit."""
 
     def __init__(self, put: Callable[[Any], None], limit: int, kept: list[dict[str, Any]],
-                 shard: "Shard | None", cancel: threading.Event) -> None:
+                 shard: "Shard | None", cancel: threading.Event, keep: bool = False) -> None:
         self.put, self.limit, self.shard, self.cancel = put, limit, shard, cancel
         self.seen = {record_ident(r) for r in kept}
-        self.records = list(kept)  # every record out, the kept ones first
+        # With `keep`, every record out, the kept ones first (a walk that follows them).
+        self.records: list[dict[str, Any]] = list(kept) if keep else []
+        self.keep = keep
         self.emitted = len(kept)
 
     @property
@@ -89,7 +91,8 @@ class Emitter:
         if ident in self.seen or (self.shard is not None and not self.shard.owns(owner)):
             return True
         self.seen.add(ident)
-        self.records.append(rec)
+        if self.keep:
+            self.records.append(rec)
         paper = paper_from_record(rec)
         self.put(PaperQueued(paper))
         self.put(PaperConsolidated(paper, rec))
@@ -110,6 +113,7 @@ class Walk:
     about: dict[str, Any]
     sources: tuple[str, ...]
     walk: Callable[[Emitter, dict[str, Any] | None], None]
+    follows: bool = False   # the walk reads the records it wrote (`Emitter.records`)
 
 
 def open_checkpoint(path: str, about: dict[str, Any], refresh: bool) -> tuple[StateStore, Any]:
@@ -167,7 +171,7 @@ def run_stream(settings: Settings, walk: Walk, state: StateStore, prior: Any, *,
             paper = paper_from_record(rec)
             pipeline.put(PaperQueued(paper))
             pipeline.put(PaperConsolidated(paper, rec, skipped=True))
-        emitter = Emitter(pipeline.put, limit, kept, _shard(settings), cancel)
+        emitter = Emitter(pipeline.put, limit, kept, _shard(settings), cancel, walk.follows)
         if not (prior and prior.get("complete")) and not emitter.full:
             pipeline.submit(work, emitter)
     pipeline.processor.printer.raise_stdout_error()

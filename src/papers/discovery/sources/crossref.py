@@ -27,14 +27,8 @@ class Crossref(Source):
         listed = list(dict.fromkeys(d for d in dois if d and "," not in d))
         if len(listed) < 2:
             return super().lookup(batch)
-        params = {"filter": ",".join(f"doi:{d}" for d in listed), "rows": len(listed)}
-        if self.email:
-            params["mailto"] = self.email  # the polite pool
-        resp = self.client.request(self.conf, f"{self.base}/works", params=params)
-        body = resp.json() if resp is not None else None
-        message = body.get("message") if isinstance(body, dict) else None
-        items = message.get("items") if isinstance(message, dict) else None
-        by_doi = {str(m.get("DOI") or "").lower(): m for m in items or [] if isinstance(m, dict)}
+        items = self._list({"filter": ",".join(f"doi:{d}" for d in listed), "rows": len(listed)})
+        by_doi = {str(m.get("DOI") or "").lower(): m for m in items}
         return [self.parse(by_doi[d]) if d in by_doi else
                 (self.lookup_one(ids) if d and "," in d else None)
                 for d, ids in zip(dois, batch)]
@@ -53,14 +47,18 @@ class Crossref(Source):
     def bibliographic(self, reference: str, rows: int = 5) -> list[Found]:
         """The works Crossref ranks first for a free-text reference (`query.bibliographic`);
         its relevance `score` is not used: the caller scores them itself."""
-        params: dict[str, Any] = {"query.bibliographic": reference[:1000], "rows": rows}
+        return [self.parse(m) for m in self._list({"query.bibliographic": reference[:1000],
+                                                   "rows": rows})]
+
+    def _list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The items of one list call (`/works?…`), in the polite pool when there is an email."""
         if self.email:
-            params["mailto"] = self.email  # the polite pool
+            params["mailto"] = self.email
         resp = self.client.request(self.conf, f"{self.base}/works", params=params)
         body = resp.json() if resp is not None else None
         message = body.get("message") if isinstance(body, dict) else None
         items = message.get("items") if isinstance(message, dict) else None
-        return [self.parse(m) for m in items or [] if isinstance(m, dict)]
+        return [m for m in items or [] if isinstance(m, dict)]
 
     def parse(self, m: dict[str, Any]) -> Found:
         titles = m.get("title") or []
