@@ -482,3 +482,80 @@ def test_a_run_that_may_pass_unpaywalls_day_says_so_before_it_starts(caplog, exp
     with caplog.at_level("WARNING", logger="papers"):
         warn_unpaywall(Settings(email=email), expected)
     assert ("100,000 calls a day" in caplog.text) is warned
+
+
+# -- references: matched first, then down the cascade by the work's DOI --------------------
+from papers.discovery.match import Candidate as Proposed, decide  # noqa: E402
+from papers.discovery.reference import Answer  # noqa: E402
+
+
+class TableMatcher:
+    """Proposes works from `works` (DOI -> title, year) for any reference; records what it
+    was asked. `fail`: raises an API error instead."""
+
+    def __init__(self, works, fail=False):
+        self.works, self.fail, self.asked = works, fail, []
+
+    def match(self, text):
+        self.asked.append(text)
+        if self.fail:
+            raise ApiError("HTTP 500 Internal Server Error")
+        proposed = []
+        for doi, (title, year) in self.works.items():
+            f = Found("crossref", doi=doi, title=title, year=year)
+            proposed.append(Proposed(doi, title, year, (), None, "article", "crossref", f))
+        decision = decide(text, proposed)
+        best = decision.best.candidate if decision.best else None
+        return Answer(text, decision, {"crossref": best.extra} if best else {})
+
+
+def _matching_stage(sources, matcher):
+    w = Workers(finish=True)
+    w.stage = Cascade(sources, w.send, w.report, threading.Event(), None, clock=lambda: 0.0,
+                      matcher=matcher, match_connections=2)
+    return w.stage, w
+
+
+REFERENCE = "Vaswani A, et al. Attention is all you need. NeurIPS 2017."
+
+
+def test_a_matched_reference_goes_down_the_cascade_by_its_doi():
+    matcher = TableMatcher({"10.5555/att": ("Attention Is All You Need", 2017),
+                            "10.1000/other": ("Something else entirely", 2001)})
+    s2 = TableSource("semantic_scholar", 10, {"10.5555/att": "https://s2/att.pdf"})
+    crossref = TableSource("crossref", 10, {})
+    stage, w = _matching_stage([s2, crossref], matcher)
+    assert stage.start(_job(REFERENCE))
+    stage.close_input()
+    assert matcher.asked == [REFERENCE]
+    (job,) = w.sent
+    assert job.paper.doi == "10.5555/att" and job.paper.urls == ("https://s2/att.pdf",)
+    assert job.paper.extra["match"]["status"] == "matched"
+    assert job.paper.extra["match"]["doi"] == "10.5555/att" and job.paper.problem is None
+    assert s2.batches == [["10.5555/att"]]
+    assert crossref.batches == []  # it named the work already: not asked again by DOI
+
+
+def test_an_ambiguous_reference_is_reported_with_its_candidates_never_sent():
+    matcher = TableMatcher({"10.1/a": ("Introduction", 2019), "10.1/b": ("Introduction", 2019)})
+    s2 = TableSource("semantic_scholar", 10, {"10.1/a": "https://s2/a.pdf"})
+    stage, w = _matching_stage([s2], matcher)
+    assert stage.start(_job("Introduction. 2019. Some journal"))
+    stage.close_input()
+    assert not w.sent and not s2.batches
+    (paper, outcome), = w.reported
+    assert outcome.status is Status.FAILED and outcome.permanent and outcome.error.startswith(
+        "ambiguous: ")
+    assert paper.extra["match"]["status"] == "ambiguous"
+    assert {c["doi"] for c in paper.extra["match"]["candidates"]} == {"10.1/a", "10.1/b"}
+
+
+def test_a_matcher_that_cannot_answer_leaves_the_reference_for_the_next_run():
+    stage, w = _matching_stage([TableSource("semantic_scholar", 10, {})],
+                               TableMatcher({}, fail=True))
+    assert stage.start(_job(REFERENCE))
+    stage.close_input()
+    (paper, outcome), = w.reported
+    assert outcome.permanent is False and outcome.error == (
+        "cannot match it now: HTTP 500 Internal Server Error")
+    assert "match" not in paper.extra

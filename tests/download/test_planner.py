@@ -7,7 +7,7 @@ import pytest
 from papers.model import Status
 from papers.inputs.records import paper_from_record, paper_from_text
 from papers.disk.naming import path_for
-from papers.download.planner import UNRESOLVED, Done, Fetch, Planner, Report
+from papers.download.planner import UNMATCHABLE, UNRESOLVED, Done, Fetch, Planner, Report
 from papers.state.records import PaperRecord
 
 URL = "http://h.test/a.pdf"
@@ -87,6 +87,36 @@ def test_a_record_with_a_problem_is_reported(tmp_path):
     _, planner = make(tmp_path)
     got = planner.decide(paper_from_record({"doi": "not a doi"}))
     assert isinstance(got, Report) and got.outcome.status is Status.FAILED and got.outcome.error
+
+
+@pytest.mark.parametrize("given, can_match, expect, said", [
+    ("Vaswani A. Attention is all you need. 2017.", True, Fetch, None),
+    ("Deep learning", True, Fetch, None),                       # a bare title
+    ({"title": "Deep learning", "year": 2015}, True, Fetch, None),  # a record with a title
+    ("Vaswani A. Attention is all you need. 2017.", False, Report, UNMATCHABLE),
+    ({"title": "Deep learning"}, False, Report, UNMATCHABLE),
+    ("not-a-doi", True, Report, "not a URL or a known identifier"),  # junk stays junk
+    ({"title": "Deep learning", "doi": "not a doi"}, True, Report, "is not a valid DOI"),
+])
+def test_references_and_titles_are_fetched_only_when_they_can_be_matched(tmp_path, given,
+                                                                         can_match, expect, said):
+    _, planner = make(tmp_path, can_match=can_match)
+    paper = paper_from_text(given) if isinstance(given, str) else paper_from_record(given)
+    got = planner.decide(paper)
+    assert isinstance(got, expect)
+    if said:
+        assert said in got.outcome.error and not got.outcome.permanent
+
+
+def test_a_reference_answered_before_comes_out_with_its_answer(tmp_path):
+    paper = paper_from_text("Introduction. 2019.")
+    about = {"status": "ambiguous", "query": "Introduction. 2019.", "candidates": []}
+    prior = PaperRecord(id=paper.id, status="failed", permanent=True, error="ambiguous: x",
+                        match=about)
+    _, planner = make(tmp_path, {paper.key: prior}, set(), can_match=True)
+    got = planner.decide(paper)
+    assert isinstance(got, Report) and "--retry-failed" in got.outcome.error
+    assert got.paper.extra["match"] == about
 
 
 def test_unknown_listing_means_files_may_exist(tmp_path):

@@ -78,7 +78,9 @@ def test_status_failed_lists_no_input_junk(server, papers, tmp_path):
     bib = tmp_path / "refs.bib"
     bib.write_text("@article{a, title={No id here}}\n")
     r = papers("download", "-o", str(tmp_path / "o"), "-i", str(bib), gone)
-    assert f"  failed: {bib}:1: record has no id, identifier or URL\n" in r.stderr  # its place once
+    # its place once, and why its title was not matched
+    assert (f"  failed: {bib}:1: record has no id, identifier or URL; a reference or a title "
+            "is matched through crossref or openalex, and both are disabled\n") in r.stderr
     r = papers("status", "--failed", "-o", str(tmp_path / "o"))
     assert r.stdout.splitlines() == [gone]
     r = papers("status", "-o", str(tmp_path / "o"))

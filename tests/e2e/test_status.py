@@ -16,6 +16,8 @@ def test_reason_of_groups_failures_that_differ_only_by_url_and_size():
         "truncated body: got 1200 of 50000 bytes (tried http://h/c.pdf)": "truncated body: got N of N bytes",
         "all 2 candidate URLs failed: http://a/1.pdf: HTTP 500; http://b/2.pdf: HTTP 404":
             "all 2 candidate URLs failed: HTTP 500; HTTP 404",
+        "ambiguous: 2 works score within 0.05 of the best [closest: 10.1/a (2017) 1.00; "
+        "10.1002/(sici)1097-0258 (2012) 0.99]": "ambiguous: 2 works score within 0.05 of the best",
         None: "failed",
     }
     for error, reason in cases.items():

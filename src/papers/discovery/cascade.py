@@ -11,6 +11,11 @@ comes back from its worker (`failed`) and goes on down the cascade in the same
 run, so a login page at the first URL still leads to another copy. The DOI's
 landing page is the last resort, after every source.
 
+A reference string or title (a text line that is no identifier, a record with a title
+and none) is matched first (`discovery.reference.Matcher`, up to `match_connections`
+at once): a match goes down the cascade with the work's DOI; an `ambiguous` or
+`not_found` answer is the paper's outcome, with its candidates, never a guess.
+
 The stage holds at most CAPACITY papers from the planner (it blocks the planner
 beyond that), so a million-line input streams through in bounded memory.
 """
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from papers.discovery.resolver import merge, paper_with_candidates, url_identity
 from papers.discovery.sources.base import Candidate, Found, Ids, Source
 from papers.errors import ApiError, Cancelled
+from papers.inputs.records import reference_text
 from papers.model import Outcome, Paper, Status
 from papers.redact import redact
 
@@ -40,6 +46,7 @@ log = logging.getLogger("papers")
 #: Batch sources first; Unpaywall (one call a paper) and Crossref (mostly
 #: subscription links) only for what the others did not find.
 CASCADE_ORDER = ("openalex", "semantic_scholar", "europepmc", "arxiv", "unpaywall", "crossref")
+MATCH = "match"    # the references' tier, ahead of every source
 LINGER = 0.2       # seconds without a new paper before a partial batch goes
 MAX_LINGER = 2.0   # seconds a partial batch's first paper waits at most
 CAPACITY = 4096    # papers from the planner waiting in the stage
@@ -57,6 +64,7 @@ class Lookup:
     earlier: tuple[Any, ...] = ()                    # (url, attempt) that failed in this run
     failure: Outcome | None = None                   # the last worker's outcome, if one failed
     last_resort: bool = False                        # the DOI's landing page was given to a worker
+    reference: str | None = None                     # a reference string or title, to match first
 
 
 def cascade_order(sources: list[Source]) -> list[Source]:
@@ -90,14 +98,17 @@ class Cascade:
     def __init__(self, sources: list[Source], send: Callable[["Fetch"], bool],
                  report: Callable[[Paper, Outcome], None], cancel: threading.Event,
                  doi_resolver: str | None, secrets: tuple[str, ...] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, matcher: Any = None,
+                 match_connections: int = 4) -> None:
         self.sources = cascade_order(sources)
         self.names = [s.name for s in sources]       # the configured order, for reasons
         self.arxiv = next((s for s in sources if s.name == "arxiv"), None)
         self.send, self.report, self.cancel = send, report, cancel
         self.doi_resolver, self.secrets, self.clock = doi_resolver, secrets, clock
         self.cond = threading.Condition()
-        self.tiers = {s.name: _Tier(self, s) for s in self.sources}
+        self.tiers: dict[str, _Tier] = {s.name: _Tier(self, s) for s in self.sources}
+        if matcher is not None:  # a discovery.reference.Matcher: references are matched first
+            self.tiers[MATCH] = _MatchTier(self, matcher, match_connections)
         self.owned = 0          # papers given to the stage and not yet finished
         self.waiting = 0        # of those, papers from the planner waiting at a source
         self.input_done = False
@@ -108,8 +119,10 @@ class Cascade:
         """Take a planned job: to the workers at once if it has candidates, else to the
         first source. Blocks while CAPACITY papers wait. False if the run is stopping."""
         paper = job.paper
-        lookup = Lookup(paper, Ids(paper.doi, paper.arxiv, paper.pmid, paper.pmcid),
-                        status=asked_before(paper))
+        reference = None if paper.identifiers or paper.urls else reference_text(paper)
+        lookup = Lookup(paper if reference is None else replace(paper, problem=None),
+                        Ids(paper.doi, paper.arxiv, paper.pmid, paper.pmcid),
+                        status=asked_before(paper), reference=reference)
         job = replace(job, lookup=lookup, versions=versions_of(paper) or None)
         with self.cond:
             while self.waiting >= CAPACITY:
@@ -169,6 +182,9 @@ class Cascade:
         or to its last resort. False if stopping, or (`worker`: called by the worker whose
         fetch failed) if nothing is left, so that the worker reports the failure."""
         lookup = job.lookup
+        if lookup.reference is not None and MATCH not in lookup.status and MATCH in self.tiers:
+            self.tiers[MATCH].put(job, from_planner)
+            return True
         record = self._record(lookup)
         fresh = [c for c in record["candidates"] if url_identity(c["url"]) not in lookup.tried]
         if fresh:
@@ -248,6 +264,32 @@ class Cascade:
             if not self._advance(job, from_planner=False):
                 self.done(job)  # stopping: nobody takes it
 
+    def matched(self, job: "Fetch", answer: Any, error: str | None) -> None:
+        """The matcher's answer (a discovery.reference.Answer) for a reference: a match goes
+        on with the work's identifiers and what the sources said of it; anything else is
+        the paper's outcome."""
+        lookup = job.lookup
+        if error is not None:  # worth asking again next run
+            lookup.status[MATCH] = f"error: {error}"
+            self._unmatched(job, Outcome(status=Status.FAILED, error=f"cannot match it now: {error}"))
+            return
+        lookup.origin = replace(lookup.origin, extra={**lookup.origin.extra, "match": answer.about})
+        if not answer.matched:
+            self._unmatched(job, Outcome(status=Status.FAILED, error=answer.reason, permanent=True,
+                                         looked_up=True))
+            return
+        lookup.status[MATCH] = "found"
+        lookup.ids = answer.ids()
+        for name, found in answer.found.items():  # asked already: by the reference, not its DOI
+            lookup.found[name] = found
+            lookup.status[name] = "found"
+        if not self._advance(job, from_planner=False):
+            self.done(job)
+
+    def _unmatched(self, job: "Fetch", outcome: Outcome) -> None:
+        self.report(job.lookup.origin, outcome)
+        self.done(job)
+
     # -- threads -----------------------------------------------------------------
     def _start_threads(self) -> None:
         if self.threads:
@@ -257,7 +299,7 @@ class Cascade:
                 return
             for tier in self.tiers.values():
                 for n in range(tier.connections):
-                    t = threading.Thread(target=tier.run, name=f"papers-lookup-{tier.src.name}-{n}",
+                    t = threading.Thread(target=tier.run, name=f"papers-lookup-{tier.name}-{n}",
                                          daemon=True)
                     self.threads.append(t)
                     t.start()
@@ -275,8 +317,9 @@ class _Tier:
     """One source's queue in the cascade, and the batches taken from it."""
 
     def __init__(self, stage: Cascade, src: Source) -> None:
-        self.stage, self.src = stage, src
+        self.stage, self.src, self.name = stage, src, src.name
         self.items: deque[tuple[float, "Fetch", bool]] = deque()
+        self.size = src.batch_size
         self.connections = max(1, min(src.conf.max_connections, 4))
 
     def put(self, job: "Fetch", from_planner: bool) -> None:
@@ -289,7 +332,7 @@ class _Tier:
 
     def take(self) -> list["Fetch"] | None:
         """The next batch, once it should go (see the module's doc). None at the end."""
-        stage, size = self.stage, self.src.batch_size
+        stage, size = self.stage, self.size
         with stage.cond:
             while not stage.cancel.is_set():
                 if self.items:
@@ -321,3 +364,28 @@ class _Tier:
                 log.debug("%s: internal error", self.src.name, exc_info=True)
                 answers, error = None, f"internal error: {type(e).__name__}: {e}"
             self.stage.answered(self.src, batch, answers, error)
+
+
+class _MatchTier(_Tier):
+    """The references' queue: each is matched alone (a search has no batch form), up to
+    `connections` at once under each source's rate limit."""
+
+    def __init__(self, stage: Cascade, matcher: Any, connections: int) -> None:
+        self.stage, self.matcher, self.name = stage, matcher, MATCH
+        self.items = deque()
+        self.size, self.connections = 1, max(1, connections)
+
+    def run(self) -> None:
+        while (batch := self.take()) is not None:
+            for job in batch:
+                try:
+                    answer, error = self.matcher.match(job.lookup.reference), None
+                except ApiError as e:
+                    answer, error = None, redact(str(e), self.stage.secrets)
+                    log.info("matching %s failed: %s", job.paper.id, error)
+                except Cancelled:
+                    return
+                except Exception as e:  # a bug must cost this paper, not the run
+                    log.debug("matching: internal error", exc_info=True)
+                    answer, error = None, f"internal error: {type(e).__name__}: {e}"
+                self.stage.matched(job, answer, error)

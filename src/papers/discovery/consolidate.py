@@ -9,10 +9,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TextIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from papers.disk.durable import write_atomic
-from papers.errors import Cancelled, ConfigError, InputError
+from papers.errors import ApiError, Cancelled, ConfigError, InputError
+from papers.inputs.records import reference_text
 from papers.model import Paper
 from papers.output.display import Reporter
 from papers.pipeline.messages import PaperConsolidated, PaperQueued, TotalEstimate
@@ -160,15 +162,14 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     # still goes in MIN_CHUNK pieces, since the APIs' rates, not threads, set the pace.
     chunk_size = min(CHUNK, max(MIN_CHUNK, -(-expected // settings.workers))) if expected else CHUNK
     warn_unpaywall(settings, expected)
-    input_error = None
-    with pipeline:
-        if expected:
-            pipeline.put(TotalEstimate(expected))
-        try:
-            _queue_chunks(papers, {} if refresh else priors, asked_with, pipeline,
-                          _Consolidator(resolver, pipeline.put, cancel), chunk_size)
-        except InputError as e:
-            input_error = str(e)
+    matching = _matching(settings, resolver)
+    try:
+        input_error = _feed(pipeline, expected, lambda: _queue_chunks(
+            papers, {} if refresh else priors, asked_with, pipeline,
+            _Consolidator(resolver, pipeline.put, cancel, matching), chunk_size))
+    finally:
+        if matching is not None:
+            matching.close()
     pipeline.processor.printer.raise_stdout_error()
     recorder = pipeline.processor.recorder
     ending, reason = ending_of(cancel.is_set(), output_closed.is_set(), recorder.fatal_error,
@@ -176,6 +177,27 @@ def run_consolidate(settings: Settings, papers: Iterable[Paper], *, out: TextIO 
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_file or "", state_path=state.path,
                    notes=[n for n in (s.note() for s in resolver.sources) if n])
+
+
+def _feed(pipeline: Pipeline, expected: int | None, queue_all: Callable[[], None]) -> str | None:
+    """Run the pipeline while `queue_all` queues the input; why the input broke off, if it did."""
+    with pipeline:
+        if expected:
+            pipeline.put(TotalEstimate(expected))
+        try:
+            queue_all()
+        except InputError as e:
+            return str(e)
+    return None
+
+
+def _matching(settings: Settings, resolver: "Resolver") -> "_Matching | None":
+    """The matching of reference strings and titles, when crossref or openalex is a source."""
+    from papers.discovery.reference import MATCH_SOURCES, Matcher
+
+    if not any(name in MATCH_SOURCES for name in resolver.names):
+        return None
+    return _Matching(Matcher(resolver.sources, settings.match), max(1, min(settings.workers, 16)))
 
 
 def _queue_chunks(papers: Iterable[Paper], priors: dict[str, Any], asked_with: tuple[str, ...],
@@ -205,18 +227,30 @@ def _queue_chunks(papers: Iterable[Paper], priors: dict[str, Any], asked_with: t
 
 
 class _Consolidator:
-    """What a worker runs for a chunk of papers: resolve them, put each record on the queue."""
+    """What a worker runs for a chunk of papers: match its references, resolve them, put
+    each record on the queue."""
 
-    def __init__(self, resolver: "Resolver", put: Callable[[Any], None], cancel: threading.Event) -> None:
-        self.resolver, self.put, self.cancel = resolver, put, cancel
+    def __init__(self, resolver: "Resolver", put: Callable[[Any], None], cancel: threading.Event,
+                 matching: "_Matching | None" = None) -> None:
+        self.resolver, self.put, self.cancel, self.matching = resolver, put, cancel, matching
 
     def work(self, chunk: list[Paper]) -> None:
         """Consolidate `chunk`; a bug costs these papers, not the run."""
         if self.cancel.is_set():
             return
-        done = set()
+        done: set[int] = set()
         try:
-            for i, rec in self.resolver.resolve_iter(chunk):
+            answers = self.matching.answers(chunk) if self.matching else {}
+            for i, rec in answers.items():
+                if isinstance(rec, dict):  # not matched: its record says why
+                    done.add(i)
+                    self.put(PaperConsolidated(chunk[i], rec))
+            todo = [i for i in range(len(chunk)) if i not in done]
+            papers = [answers[i].paper if i in answers else chunk[i] for i in todo]
+            for j, rec in self.resolver.resolve_iter(papers):
+                i = todo[j]
+                if i in answers:
+                    rec.update(id=chunk[i].id, match=answers[i].about)
                 done.add(i)
                 self.put(PaperConsolidated(chunk[i], rec))
         except Cancelled:
@@ -228,3 +262,48 @@ class _Consolidator:
                     rec = {"id": p.id, "status": "failed", "pdf_urls": [], "candidates": [],
                            "reason": f"internal error: {type(e).__name__}: {e}", "complete": False}
                     self.put(PaperConsolidated(p, rec))
+
+
+class _Matching:
+    """The references of consolidate's chunks, matched up to `in_flight` at once (one pool
+    for every worker: the sources' limiters, not threads, set the pace)."""
+
+    def __init__(self, matcher: Any, in_flight: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from papers.discovery.reference import record_of  # it imports this module
+
+        self.matcher, self.record_of = matcher, record_of
+        self.pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="papers-match")
+
+    def answers(self, chunk: list[Paper]) -> dict[int, Any]:
+        """Index → a `_Matched` (the paper with the work's identifiers) or the record of a
+        reference that matched nothing clearly (or could not be matched now)."""
+        refs = {i: text for i, p in enumerate(chunk)
+                if not p.identifiers and not p.urls and (text := reference_text(p)) is not None}
+        futures = {i: self.pool.submit(self.matcher.match, text) for i, text in refs.items()}
+        out: dict[int, Any] = {}
+        for i, future in futures.items():
+            paper = chunk[i]
+            try:
+                answer = future.result()
+            except ApiError as e:  # worth asking again: the record is not complete
+                out[i] = {"id": paper.id, "status": "failed", "pdf_urls": [], "candidates": [],
+                          "reason": f"cannot match it now: {e}", "complete": False}
+                continue
+            if not answer.matched:
+                out[i] = self.record_of(paper, answer)
+                continue
+            ids = answer.ids()
+            matched = replace(paper, problem=None, doi=ids.doi, arxiv=ids.arxiv, pmid=ids.pmid,
+                              pmcid=ids.pmcid)
+            out[i] = _Matched(matched, answer.about)
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Matched(NamedTuple):
+    paper: Paper                 # the reference, with the matched work's identifiers
+    about: dict[str, Any]        # its record's `match` field

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from papers.discovery.match import (MARGIN, MIN_SCORE, Candidate, Match, decide, normalise,
@@ -23,6 +23,7 @@ from papers.discovery.resolver import merge
 from papers.discovery.sources.base import Found, Ids, SearchQuery
 from papers.discovery.stream import Emitter, Walk, open_checkpoint, run_stream
 from papers.errors import ConfigError
+from papers.inputs.records import reference_text
 from papers.model import Paper
 from papers.output.display import Reporter
 from papers.pipeline.runner import Summary, make_sources
@@ -32,20 +33,6 @@ log = logging.getLogger("papers")
 
 MATCH_SOURCES = ("crossref", "openalex")  # asked in this order, each once a reference
 CANDIDATES = 5  # works asked of each source per reference
-
-
-def reference_text(paper: Paper) -> str | None:
-    """The reference string or title a paper stands for, if it is one: a text line that
-    is neither an identifier nor a URL (three words or more, with letters), or a record
-    with a title and no identifier. None for an identifier, a URL, or junk."""
-    if paper.title and not paper.identifiers and not paper.urls:
-        who = f"{paper.authors[0]}. " if paper.authors else ""
-        return f"{who}{paper.title}. {paper.year or ''}".strip()
-    if paper.key.startswith("junk:") and not paper.extra:  # a text line, not a record
-        text = " ".join(paper.key[len("junk:"):].split())
-        words = [w for w in text.split() if any(ch.isalpha() for ch in w)]
-        return text if len(words) >= 3 and len(text) >= 12 else None
-    return None
 
 
 def candidate_of(f: Found) -> Candidate:
@@ -73,34 +60,83 @@ class Matcher:
                     SearchQuery(filters=(f"title.search:{title}",)), None, size=CANDIDATES).works
         return [candidate_of(f) for f in found if f.title]
 
-    def match(self, text: str) -> tuple[Match, list[Candidate]]:
-        """The decision, and every candidate the sources named (two may name one work)."""
+    def match(self, text: str) -> "Answer":
+        """The decision on `text`, with what each source said of the work it matched."""
         cands = self.candidates(text)
-        return decide(text, cands, self.min_score, self.margin), cands
+        decision = decide(text, cands, self.min_score, self.margin)
+        if decision.status != "matched" or decision.best is None:
+            return Answer(text, decision, {}, self.min_score, self.margin)
+        best: Found = decision.best.candidate.extra
+        doi = (best.doi or "").lower()
+        same = {c.source: c.extra for c in cands if doi and (c.doi or "").lower() == doi}
+        same[best.source] = best
+        return Answer(text, decision, same, self.min_score, self.margin)
 
 
-def record_of(paper: Paper, text: str, m: Match, cands: list[Candidate] = ()) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What matching one reference gave: the decision and, for a match, each source's
+    answer about the work (a source may have named it too without being the best)."""
+
+    text: str
+    decision: Match
+    found: dict[str, Found]
+    min_score: float = MIN_SCORE
+    margin: float = MARGIN
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.found)
+
+    @property
+    def about(self) -> dict[str, Any]:
+        """The record's `match` field: status, query, and the score and source of a match,
+        or the candidates (DOI, title, year, score) of a failure."""
+        m = self.decision
+        about: dict[str, Any] = {"status": m.status, "query": self.text}
+        if self.matched:
+            best = m.best.candidate
+            about.update(score=round(m.best.score, 3), source=best.source, doi=best.doi)
+        else:
+            about["candidates"] = [s.as_dict() for s in m.candidates]
+        return about
+
+    @property
+    def reason(self) -> str:
+        """Why a failure failed, then its closest candidates in brackets (`papers status`
+        groups failures by what comes before them)."""
+        m = self.decision
+        near = "; ".join(f"{s.candidate.doi or s.candidate.title[:40]} ({s.candidate.year or '?'})"
+                         f" {s.score:.2f}" for s in m.candidates[:3])
+        closest = f" [closest: {near}]" if near else ""
+        if m.status == "not_found":
+            return f"no work close enough to it{closest}"
+        best = m.candidates[0].score
+        if best < self.min_score:
+            return (f"ambiguous: the closest work scores {best:.2f}, under the {self.min_score:g} "
+                    f"a match needs{closest}")
+        close = sum(best - s.score < self.margin for s in m.candidates)
+        return f"ambiguous: {close} works score within {self.margin:g} of the best{closest}"
+
+    def ids(self) -> Ids:
+        """The matched work's identifiers, from every source that named it."""
+        first = next(iter(self.found.values()))
+        ids = Ids(first.doi, first.arxiv, first.pmid, first.pmcid)
+        for f in self.found.values():
+            ids.learn(f)
+        return ids
+
+
+def record_of(paper: Paper, answer: Answer) -> dict[str, Any]:
     """The record of one reference: the matched work's (with what every source that
     named it said), or a failure that says why."""
-    about: dict[str, Any] = {"status": m.status, "query": text}
-    if m.status != "matched" or m.best is None:
-        about["candidates"] = [s.as_dict() for s in m.candidates]
-        reason = ("no work close enough to it" if m.status == "not_found" else
-                  f"{len(m.candidates)} works are close and none is clearly it")
-        return {"id": paper.id, "status": m.status, "reason": reason, "match": about,
-                "pdf_urls": [], "candidates": [], "complete": True}
-    best = m.best
-    found: Found = best.candidate.extra
-    doi = (found.doi or "").lower()
-    same = {c.source: c.extra for c in cands if doi and (c.doi or "").lower() == doi}
-    same[found.source] = found
-    ids = Ids(found.doi, found.arxiv, found.pmid, found.pmcid)
-    for f in same.values():
-        ids.learn(f)
-    rec = merge(replace(paper, problem=None, title=paper.title or found.title), ids, same,
-                {s: "found" for s in same})
-    about.update(score=round(best.score, 3), source=found.source)
-    rec.update(id=paper.id, match=about)
+    if not answer.matched:
+        return {"id": paper.id, "status": answer.decision.status, "reason": answer.reason,
+                "match": answer.about, "pdf_urls": [], "candidates": [], "complete": True}
+    best = answer.decision.best.candidate.extra
+    rec = merge(replace(paper, problem=None, title=paper.title or best.title), answer.ids(),
+                answer.found, {s: "found" for s in answer.found})
+    rec.update(id=paper.id, match=answer.about)
     return rec
 
 
@@ -135,7 +171,7 @@ def _record(matcher: Matcher, paper: Paper) -> dict[str, Any]:
     """One input's record: matched, ambiguous or not found, or why there is nothing to match."""
     text = reference_text(paper)
     if text is not None:
-        return record_of(paper, text, *matcher.match(text))
+        return record_of(paper, matcher.match(text))
     if paper.identifiers or paper.urls:
         return {"id": paper.id, "status": "failed", "complete": True, "pdf_urls": [],
                 "candidates": [], "reason": "an identifier or a URL: nothing to match"}

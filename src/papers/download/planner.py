@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from papers.disk.files import PartSource
 from papers.disk.naming import Namer
+from papers.inputs.records import reference_text
 from papers.model import Outcome, Paper, Status
 from papers.net.hosts import host_of
 from papers.state.records import PaperRecord
 
 UNRESOLVED = ("cannot look up {what}: every source is disabled; give a PDF URL, "
               "or a record with pdf_url")
+UNMATCHABLE = "a reference or a title is matched through crossref or openalex, and both are disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,8 @@ _SEEN = object()  # in Planner.priors: this paper was decided already
 
 def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
          can_resolve: bool = True, doi_resolver: str | None = None,
-         max_size: int | None = None, inside: str | None = None) -> Outcome | None:
+         max_size: int | None = None, inside: str | None = None,
+         can_match: bool = False) -> Outcome | None:
     """Decide without any network request whether `paper` needs fetching.
 
     Returns the outcome to report when it does not (already downloaded, a
@@ -77,9 +80,14 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
     `can_resolve`: some source can look identifiers up; a DOI can also go to
     `doi_resolver`. `inside`: the output directory's path with a final separator
     (default: `path`'s folder); a recorded file in it is the paper's, whatever
-    name the naming would give it now.
+    name the naming would give it now. `can_match`: a reference string or a title can be
+    matched to a work (crossref or openalex is enabled).
     """
-    if paper.problem:
+    reference = reference_text(paper) is not None
+    if reference and not can_match:
+        error = f"{paper.problem}; {UNMATCHABLE}" if paper.problem else UNMATCHABLE
+        return Outcome(status=Status.FAILED, error=error, permanent=False)
+    if paper.problem and not reference:
         return Outcome(status=Status.FAILED, error=paper.problem, permanent=False)
     if prior and prior.status == Status.DOWNLOADED:
         done_path = prior.path or path
@@ -126,7 +134,7 @@ class Planner:
     def __init__(self, output_dir: str, priors: Mapping[str, PaperRecord], on_disk: set[str] | None,
                  retry_failed: bool = False, can_resolve: bool = True,
                  doi_resolver: str | None = None, template: str | None = None,
-                 max_size: int | None = None, shard: Any = None) -> None:
+                 max_size: int | None = None, shard: Any = None, can_match: bool = False) -> None:
         self.output_dir = output_dir
         self.max_size = max_size
         self.shard = shard  # a shard.Shard: papers of other shards are passed over
@@ -137,7 +145,7 @@ class Planner:
         self.priors: dict[str, Any] = dict(priors)  # its own copy: it marks what it has seen
         self.on_disk = on_disk
         self.retry_failed = retry_failed
-        self.can_resolve = can_resolve
+        self.can_resolve, self.can_match = can_resolve, can_match
         self.doi_resolver = doi_resolver
         self.seen: set[str] = set()
 
@@ -157,6 +165,9 @@ class Planner:
             # the state, and a second table of a million keys is not free ("Planner" in
             # bench/AB.md).
             self.priors[paper.key] = _SEEN
+        if prior is not None and prior.match and "match" not in paper.extra:
+            # A reference matched (or not) before: its answer comes out with it again.
+            paper = replace(paper, extra={**paper.extra, "match": prior.match})
         if prior is not None and self._done_on_disk(prior):
             return Done(paper, prior)
         try:
@@ -165,7 +176,7 @@ class Planner:
             said = str(e) if str(e).startswith("unsafe") else f"malformed URL: {e}"
             return Report(paper, Outcome(Status.FAILED, error=said, permanent=True))
         decided = plan(paper, path, prior, self.retry_failed, self.can_resolve, self.doi_resolver,
-                       self.max_size, self.prefix)
+                       self.max_size, self.prefix, self.can_match)
         if decided is not None:
             return Report(paper, decided)
         host = host_of(paper.urls[0]) if paper.urls else None

@@ -20,6 +20,7 @@ from papers.disk.files import check_output_dir, make_output_dir
 from papers.disk.naming import Namer
 from papers.download.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
+from papers.inputs.records import reference_text
 from papers.model import Outcome, Paper, Status, candidate_urls
 from papers.net.hosts import host_of
 from papers.output import library
@@ -72,10 +73,11 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     cancel = cancel or threading.Event()
     output_dir, bibtex, state, on_disk = _open_run(settings)
     real_dir = os.path.realpath(output_dir)
-    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
+    can_resolve, can_match = _can_resolve(settings), _can_match(settings)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
-                      settings.doi_resolver, settings.naming, settings.max_size, settings.shard)
+                      settings.doi_resolver, settings.naming, settings.max_size, settings.shard,
+                      can_match)
     quiet_gc.settle()
     named_before = state.last_run.get("naming", _UNKNOWN)  # the last run's --name
     output_closed = threading.Event()
@@ -106,7 +108,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     if stage is not None:
         stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
     input_error = _feed(pipeline, planner, papers, expected, cancel,
-                        lambda job: stage.start(job) if stage and job.paper.identifiers
+                        lambda job: stage.start(job) if stage and _to_look_up(job.paper)
                         else to_workers(job))
     fetcher.close()
     pipeline.processor.printer.raise_stdout_error()
@@ -132,6 +134,23 @@ def _feed(pipeline: Pipeline, planner: Planner, papers: Iterable[Paper], expecte
         except InputError as e:
             return str(e)
     return None
+
+
+def _can_resolve(settings: Settings) -> bool:
+    """Some source can look identifiers up."""
+    return any(settings.source(n).enabled for n in settings.use_sources)
+
+
+def _can_match(settings: Settings) -> bool:
+    """A reference string or a title can be matched: crossref or openalex is enabled."""
+    return any(settings.source(n).enabled for n in settings.use_sources
+               if n in ("crossref", "openalex"))
+
+
+def _to_look_up(paper: Paper) -> bool:
+    """Whether a planned paper goes to the lookup stage: it has an identifier, or it is a
+    reference string or a title (the planner let it through only if it can be matched)."""
+    return bool(paper.identifiers) or (not paper.urls and reference_text(paper) is not None)
 
 
 def _open_run(settings: Settings) -> tuple[str, Any, StateStore, set[str] | None]:
@@ -282,9 +301,10 @@ class _ToWorkers:
 
 
 def _looked_up(namer: Namer, job: Fetch) -> Fetch:
-    """`job` as the lookup completed its paper: with a --name template, named by the
-    title, authors and year the lookup found."""
-    if namer.template is None:
+    """`job` as the lookup completed its paper: with a --name template, or for a matched
+    reference (planned with nothing to name it by), named by the title, authors and year
+    the lookup found."""
+    if namer.template is None and job.lookup.reference is None:
         return job
     path = namer.path(job.paper)
     if path == job.path:
@@ -312,9 +332,10 @@ class _Stage:
                 from papers.discovery.cascade import Cascade
 
                 s = self.settings
-                self.cascade = Cascade(make_sources(s, self.limiter, self.cancel, self.net),
-                                       self.send, self.report, self.cancel, s.doi_resolver,
-                                       s.secrets)
+                sources = make_sources(s, self.limiter, self.cancel, self.net)
+                self.cascade = Cascade(sources, self.send, self.report, self.cancel,
+                                       s.doi_resolver, s.secrets, matcher=_matcher(s, sources),
+                                       match_connections=max(1, min(s.workers, 16)))
         return self.cascade.start(job)
 
     def failed(self, job: Fetch, outcome: Outcome, tried: list[Any]) -> Outcome | None:
@@ -330,6 +351,16 @@ class _Stage:
     def notes(self) -> list[str | None]:
         """The sources' notes for the summary (an allowance used up)."""
         return [s.note() for s in self.cascade.sources] if self.cascade else []
+
+
+def _matcher(settings: Settings, sources: list[Any]) -> Any:
+    """The references' matcher over the sources (None when neither crossref nor openalex is
+    one of them)."""
+    from papers.discovery.reference import MATCH_SOURCES, Matcher
+
+    if not any(s.name in MATCH_SOURCES for s in sources):
+        return None
+    return Matcher(sources, settings.match)
 
 
 def _end_input(stage: _Stage | None, scheduler: "HostScheduler") -> None:
@@ -413,10 +444,10 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     output_dir = os.path.abspath(settings.output_dir)
     state = StateStore(settings.state_path, PaperRecord)
     state.load()
-    can_resolve = any(settings.source(n).enabled for n in settings.use_sources)
+    can_resolve = _can_resolve(settings)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
                       can_resolve, settings.doi_resolver, settings.naming, settings.max_size,
-                      settings.shard)
+                      settings.shard, _can_match(settings))
     stats = Stats()
     input_error = None
     try:
@@ -455,5 +486,7 @@ def _simulated(decision: Decision, can_resolve: bool,
     if isinstance(decision, Done):
         return Status.SKIPPED, decision.prior.path, decision.prior.url, None
     if not paper.urls and can_resolve:
+        if not paper.identifiers and reference_text(paper) is not None:
+            return "would_match", decision.path, None, None
         return "would_look_up", decision.path, None, None
     return "would_download", decision.path, candidate_urls(paper, doi_resolver)[0], None

@@ -41,6 +41,7 @@ def canonical_url(url: str) -> str:
                        parts.query, ""))
 
 
+INVALID = "is not a valid"  # how a record's problem names a malformed identifier
 _KIND_NAMES = {"doi": "DOI", "arxiv": "arXiv ID", "pmid": "PMID", "pmcid": "PMCID"}
 
 
@@ -73,7 +74,11 @@ def paper_from_text(text: str) -> Paper:
     ident = classify(s)
     if ident is None:
         shown = s if len(s) <= 200 else s[:200] + "…"
-        return Paper(key="junk:" + s, id=shown,
+        # A line of words may be a reference string or a title: it keeps its words (spaced
+        # once) as its key, so that the lookup can match it; the problem says what it is to
+        # a command that matches nothing.
+        key = (REFERENCE + " ".join(s.split())) if _words(s) else "junk:" + s
+        return Paper(key=key, id=shown,
                      problem=f"not a URL or a known identifier (DOI, arXiv ID, PMID, PMCID): {shown!r}")
     if ident.kind == "url":
         return Paper(key=url_key(s), id=s, urls=(s,))
@@ -89,6 +94,32 @@ def paper_from_text(text: str) -> Paper:
     key_prefix, shown_prefix = _ID_FORMS[ident.kind]
     return Paper(key=key_prefix + ident.value, id=shown_prefix + ident.value,
                  **{ident.kind: ident.value})
+
+
+#: The key prefix of a text line that may be a reference string or a title.
+REFERENCE = "ref:"
+
+
+def _words(text: str) -> bool:
+    """Whether a text line has the words of a reference or a title ("Deep learning",
+    "Introduction. 2019."): two words or more, with six letters or more.
+    A single token ("not-a-doi") is a botched identifier: junk."""
+    words = text.split()
+    return len(words) >= 2 and sum(ch.isalpha() for ch in text) >= 6
+
+
+def reference_text(paper: Paper) -> str | None:
+    """The reference string or title a paper stands for, if it is one: a text line that
+    is neither an identifier nor a URL (see `_words`), or a record with a title and no
+    identifier or URL. None for an identifier, a URL, junk, or a record whose identifier is
+    malformed (it says which paper it is, wrongly: the user fixes it, papers does not guess)."""
+    if paper.title and not paper.identifiers and not paper.urls \
+            and INVALID not in (paper.problem or ""):
+        who = f"{paper.authors[0]}. " if paper.authors else ""
+        return f"{who}{paper.title}. {paper.year or ''}".strip()
+    if paper.key.startswith(REFERENCE):
+        return paper.key[len(REFERENCE):]
+    return None
 
 
 def _long_junk(s: str) -> Paper:
@@ -151,7 +182,7 @@ def paper_from_record(rec: dict[str, Any]) -> Paper:
             if norm:
                 ids[kind] = norm
             else:
-                invalid.append(f"{kind} {v!r} is not a valid {_KIND_NAMES[kind]}")
+                invalid.append(f"{kind} {v!r} {INVALID} {_KIND_NAMES[kind]}")
     if "doi" in ids and "arxiv" not in ids:
         arxiv = arxiv_of_doi(ids["doi"])  # one paper, however it is spelt: arXiv's identity
         if arxiv:

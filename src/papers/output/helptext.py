@@ -26,7 +26,7 @@ def epilog(command: str, examples: str) -> str:
 DOWNLOAD_EXAMPLES = """\b
 Examples:
   papers download 10.1038/nphys1170 arXiv:1706.03762 -o pdfs
-  papers download -i refs.txt -o pdfs --json | jq -r 'select(.status == "failed") | .id'
+  papers download -i pasted-references.txt -o pdfs   # each line matched to a work first
   papers status --failed -o pdfs | papers download -o pdfs --retry-failed
 """
 
@@ -135,6 +135,8 @@ COMMAND_HELP = {
 
     Papers given only as identifiers are looked up in the scholarly sources
     (see `papers consolidate`); their PDF candidates are tried best first.
+    A reference string or a title is matched to a work first (see `papers
+    match`); one that matches none clearly fails as ambiguous or not_found.
     With no PAPER and no -i, papers are read from stdin when it is not a terminal.
     Re-running the same command resumes: finished papers are skipped without a request.
     """,

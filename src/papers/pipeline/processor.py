@@ -61,6 +61,11 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
             line[kind] = value
     if outcome.status is not Status.SKIPPED:
         line["attempts"] = outcome.attempts
+    match = paper.extra.get("match")
+    if match:  # a reference string's: a failed one says how (ambiguous, not_found)
+        line["match"] = match
+        if outcome.status is Status.FAILED and match.get("status") != "matched":
+            line["status"] = match["status"]
     return line
 
 

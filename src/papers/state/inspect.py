@@ -24,7 +24,7 @@ _URL = re.compile(r"\bhttps?://[^\s;,()]+")
 _BIG_NUMBER = re.compile(r"(?<![\w./:])\d{4,}(?![\w./])")
 _PLACE = re.compile(r"^\S+:\d+: ")  # the file:line of a bad input entry
 _STATE_FILE = re.compile(r"(.*/\.papers-state(?:\.\d+-of-\d+)?\.json)(?:\.journal)?")
-_NOISE = re.compile(r"\s*\((?:tried URL|after \d+ attempts)\)")
+_NOISE = re.compile(r"\s*\((?:tried URL|after \d+ attempts)\)|\s*\[closest: .*\]$")
 
 
 def state_files(output_dirs: Iterable[str], states: Iterable[str]) -> list[str]:

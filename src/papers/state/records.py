@@ -34,6 +34,7 @@ class PaperRecord(NamedTuple):
     duplicate_of: str | None = None   # downloaded: the same file as this paper's (its id)
     version: str | None = None        # downloaded: publishedVersion | acceptedVersion | submittedVersion
     looked_up: bool | None = None     # failed: every source was asked too (not only its own URLs)
+    match: dict[str, Any] | None = None  # a reference string's: status, score, source, query, ...
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -97,7 +98,8 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
         path=outcome.path, bytes=outcome.bytes, sha256=outcome.sha256, url=redacted(outcome.url),
         attempts=((prior and prior.attempts) or 0) + outcome.attempts, error=redacted(outcome.error),
         first_seen=(prior and prior.first_seen) or iso(outcome.started or now), updated=iso(now),
-        title=paper.title or None)
+        title=paper.title or None,
+        match=paper.extra.get("match") or (prior.match if prior else None))
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
                             last_modified=outcome.last_modified, size_limit=outcome.size_limit,
