@@ -222,15 +222,20 @@ def _graph_command(relation: str, about: str):
     @click.option("--depth", type=click.IntRange(1, 2), default=1,
                   help="2: follow the works found once more (at most --limit works in all).  "
                        "[default: 1]")
+    @click.option("--count", is_flag=True,
+                  help=f"Say how many works OpenAlex counts ({relation}) and the calls (and "
+                       "credits) fetching them would take; fetch none of them.")
     @_walk_options
-    def command(papers, inputs, fmt, column, encoding, depth, oa, since, until, limit, yes,
-                refresh, config, quiet, verbose, **flags) -> int:
+    def command(papers, inputs, fmt, column, encoding, depth, count, oa, since, until, limit,
+                yes, refresh, config, quiet, verbose, **flags) -> int:
         from papers.discovery.search import search_query
 
         q = search_query("", (), "openalex", oa, since, until, limit, needs_terms=False)
         given = given_inputs(papers, inputs, fmt, column, encoding, relation)
         state = flags.pop("state")
         settings = _settings(config, quiet, verbose, flags)
+        if count:
+            return _count_graph(settings, relation, given, depth, limit)
         _confirm_limit(limit, yes)
         return _run_graph(settings, relation, given, q, depth, limit, state, refresh)
     return command
@@ -249,20 +254,31 @@ def match(papers, inputs, fmt, column, encoding, refresh, config, quiet, verbose
                      refresh=refresh, min_score=settings.match)
 
 
-_graph_command("references", "Write records of the works each PAPER cites (OpenAlex and Semantic "
-               "Scholar, merged), for `papers download`.")
-_graph_command("citations", "Write records of the works that cite each PAPER (OpenAlex and "
-               "Semantic Scholar, merged), for `papers download`.")
+_graph_command("references", COMMAND_HELP["references"])
+_graph_command("citations", COMMAND_HELP["citations"])
 
 
 def _count_search(settings, q, source, limit) -> int:
+    from papers.discovery.search import estimate
+
+    return _estimated(lambda cancel: estimate(settings, q, source, limit, cancel))
+
+
+def _count_graph(settings, relation, given, depth, limit) -> int:
+    from papers.discovery.graph import estimate_graph
+
+    return _estimated(lambda cancel: estimate_graph(settings, relation, given.iter(sys.stdin),
+                                                    depth=depth, limit=limit, cancel=cancel))
+
+
+def _estimated(make) -> int:
+    """A --count: the estimate as JSON on stdout, in a sentence on stderr."""
     import json
 
-    from papers.discovery.search import estimate
     from papers.output.display import Reporter
 
     with signals_stop(Reporter()) as cancel:  # Ctrl-C: Cancelled, exit 130 (main)
-        est = estimate(settings, q, source, limit, cancel)
+        est = make(cancel)
     click.echo(json.dumps(est.as_dict()))
     click.echo(f"papers: {est.sentence()}", err=True)
     return ExitStatus.OK

@@ -4,6 +4,8 @@ checkpoint, and records that `papers download` takes."""
 
 import json
 
+import pytest
+
 from conftest import pdfs_in
 
 
@@ -150,3 +152,64 @@ def test_a_walk_killed_mid_way_goes_on_from_the_papers_not_done(fake, cfg, paper
     # The papers done are not asked again; the one in flight at Ctrl-C may be (its records
     # can reach stdout just before the stop, and its mark just after).
     assert fake.calls["openalex", "single"] - asked <= 6 - len(lines) // 3 + 1
+
+
+def calls_by_api(fake):
+    out = {}
+    for (api, _form), n in fake.calls.items():
+        out[api] = out.get(api, 0) + n
+    return out
+
+
+def test_count_says_the_calls_the_walk_then_makes(fake, cfg, papers):
+    seed(fake)
+    target = fake.add(doi="10.1000/famous", title="Famous")
+    for i in range(130):
+        fake.add(doi=f"10.1000/cites.{i}", title=f"Citing {i}", year=2015, cites=(target.wid,))
+    path = cfg()
+    for relation, doi, works in (("references", "10.1000/seed", 5),
+                                 ("citations", "10.1000/famous", 130)):
+        fake.calls.clear()
+        r = graph(papers, path, relation, doi, "10.1000/nobody", "--count", "--limit", "1000")
+        assert r.code == 0, r.stderr
+        (est,) = r.lines
+        assert est["relation"] == relation and est["works"] == works and est["fetch"] == works
+        assert est["papers"] == 1 and est["unknown"] == 1
+        assert fake.calls["openalex", "single"] == 2 and calls_by_api(fake) == {"openalex": 2}
+        assert f"{works:,} works (OpenAlex's count)" in r.stderr and "calls" in r.stderr
+        fake.calls.clear()
+        walked = graph(papers, path, relation, doi, "10.1000/nobody", "--limit", "1000",
+                       "--refresh")
+        assert walked.lines, walked.stderr
+        assert calls_by_api(fake) == est["calls"], (relation, dict(fake.calls))
+        list_calls = fake.calls["openalex", "list"]
+        assert est["cost_usd"] == round(list_calls * 0.10 / 1000, 6)
+
+
+def test_count_at_depth_2_says_what_following_costs(fake, cfg, papers):
+    seed(fake)
+    r = graph(papers, cfg(), "references", "10.1000/seed", "--count", "--depth", "2")
+    (est,) = r.lines
+    assert est["depth"] == 2 and est["follow_calls"] == est["fetch"] * 3  # 3 calls a paper
+    assert "depth 2 follows them for about 15 calls more" in r.stderr
+
+
+def test_count_needs_openalex(fake, cfg, papers):
+    seed(fake)
+    r = graph(papers, cfg(extra="sources:\n  openalex: {enabled: false}\n"), "references",
+              "10.1000/seed", "--count")
+    assert r.code == 2 and "--count asks OpenAlex" in r.stderr
+
+
+@pytest.mark.parametrize("relation, works, want, expected", [
+    ("references", 0, 100, {"openalex": 1, "semantic_scholar": 1}),   # the work, one S2 page
+    ("references", 50, 100, {"openalex": 2, "semantic_scholar": 1}),
+    ("references", 51, 100, {"openalex": 3, "semantic_scholar": 1}),  # 50 to a list call
+    ("citations", 130, 1000, {"openalex": 3, "semantic_scholar": 1}),  # pages of 100
+    ("citations", 130, 50, {"openalex": 2, "semantic_scholar": 1}),    # --limit stops paging
+    ("citations", 2500, 5000, {"openalex": 26, "semantic_scholar": 3}),  # S2 pages of 1,000
+])
+def test_calls_for_one_paper(relation, works, want, expected):
+    from papers.discovery.graph import calls_for
+
+    assert calls_for(relation, works, want, ("openalex", "semantic_scholar")) == expected

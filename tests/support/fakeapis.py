@@ -152,6 +152,17 @@ class FakeScholar:
                 self._by_id, self._indexed = index, (id(self.works), len(self.works))
             return self._by_id
 
+    def _cited_by(self) -> dict:
+        """W id -> how many works cite it, rebuilt when the works change."""
+        with self._lock:
+            if getattr(self, "_cited_for", None) != (id(self.works), len(self.works)):
+                counts: dict = {}
+                for o in self.works:
+                    for c in o.cites:
+                        counts[c] = counts.get(c, 0) + 1
+                self._cited, self._cited_for = counts, (id(self.works), len(self.works))
+            return self._cited
+
     def _dispatch(self, h) -> Reply | None:
         parts = urlsplit(h.path)
         q = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -257,6 +268,8 @@ class FakeScholar:
         return {
             "id": wid, "doi": f"https://doi.org/{doi}" if doi else None, "type": w.type,
             "referenced_works": [f"https://openalex.org/{c}" for c in w.cites],
+            "referenced_works_count": len(w.cites),
+            "cited_by_count": self._cited_by().get(w.wid or "W1", 0),
             "title": w.title, "display_name": w.title, "publication_year": w.year,
             "ids": {"openalex": wid,
                     "doi": f"https://doi.org/{doi}" if doi else None,

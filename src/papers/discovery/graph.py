@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from papers.discovery.resolver import merge
@@ -205,3 +206,103 @@ def run_graph(settings: Settings, relation: str, papers: Iterable[Paper], *,
                 follows=depth > 1)
     return run_stream(settings, walk, state, prior, limit=limit, out=out, reporter=reporter,
                       cancel=cancel, clock=clock, notes=lambda: [s.note() for s in sources])
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEstimate:
+    """What `papers references` or `citations` would take: the works OpenAlex counts for
+    the input papers, those a run would fetch, and the calls (and credit) it would make."""
+
+    relation: str
+    papers: int                  # input papers with an identifier OpenAlex knows
+    unknown: int                 # input papers OpenAlex does not know (or without one)
+    works: int                   # OpenAlex's count of their references (or citations)
+    fetch: int                   # of those, what --limit lets a run write at most
+    calls: dict[str, int]        # source: calls at depth 1
+    cost_usd: float
+    depth: int
+    follow_calls: int            # depth 2: about this many calls more (0 at depth 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"relation": self.relation, "papers": self.papers, "unknown": self.unknown,
+                "works": self.works, "fetch": self.fetch, "calls": self.calls,
+                "cost_usd": round(self.cost_usd, 6), "depth": self.depth,
+                "follow_calls": self.follow_calls}
+
+    def sentence(self) -> str:
+        verb = "cite" if self.relation == "references" else "are cited by"
+        calls = ", ".join(f"{n:,} {s}" for s, n in self.calls.items())
+        text = (f"{self.papers:,} paper(s) {verb} {self.works:,} works (OpenAlex's count); "
+                f"fetching up to {self.fetch:,} takes about {sum(self.calls.values()):,} calls "
+                f"({calls}), about ${self.cost_usd:.4f} of OpenAlex credit")
+        if self.depth > 1:
+            text += f"; depth 2 follows them for about {self.follow_calls:,} calls more"
+        if self.unknown:
+            text += f"; {self.unknown:,} paper(s) OpenAlex does not know are left out"
+        return text
+
+
+def calls_for(relation: str, works: int, want: int, sources: tuple[str, ...]) -> dict[str, int]:
+    """The calls one paper's walk makes, when it has `works` neighbours and `want` more may
+    be written: OpenAlex's work (a free singleton), then its referenced works 50 to a list
+    call, or the pages of `cites:` (100 a page); Semantic Scholar's pages of 1,000."""
+    out = {}
+    if "openalex" in sources:
+        if relation == "references":
+            out["openalex"] = 1 + math.ceil(works / OPENALEX_BATCH)
+        else:
+            out["openalex"] = 1 + max(1, math.ceil(min(works, want) / OPENALEX_PAGE))
+    if "semantic_scholar" in sources:
+        out["semantic_scholar"] = max(1, math.ceil(min(works, want) / S2_PAGE))
+    return out
+
+
+OPENALEX_BATCH, OPENALEX_PAGE, S2_PAGE = 50, 100, 1000
+
+
+def estimate_graph(settings: Settings, relation: str, papers: Iterable[Paper], *,
+                   depth: int = 1, limit: int = 100,
+                   cancel: threading.Event | None = None) -> GraphEstimate:
+    """`papers references|citations --count`: OpenAlex's count of each paper's references
+    (or citations), one free singleton call a paper; fetches no neighbour."""
+    from papers.discovery.sources.openalex import LIST_COST
+    from papers.net.hosts import HostLimiter
+
+    cancel = cancel or threading.Event()
+    enabled = tuple(n for n in GRAPH_SOURCES if settings.source(n).enabled)
+    if "openalex" not in enabled:
+        raise ConfigError("--count asks OpenAlex for the counts: it is disabled "
+                          "(sources.openalex.enabled)")
+    limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
+    oa = make_sources(replace(settings, use_sources=("openalex",)), limiter, cancel)[0]
+    known, unknown, works, lists = 0, 0, 0, 0  # lists: OpenAlex list calls (its credit)
+    calls: dict[str, int] = dict.fromkeys(enabled, 0)
+    for paper in papers:
+        ids = Ids(paper.doi, paper.arxiv, paper.pmid, paper.pmcid)
+        work = oa.work(ids) if any(ids.as_tuple()) else None
+        want = limit - min(works, limit)  # a walk stops once --limit works are written
+        if work is None:
+            unknown += 1
+            if any(ids.as_tuple()) and want:  # the walk asks each source once, to find out
+                for name in calls:
+                    calls[name] += 1
+            continue
+        n = _neighbours_count(work, relation)
+        known, works = known + 1, works + n
+        if want:
+            for name, k in calls_for(relation, n, want, enabled).items():
+                calls[name] += k
+            lists += calls_for(relation, n, want, ("openalex",))["openalex"] - 1
+    fetch = min(works, limit)
+    per_paper = sum(calls.values()) / known if known else 0
+    return GraphEstimate(relation, known, unknown, works, fetch, calls, lists * LIST_COST, depth,
+                         round(fetch * per_paper) if depth > 1 else 0)
+
+
+def _neighbours_count(work: dict[str, Any], relation: str) -> int:
+    if relation == "references":
+        refs = work.get("referenced_works")
+        n = len(refs) if isinstance(refs, list) else work.get("referenced_works_count")
+    else:
+        n = work.get("cited_by_count")
+    return n if isinstance(n, int) and n >= 0 else 0

@@ -109,6 +109,10 @@ Examples:
 
 #: The commands' descriptions in --help (click reads them as it does docstrings).
 COMMAND_HELP = {
+    "references": "Write records of the works each PAPER cites (OpenAlex and Semantic Scholar, "
+                  "merged), for `papers download`.",
+    "citations": "Write records of the works that cite each PAPER (OpenAlex and Semantic "
+                 "Scholar, merged), for `papers download`.",
     "consolidate": """Enrich PAPERs from scholarly APIs and list every open-access PDF candidate.
 
     Sources: openalex, unpaywall, semantic_scholar, arxiv, crossref, europepmc.
