@@ -205,13 +205,13 @@ def _confirm_limit(limit: int, yes: bool) -> None:
 @_walk_options
 def search(query, source, filters, oa, since, until, limit, yes, count, refresh, config, quiet,
            verbose, **flags) -> None:
-    from papers.discovery.search import search_query
+    from papers.discovery.search import estimate, search_query
 
     q = search_query(" ".join(query), filters, source, oa, since, until, limit)
     state = flags.pop("state")
     settings = _settings(config, quiet, verbose, flags)
     if count:
-        return _count_search(settings, q, source, limit)
+        return _estimated(lambda cancel: estimate(settings, q, source, limit, cancel))
     _confirm_limit(limit, yes)
     return _run_search(settings, q, source, limit, state, refresh)
 
@@ -235,7 +235,10 @@ def _graph_command(relation: str, about: str):
         state = flags.pop("state")
         settings = _settings(config, quiet, verbose, flags)
         if count:
-            return _count_graph(settings, relation, given, depth, limit)
+            from papers.discovery.graph import estimate_graph
+
+            return _estimated(lambda cancel: estimate_graph(
+                settings, relation, given.iter(sys.stdin), depth=depth, limit=limit, cancel=cancel))
         _confirm_limit(limit, yes)
         return _run_graph(settings, relation, given, q, depth, limit, state, refresh)
     return command
@@ -256,19 +259,6 @@ def match(papers, inputs, fmt, column, encoding, refresh, config, quiet, verbose
 
 _graph_command("references", COMMAND_HELP["references"])
 _graph_command("citations", COMMAND_HELP["citations"])
-
-
-def _count_search(settings, q, source, limit) -> int:
-    from papers.discovery.search import estimate
-
-    return _estimated(lambda cancel: estimate(settings, q, source, limit, cancel))
-
-
-def _count_graph(settings, relation, given, depth, limit) -> int:
-    from papers.discovery.graph import estimate_graph
-
-    return _estimated(lambda cancel: estimate_graph(settings, relation, given.iter(sys.stdin),
-                                                    depth=depth, limit=limit, cancel=cancel))
 
 
 def _estimated(make) -> int:
@@ -304,6 +294,8 @@ def _state_paths(output_dirs, states):
 @click.option("--failed", "which", flag_value="failed", help="Only the ids of failed papers, one per line.")
 @click.option("--downloaded", "which", flag_value="downloaded",
               help="Only the ids of downloaded papers, one per line.")
+@click.option("--blocked", "which", flag_value="blocked",
+              help="The papers blocked by a wall (a challenge, a login, a paywall), by host.")
 def status(output_dirs, states, json_output, which) -> int:
     """What the state says: counts by status, bytes on disk, failures grouped by reason
     with a few examples each, and when the last run started and ended. Several state

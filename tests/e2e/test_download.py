@@ -151,7 +151,8 @@ def test_html_as_200_and_as_application_pdf_rejected_at_once(server, papers, tmp
     recs = r.by_id()
     for u in (u1, u2):
         assert recs[u]["status"] == "failed"
-        assert "not a PDF" in recs[u]["error"] and "HTML page" in recs[u]["error"]
+        # A sign-in page, as HTML or as a "PDF": named as the wall it is, asked once.
+        assert recs[u]["blocked"] == "login" and recs[u]["error"].startswith("blocked by a login")
         assert recs[u]["attempts"] == 1
     assert server.hits("/login1") == 1 and server.hits("/login2") == 1
     assert os.listdir(out) and pdfs_in(out) == {}

@@ -82,7 +82,8 @@ def test_two_landing_hops_are_followed_and_a_login_page_fails_saying_so(pub, pap
     assert r.code == 0 and read(line["path"]) == body
     r2, line2 = run_one(papers, tmp_path / "b", pub.url("/landing/login/abs/x.pdf"))
     assert r2.code == 1 and line2["status"] == "failed"
-    assert "HTML page with no link to a PDF in it, likely a login page" in line2["error"]
+    # A page with no link on it, and the signs of a login: named as the wall it is.
+    assert line2["blocked"] == "login" and line2["error"].startswith("blocked by a login page at ")
     assert not [n for n in os.listdir(tmp_path / "b" / "o") if n.endswith((".pdf", ".part"))]
 
 
@@ -140,7 +141,8 @@ def test_a_signed_query_string_goes_out_byte_for_byte(pub, papers, tmp_path):
 
 
 def test_cookies_txt_from_a_browser_is_sent_and_never_written_or_shown(pub, papers, tmp_path):
-    url, body = refused_at_first(pub, papers, tmp_path, "/members/members.pdf", 9, "likely a login page")
+    url, body = refused_at_first(pub, papers, tmp_path, "/members/members.pdf", 9,
+                                 "blocked by a login page")  # the fix it names: --cookies
     jar = tmp_path / "cookies.txt"
     text = ("# Netscape HTTP Cookie File\n"
             f"127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\t{SESSION}\n"

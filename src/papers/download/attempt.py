@@ -41,15 +41,16 @@ class Result(enum.Enum):
     TOO_LARGE = "too large"      # over --max-size: retried by a run with a higher limit
     LANDING = "landing"          # an HTML page that may point at the PDF
     UNREACHABLE = "unreachable"  # not in this run (no DNS): no retries now, but next run
+    BLOCKED = "blocked"          # a wall (a challenge, a login, a paywall): not now, next run
     FATAL = "fatal"              # our disk cannot take writes: stop the run
 
 
 #: Results that end the tries of one URL; those that do not count against its host; those
 #: that make a failure permanent (a later run tries it again only if asked, or allowed more).
 FINAL_RESULTS = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING,
-                 Result.UNREACHABLE, Result.FATAL}
+                 Result.UNREACHABLE, Result.FATAL, Result.BLOCKED}
 NOT_THE_SERVERS_FAULT = {Result.OK, Result.PERMANENT, Result.TOO_LARGE, Result.LANDING,
-                         Result.FATAL}
+                         Result.FATAL, Result.BLOCKED}
 PERMANENT_RESULTS = (Result.PERMANENT, Result.TOO_LARGE, Result.LANDING)
 
 
@@ -69,6 +70,8 @@ class Attempt:
     landing_page: str | None = None   # the last landing page that led to the PDF
     path: str | None = None           # Result.OK: where the file now is
     duplicate_of: str | None = None   # Result.OK: the same file as this paper's (no copy written)
+    blocked: str | None = None        # the wall the answer was (download.blocked.KINDS)
+    host: str | None = None           # ... and the host that answered with it
 
 
 def disk_failure(part: str, err: BaseException) -> Attempt:

@@ -13,10 +13,12 @@ from typing import Any
 
 from papers.disk.files import PDF_MAGIC, SIDECAR_AFTER, SNIFF_BYTES, hash_file, write_all
 from papers.download.attempt import Attempt, Download, Result
+from papers.download.blocked import ANY_STATUS, SNIFF, classify, reason, shown
 from papers.download.dedupe import First, SameFiles
 from papers.download.landing import MAX_PAGE_BYTES
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.net.head import Head
+from papers.net.hosts import host_of
 from papers.net.retry import TRANSIENT_STATUS, parse_retry_after
 from papers.pipeline.messages import ProgressUpdate
 
@@ -89,6 +91,7 @@ class Body:
         self.have = have                   # bytes of the .part we asked the server to skip
         self.verdict: Attempt | None = None  # decided before the end: stop reading
         self.discard = 0                   # bytes of an error page read to keep the connection
+        self.refusal: bytearray | None = None  # an error page's first bytes, for its signs
         self.append = False
         self.total: int | None = None
         self.etag: str | None = None       # this response's validators
@@ -129,6 +132,7 @@ class Body:
             self.dl.file.drop_part()
             return Attempt(Result.RETRY_NOW, "the server refused to resume (416)")
         if status >= 400:
+            self.refusal = bytearray()  # a wall says what it is in its page
             reason = f"HTTP {status} {head.reason or ''}".rstrip()
             if status in TRANSIENT_STATUS:
                 return Attempt(Result.RETRY, reason, parse_retry_after(head.get("retry-after")))
@@ -152,6 +156,19 @@ class Body:
             return duplicate(first)  # the same final URL as a file of this run: no body read
         return None
 
+    def _walled(self, head: Head, verdict: Attempt) -> Attempt:
+        """An error status's verdict, named if its page is a wall: a challenge or a captcha
+        at once (retrying cannot pass it); a rate limit or a login on a status that is
+        retried (429, 503) is retried as before, and named if the tries run out."""
+        where = head.url or self.url
+        kind = classify(head.status, head.headers or {}, bytes(self.refusal or b""), where)
+        if kind is None:
+            return verdict
+        if verdict.result is Result.RETRY and kind not in ANY_STATUS:
+            verdict.blocked, verdict.host = kind, host_of(where)
+            return verdict
+        return walled(kind, host_of(where))
+
     def _reject(self, reason: str, result: Result = Result.PERMANENT) -> Attempt:
         self.dl.file.drop_part()
         return Attempt(result, reason)
@@ -160,6 +177,8 @@ class Body:
     def data(self, chunk: bytes) -> bool:
         if self.verdict is not None:
             # A short error page is cheaper to read than a new connection.
+            if self.refusal is not None and len(self.refusal) < SNIFF:
+                self.refusal += chunk[:SNIFF - len(self.refusal)]
             self.discard += len(chunk)
             return self.discard <= 64 * 1024
         if self.html is not None:
@@ -260,19 +279,27 @@ class Body:
         """The transfer ended: judge what came; a complete PDF is ready to be renamed."""
         if self.verdict is not None:
             self.close(keep=False)
-            return self.verdict
+            return self.verdict if self.refusal is None else self._walled(head, self.verdict)
         if not self.is_pdf:
             self.close(keep=False)
             if self.html is not None or looks_like_html(self.sniff):
+                page = bytes(self.html if self.html is not None else self.sniff)
+                # A wall is named if the page has no link to a PDF either (fetch decides).
+                kind = classify(head.status, head.headers or {}, page, head.url or self.url)
                 return Attempt(Result.LANDING, describe_not_pdf(self.sniff, self.content_type),
-                               landing=bytes(self.html if self.html is not None else self.sniff),
-                               page_url=head.url, charset=head.charset())
+                               landing=page, page_url=head.url, charset=head.charset(),
+                               blocked=kind, host=host_of(head.url or self.url) if kind else None)
             return self._reject(describe_not_pdf(self.sniff, self.content_type))
         if self.total is not None and self.written != self.total:
             self.close(keep=self.written < self.total)  # more than announced: start over
             return Attempt(Result.RETRY, f"truncated body: got {self.written} of {self.total} bytes")
         self.close(keep=True)
         return Attempt(Result.OK, nbytes=self.written, sha256=self.hasher.hexdigest(), pdf_url=head.url)
+
+
+def walled(kind: str, host: str) -> Attempt:
+    """The attempt of a URL whose answer was a wall (`host`: its `scheme://host:port`)."""
+    return Attempt(Result.BLOCKED, reason(kind, shown(host)), blocked=kind, host=host)
 
 
 def duplicate(first: First, attempt: Attempt | None = None) -> Attempt:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from papers.disk.files import write_metadata
 from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMANENT_RESULTS,
                                      Attempt, Download, FetchConfig, Result, disk_failure)
-from papers.download.body import Body, BodyLimits, duplicate
+from papers.download.blocked import BREAK_AFTER, Breaker, reason, shown, what
+from papers.download.body import Body, BodyLimits, duplicate, walled
 from papers.download.dedupe import First, SameFiles
 from papers.download.landing import MAX_LANDING_HOPS, pdf_link
 from papers.download.planner import Fetch
@@ -33,6 +34,11 @@ from papers.output.metadata import metadata_record
 from papers.pipeline.messages import ProgressUpdate
 
 log = logging.getLogger("papers")
+
+
+def _say_open(host: str, kind: str) -> None:
+    log.warning("%s: %d papers were blocked by %s; its other papers wait for the next run",
+                shown(host), BREAK_AFTER, what(kind))
 
 
 def url_problem(url: str) -> str | None:
@@ -51,8 +57,10 @@ class Fetcher:
     def __init__(self, config: FetchConfig, limiter: HostLimiter, cancel: threading.Event,
                  emit: Callable[[ProgressUpdate], None],
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 breaker: Breaker | None = None) -> None:
         self.config = config
+        self.breaker = breaker or Breaker(on_open=_say_open)
         self.limiter = limiter
         self.cancel = cancel
         self.emit = emit
@@ -136,9 +144,12 @@ class Fetcher:
         error = self._explain(tried, dl.paper.id)
         permanent = all(a.result in PERMANENT_RESULTS for _, a in tried)
         too_large = any(a.result is Result.TOO_LARGE for _, a in tried)
+        wall = next((a for _, a in reversed(tried) if a.result is Result.BLOCKED), None)
         return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
                              size_limit=self.config.max_size if too_large else None,
-                             error=f"{lookup_error}; then {error}" if lookup_error else error)
+                             error=f"{lookup_error}; then {error}" if lookup_error else error,
+                             blocked=wall.blocked if wall else None,
+                             blocked_at=shown(wall.host or "") if wall else None)
 
     def _outcome(self, dl: Download, status: Status, url: str | None, **kw: Any) -> Outcome:
         """The paper's Outcome; a failure carries the validators of a kept `.part`."""
@@ -173,6 +184,8 @@ class Fetcher:
                 attempt.landing_page = page
                 return attempt
             link = pdf_link(attempt.landing or b"", attempt.page_url or target, attempt.charset)
+            if link is None and attempt.blocked:  # a page with no way on: a wall, named
+                return self._wall(walled(attempt.blocked, attempt.host or host_of(target)))
             if link is None:
                 return attempt  # its reason says that no PDF link was on the page
             if hop == MAX_LANDING_HOPS:
@@ -191,6 +204,11 @@ class Fetcher:
         if malformed:
             return Attempt(Result.PERMANENT, f"malformed URL: {malformed}")
         host = host_of(url)
+        kind = self.breaker.open(host)
+        if kind is not None:  # this host has walled off enough papers of this run
+            return Attempt(Result.BLOCKED, f"{reason(kind, shown(host))} (not asked: "
+                           f"{BREAK_AFTER} papers of this run were blocked there already)",
+                           blocked=kind, host=host)
         tries = RetryManager(self.config.policy, self.cancel, url,
                              pause=lambda delay: self.limiter.pause(host, delay))
         for _ in tries:
@@ -200,11 +218,20 @@ class Fetcher:
             dl.attempts += 1
             # Only the server's own trouble counts against it (not a 404, not our disk).
             self.limiter.report(host, ok=attempt.result in NOT_THE_SERVERS_FAULT)
+            if attempt.result is Result.BLOCKED:
+                return self._wall(attempt)
             if attempt.result in FINAL_RESULTS:
                 return attempt
             if not tries.again(attempt.reason, attempt.retry_after,
                                at_once=attempt.result is Result.RETRY_NOW):
                 attempt.reason = tries.spent(attempt.reason)
+        if attempt.blocked:  # a rate limit (or a wall on a retried status) to the last try
+            return self._wall(walled(attempt.blocked, attempt.host or host))
+        return attempt
+
+    def _wall(self, attempt: Attempt) -> Attempt:
+        """A wall a host answered with: counted against the host for this run."""
+        self.breaker.blocked(attempt.host or "", attempt.blocked or "")
         return attempt
 
     def _request(self, dl: Download, url: str) -> Attempt:

@@ -120,7 +120,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
              *(stage.notes() if stage else ())]
     return Summary(stats=recorder.stats, failures=recorder.failures, ending=ending,
                    reason=reason, output_dir=output_dir, state_path=state.path,
-                   notes=[n for n in notes if n])
+                   notes=[n for n in notes if n], walls=recorder.wall_lines())
 
 
 def _feed(pipeline: Pipeline, planner: Planner, papers: Iterable[Paper], expected: int | None,

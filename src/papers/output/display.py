@@ -30,6 +30,7 @@ class Stats:
     failed: int = 0
     not_found: int = 0      # consolidate: asked everywhere, no PDF exists
     duplicates: int = 0     # of the downloaded, those that are another paper's file
+    blocked: int = 0        # of the failed, those that met a wall (said once per host)
     bytes: int = 0          # bytes received from the network in this run
     pending_bytes: int = 0  # bytes still to come of the large bodies in flight (their lengths)
 

@@ -23,10 +23,11 @@ def summary_lines(summary: Summary, quiet: bool, *parts: str) -> list[str]:
         lines += [f"  {note}" for note in summary.notes]
     elif s.failed:
         lines.append(f"papers: {s.failed} failed (of {s.total})")
+    lines += [f"  blocked: {wall}" for wall in summary.walls]
     lines += [f"  failed: {failure_text(pid, error)}" for pid, error in summary.failures]
-    if s.failed > len(summary.failures):
-        lines.append(f"  ... and {s.failed - len(summary.failures)} more; all outcomes are in "
-                     f"{summary.state_path}")
+    unlisted = s.failed - s.blocked - len(summary.failures)
+    if unlisted > 0:
+        lines.append(f"  ... and {unlisted} more; all outcomes are in {summary.state_path}")
     return lines
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from papers.disk.durable import fsync_dir
+from papers.download.blocked import advice
 from papers.errors import PapersError, StdoutError
 from papers.inputs.ids import ID_KINDS
 from papers.model import Outcome, Paper, Status
@@ -53,6 +54,8 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         line["duplicate_of"] = redacted(outcome.duplicate_of)
     if outcome.version:
         line["version"] = outcome.version
+    if outcome.blocked:  # a wall, named: what it is and whose
+        line.update(error_kind="blocked", blocked=outcome.blocked, blocked_at=outcome.blocked_at)
     if paper.title:
         line["title"] = paper.title
     for kind in ID_KINDS:
@@ -306,6 +309,7 @@ class DownloadRecorder(Recorder):
         super().__init__(*args, **kw)
         self.bibtex = bibtex
         self.library: list[tuple[Paper, str]] = []  # (paper, its PDF) for the library
+        self.walls: dict[tuple[str, str], int] = {}   # (host, kind): papers blocked there
         self.handlers.update({
             ProgressUpdate: self._on_progress,
             DownloadComplete: self._on_result,
@@ -314,6 +318,11 @@ class DownloadRecorder(Recorder):
             DownloadInterrupted: self._on_interrupted,
             AlreadyDone: self._on_already_done,
         })
+
+    def wall_lines(self) -> list[str]:
+        """The summary's line for each host that walled papers off, most papers first."""
+        ranked = sorted(self.walls.items(), key=lambda kv: -kv[1])
+        return [advice(kind, host, n) for (host, kind), n in ranked]
 
     def _on_progress(self, msg: Any) -> None:
         self.stats.bytes += msg.nbytes
@@ -356,6 +365,12 @@ class DownloadRecorder(Recorder):
         elif outcome.status is Status.SKIPPED:
             stats.skipped += 1
             log.debug("already there: %s -> %s", paper.id, outcome.path)
+        elif outcome.blocked:  # said once per host at the end, not once per paper
+            stats.failed += 1
+            stats.blocked += 1
+            where = (outcome.blocked_at or "", outcome.blocked)
+            self.walls[where] = self.walls.get(where, 0) + 1
+            log.info("failed %s", failure_text(paper.id, outcome.error or "blocked"))
         else:
             self.note_failure(paper.id, outcome.error)
             if outcome.fatal and self.stop_reason is None:

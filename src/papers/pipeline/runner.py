@@ -171,6 +171,7 @@ class Summary:
     output_dir: str = ""
     state_path: str = ""
     notes: list[str] = field(default_factory=list)  # for the closing summary (what set the pace)
+    walls: list[str] = field(default_factory=list)  # one line a walled host, with its fix
 
 
 def ending_of(cancelled: bool, output_closed: bool, state_error: str | None,

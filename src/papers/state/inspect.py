@@ -207,11 +207,35 @@ def status_lines(paths: list[str], as_json: bool, which: str | None) -> list[str
     import json
 
     rep, records = report(paths)
+    if which == "blocked":
+        return blocked_lines(records, as_json)
     if which:
         # A bad input entry's id is its file:line, which no later run can take as a paper.
         return [rec.id or key for key, rec in records.items()
                 if rec.status == which and not key.startswith("junk:")]
     return [json.dumps(rep.as_json(), ensure_ascii=False)] if as_json else describe(rep)
+
+
+def blocked_lines(records: dict[str, PaperRecord], as_json: bool) -> list[str]:
+    """`papers status --blocked`: the papers a wall stopped, by host and kind, the hosts
+    with most first; for a person, each group's line then its papers' ids."""
+    import json
+
+    from papers.download.blocked import what
+
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key, rec in records.items():
+        if rec.status == Status.FAILED and rec.blocked:
+            groups.setdefault((rec.blocked_at or "?", rec.blocked), []).append(rec.id or key)
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    if as_json:
+        return [json.dumps({"blocked": [{"host": h, "kind": k, "papers": ids}
+                                        for (h, k), ids in ranked]}, ensure_ascii=False)]
+    lines = []
+    for (host, kind), ids in ranked:
+        lines.append(f"{host}: {len(ids)} paper(s) blocked by {what(kind)}")
+        lines += [f"  {i}" for i in ids]
+    return lines
 
 
 def verify_paths(paths: list[str], fix_them: bool, now: float) -> tuple[list[str], list[str]]:

@@ -35,6 +35,8 @@ class PaperRecord(NamedTuple):
     version: str | None = None        # downloaded: publishedVersion | acceptedVersion | submittedVersion
     looked_up: bool | None = None     # failed: every source was asked too (not only its own URLs)
     match: dict[str, Any] | None = None  # a reference string's: status, score, source, query, ...
+    blocked: str | None = None        # failed at a wall: its kind (cloudflare, login, ...) ...
+    blocked_at: str | None = None     # ... and the host that put it up
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -103,7 +105,8 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
                             last_modified=outcome.last_modified, size_limit=outcome.size_limit,
-                            looked_up=outcome.looked_up or None)
+                            looked_up=outcome.looked_up or None, blocked=outcome.blocked,
+                            blocked_at=outcome.blocked_at)
     same = outcome.duplicate_of or (prior.duplicate_of if prior and outcome.status is Status.SKIPPED
                                     else None)
     return rec._replace(
