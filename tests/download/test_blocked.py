@@ -35,6 +35,9 @@ from support.walls import (CLOUDFLARE, CLOUDFLARE_NO_SCRIPT, COOKIES, DATADOME, 
     (403, {}, PAYWALL, "", "paywall"),
     (404, {}, ORDINARY_404, "https://x.org/login", None),  # a 404 with a sign-in box is a 404
     (200, {}, LANDING, "https://x.org/article/1", None),    # a page, not a wall
+    (200, {}, LANDING + b"<form><div class='g-recaptcha'></div></form>" + b" " * 20000, "",
+     None),                                                # a long page with a contact form
+    (404, {}, HCAPTCHA, "", None),                          # a 404 with a captcha form
     (200, {}, LANDING, "https://x.org/files/login.pdf", None),  # a file's name, not a login
     (403, {}, b"Forbidden", "", None),
     (500, {}, b"<html><body>Internal Server Error</body></html>", "", None),

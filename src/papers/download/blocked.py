@@ -51,8 +51,7 @@ _PAGE_SIGNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("cloudflare", _signs(r"/cdn-cgi/challenge-platform", r"__cf_chl_", r"cf-browser-verification",
                           r"challenges\.cloudflare\.com")),
     ("captcha", _signs(r"shieldsquare", r"perfdrive\.com", r"px-captcha", r"_pxcaptcha",
-                       r"perimeterx", r"captcha-delivery\.com", r"datadome", r"g-recaptcha",
-                       r"google\.com/recaptcha", r"h-captcha", r"hcaptcha\.com",
+                       r"perimeterx", r"captcha-delivery\.com", r"datadome",
                        r"are you a robot", r"verify you are (a )?human")),
     ("pmc_pow", _signs(r"cloudpmc-viewer-pow", r"pmc-pow-challenge")),
     ("rate_limit", _signs(r"too many requests", r"rate limit exceeded",
@@ -66,6 +65,10 @@ _PAGE_SIGNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("login", _signs(r"shibboleth", r"openathens", r"/saml2?/", r"wayfless",
                      r"institutional (login|sign[- ]in)")),
 )
+#: A captcha widget names a wall only on a short page: ordinary pages carry one in a
+#: contact or newsletter form.
+_WIDGETS = _signs(r"g-recaptcha", r"google\.com/recaptcha", r"h-captcha", r"hcaptcha\.com")
+WIDGET_PAGE = 16 * 1024
 _URL_SIGNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("cookies", re.compile(r"/cookieabsent|cookies_not_supported", re.IGNORECASE)),
     ("login", re.compile(r"/(login|signin|sign-in|sso|idp|shibboleth\.sso|wayf)(?=$|[/?#])",
@@ -133,6 +136,8 @@ def classify(status: int, headers: Mapping[str, str], body: bytes, url: str = ""
     for kind, signs in _PAGE_SIGNS:
         if (kind in ANY_STATUS or status in _REFUSALS) and signs.search(page):
             return kind
+    if status in _REFUSALS and len(page) < WIDGET_PAGE and _WIDGETS.search(page):
+        return "captcha"  # a short page that is little but a captcha widget
     structural = _by_structure(_page(page)) if page else None
     if structural == "cloudflare" or (structural and status in _REFUSALS):
         return structural
