@@ -12,6 +12,23 @@ PAGE = "https://pub.example/article/10.1/x?from=doi"
     ('<iframe src="/frame.pdf"></iframe><meta name="citation_pdf_url" content="https://cdn.example/x.pdf">',
      "https://cdn.example/x.pdf"),
     ('<META NAME="Citation_PDF_URL" CONTENT="/content/x.pdf">', "https://pub.example/content/x.pdf"),
+    # citation_pdf_url as a property (Open Graph style), then the platforms' own tags
+    ('<meta property="citation_pdf_url" content="/og.pdf">', "https://pub.example/og.pdf"),
+    ('<meta name="bepress_citation_pdf_url" content="https://works.example.edu/cgi/'
+     'viewcontent.cgi?article=1001&amp;context=facpub"><link rel="alternate" '
+     'type="application/pdf" href="/alt.pdf">',
+     "https://works.example.edu/cgi/viewcontent.cgi?article=1001&context=facpub"),
+    ('<meta name="wkhealth_pdf_url" content="https://journals.lww.com/x/Fulltext/2020/01000/'
+     'a.pdf">', "https://journals.lww.com/x/Fulltext/2020/01000/a.pdf"),
+    ('<meta name="eprints.document_url" content="https://eprints.example.ac.uk/1/1/paper.pdf">',
+     "https://eprints.example.ac.uk/1/1/paper.pdf"),
+    ('<meta name="wkhealth_pdf_url" content="/w.pdf"><meta name="citation_pdf_url" '
+     'content="/c.pdf">', "https://pub.example/c.pdf"),    # citation_pdf_url still first
+    # a link to the DOI resolver leads back to this page: no link
+    ('<meta name="citation_pdf_url" content="https://doi.org/10.1/x">', None),
+    ('<meta name="citation_pdf_url" content="https://doi.org/10.1/x">'
+     '<link rel="alternate" type="application/pdf" href="/real.pdf">',
+     "https://pub.example/real.pdf"),
     # then <link rel="alternate" type="application/pdf">
     ('<link rel="alternate" type="application/pdf" href="x.full.pdf">'
      '<meta http-equiv="refresh" content="0; url=/elsewhere">', "https://pub.example/article/10.1/x.full.pdf"),

@@ -4,12 +4,17 @@ A DOI, an OpenAlex `oa_url` or an Unpaywall `url` often leads to an HTML page
 about the paper rather than to the PDF. `pdf_link` reads such a page with the
 standard library's HTML parser and takes, in this order, the first of:
 
-1. `<meta name="citation_pdf_url" content=...>` (the Google Scholar tag);
-2. `<link rel="alternate" type="application/pdf" href=...>`;
-3. `<meta http-equiv="refresh" content="0; url=...">` (ScienceDirect);
-4. an `<iframe>`, `<embed>` or `<object>` whose source looks like a PDF (IEEE's stamp.jsp).
+1. `<meta name="citation_pdf_url" content=...>` (the Google Scholar tag, also given as
+   `property`);
+2. the platforms' own PDF tags: `bepress_citation_pdf_url` (Digital Commons),
+   `wkhealth_pdf_url` (Wolters Kluwer), `eprints.document_url` (EPrints repositories),
+   as Unpaywall's and Zotero's readers take them;
+3. `<link rel="alternate" type="application/pdf" href=...>`;
+4. `<meta http-equiv="refresh" content="0; url=...">` (ScienceDirect);
+5. an `<iframe>`, `<embed>` or `<object>` whose source looks like a PDF (IEEE's stamp.jsp).
 
-The link is resolved against the page's final URL. Pure: no I/O.
+The link is resolved against the page's final URL. A link back to the page itself, or
+to the DOI resolver (which leads back to the page), is no link. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from urllib.parse import urljoin, urlsplit
 MAX_PAGE_BYTES = 2 * 1024 * 1024   # read at most this much of a landing page
 MAX_LANDING_HOPS = 2               # landing page -> landing page -> PDF at the most
 
-_RANKS = ("citation_pdf_url", "alternate_pdf", "refresh", "embedded")
+_RANKS = ("citation_pdf_url", "platform_pdf", "alternate_pdf", "refresh", "embedded")
+#: The platforms' own tags for the PDF, after `citation_pdf_url`.
+_PLATFORM_TAGS = ("bepress_citation_pdf_url", "wkhealth_pdf_url", "eprints.document_url")
+_RESOLVERS = ("doi.org", "dx.doi.org")
 
 
 def _looks_like_pdf(src: str, mime: str = "") -> bool:
@@ -61,8 +69,11 @@ class _LinkFinder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
         if tag == "meta":
-            if a.get("name", "").lower() == "citation_pdf_url":
+            name = (a.get("name") or a.get("property") or "").lower()
+            if name == "citation_pdf_url":
                 self._keep("citation_pdf_url", a.get("content"))
+            elif name in _PLATFORM_TAGS:
+                self._keep("platform_pdf", a.get("content"))
             elif a.get("http-equiv", "").lower() == "refresh":
                 self._keep("refresh", _refresh_url(a.get("content", "")))
         elif tag == "link":
@@ -95,6 +106,7 @@ def pdf_link(page: bytes, page_url: str, charset: str | None = None) -> str | No
         if link is None:
             continue
         url = urljoin(page_url, link)
-        if url.lower().startswith(("http://", "https://")) and url != page_url:
+        if url.lower().startswith(("http://", "https://")) and url != page_url \
+                and (urlsplit(url).hostname or "").lower() not in _RESOLVERS:
             return url
     return None
