@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from papers.disk.files import check_output_dir, make_output_dir
 from papers.disk.naming import Namer
 from papers.download.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
+from papers.download.stage import Stage, can_match, to_look_up
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.inputs.records import reference_text
 from papers.model import Outcome, Paper, Status, candidate_urls
@@ -28,19 +29,16 @@ from papers.output.display import Reporter, Stats
 from papers.pipeline.messages import (AlreadyDone, PapersQueued, ProgressUpdate, TotalEstimate,
                                       result_message)
 from papers.pipeline.processor import ResultProcessor, download_processor
-from papers.pipeline.runner import (BATCH, Pipeline, Summary, ending_of, make_sources, policy_of,
-                                    warn_unpaywall)
+from papers.pipeline.runner import BATCH, Pipeline, Summary, ending_of, policy_of, warn_unpaywall
 from papers.redact import redact
 from papers.settings import Settings
 from papers.state.records import PaperRecord
 from papers.state.store import StateStore
 
 if TYPE_CHECKING:
-    from papers.discovery.cascade import Cascade
     from papers.download.attempt import FetchConfig
     from papers.download.fetch import Fetcher
     from papers.download.scheduler import HostScheduler, Reservation
-    from papers.net.hosts import HostLimiter
     from papers.net.netconf import NetConfig
 
 log = logging.getLogger("papers")
@@ -73,11 +71,11 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     cancel = cancel or threading.Event()
     output_dir, bibtex, state, on_disk = _open_run(settings)
     real_dir = os.path.realpath(output_dir)
-    can_resolve, can_match = _can_resolve(settings), _can_match(settings)
+    can_resolve, matchable = _can_resolve(settings), can_match(settings)
     # The planner copies the records before the processor starts: it never reads the live store.
     planner = Planner(real_dir, state.records, on_disk, settings.retry_failed, can_resolve,
                       settings.doi_resolver, settings.naming, settings.max_size, settings.shard,
-                      can_match)
+                      matchable)
     quiet_gc.settle()
     named_before = state.last_run.get("naming", _UNKNOWN)  # the last run's --name
     output_closed = threading.Event()
@@ -95,7 +93,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
     scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
-    stage = _Stage(settings, limiter, cancel, net) if can_resolve else None
+    stage = Stage(settings, limiter, cancel, net) if can_resolve else None
     if stage is not None:
         warn_unpaywall(settings, expected)  # an upper bound: the cascade asks it last
     pipeline = Pipeline(make_processor, settings.workers, cancel,
@@ -108,7 +106,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     if stage is not None:
         stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
     input_error = _feed(pipeline, planner, papers, expected, cancel,
-                        lambda job: stage.start(job) if stage and _to_look_up(job.paper)
+                        lambda job: stage.start(job) if stage and to_look_up(job.paper)
                         else to_workers(job))
     fetcher.close()
     pipeline.processor.printer.raise_stdout_error()
@@ -139,18 +137,6 @@ def _feed(pipeline: Pipeline, planner: Planner, papers: Iterable[Paper], expecte
 def _can_resolve(settings: Settings) -> bool:
     """Some source can look identifiers up."""
     return any(settings.source(n).enabled for n in settings.use_sources)
-
-
-def _can_match(settings: Settings) -> bool:
-    """A reference string or a title can be matched: crossref or openalex is enabled."""
-    return any(settings.source(n).enabled for n in settings.use_sources
-               if n in ("crossref", "openalex"))
-
-
-def _to_look_up(paper: Paper) -> bool:
-    """Whether a planned paper goes to the lookup stage: it has an identifier, or it is a
-    reference string or a title (the planner let it through only if it can be matched)."""
-    return bool(paper.identifiers) or (not paper.urls and reference_text(paper) is not None)
 
 
 def _open_run(settings: Settings) -> tuple[str, Any, StateStore, set[str] | None]:
@@ -224,7 +210,7 @@ class _Worker:
     stage while some source has not been asked."""
 
     def __init__(self, settings: Settings, scheduler: "HostScheduler", fetcher: "Fetcher",
-                 put: Callable[[Any], None], cascade: "_Stage | None") -> None:
+                 put: Callable[[Any], None], cascade: "Stage | None") -> None:
         self.settings = settings
         self.scheduler, self.limiter, self.cancel = scheduler, fetcher.limiter, fetcher.cancel
         self.fetcher, self.put, self.cascade = fetcher, put, cascade
@@ -312,58 +298,7 @@ def _looked_up(namer: Namer, job: Fetch) -> Fetch:
     return replace(job, path=path, final_may_exist=True, part_may_exist=True)
 
 
-class _Stage:
-    """The lookup stage, made when the first paper needs it: a run of plain URLs never
-    imports the API clients."""
-
-    def __init__(self, settings: Settings, limiter: "HostLimiter", cancel: threading.Event,
-                 net: "NetConfig") -> None:
-        self.settings, self.limiter, self.cancel, self.net = settings, limiter, cancel, net
-        self.cascade: Cascade | None = None
-        self.lock = threading.Lock()
-
-    def wire(self, send: Callable[[Fetch], bool], report: Callable[[Paper, Outcome], None]) -> None:
-        self.send, self.report = send, report
-
-    def start(self, job: Fetch) -> bool:
-        """Give a planned job to the cascade."""
-        with self.lock:
-            if self.cascade is None:
-                from papers.discovery.cascade import Cascade
-
-                s = self.settings
-                sources = make_sources(s, self.limiter, self.cancel, self.net)
-                self.cascade = Cascade(sources, self.send, self.report, self.cancel,
-                                       s.doi_resolver, s.secrets, matcher=_matcher(s, sources),
-                                       match_connections=max(1, min(s.workers, 16)))
-        return self.cascade.start(job)
-
-    def failed(self, job: Fetch, outcome: Outcome, tried: list[Any]) -> Outcome | None:
-        return self.cascade.failed(job, outcome, tried)
-
-    def done(self, job: Fetch) -> None:
-        self.cascade.done(job)
-
-    def close_input(self) -> None:
-        if self.cascade is not None:
-            self.cascade.close_input()
-
-    def notes(self) -> list[str | None]:
-        """The sources' notes for the summary (an allowance used up)."""
-        return [s.note() for s in self.cascade.sources] if self.cascade else []
-
-
-def _matcher(settings: Settings, sources: list[Any]) -> Any:
-    """The references' matcher over the sources (None when neither crossref nor openalex is
-    one of them)."""
-    from papers.discovery.reference import MATCH_SOURCES, Matcher
-
-    if not any(s.name in MATCH_SOURCES for s in sources):
-        return None
-    return Matcher(sources, settings.match)
-
-
-def _end_input(stage: _Stage | None, scheduler: "HostScheduler") -> None:
+def _end_input(stage: Stage | None, scheduler: "HostScheduler") -> None:
     """The input is planned: once the lookup stage has nothing left, the workers may end."""
     if stage is not None:
         stage.close_input()
@@ -447,7 +382,7 @@ def dry_run(settings: Settings, papers: Iterable[Paper], *, out: TextIO) -> Summ
     can_resolve = _can_resolve(settings)
     planner = Planner(os.path.realpath(output_dir), state.records, None, settings.retry_failed,
                       can_resolve, settings.doi_resolver, settings.naming, settings.max_size,
-                      settings.shard, _can_match(settings))
+                      settings.shard, can_match(settings))
     stats = Stats()
     input_error = None
     try:
