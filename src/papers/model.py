@@ -104,6 +104,7 @@ class Outcome:
     unreported: int = 0               # bytes received but not yet sent as PROGRESS_UPDATE
     duplicate_of: str | None = None   # downloaded: the same file as this other paper's (its id)
     version: str | None = None        # downloaded: the version a source named for the URL
+    license: str | None = None        # downloaded: the licence a source named for the URL
     looked_up: bool = False           # failed after every source was asked
     blocked: str | None = None        # failed at a wall: its kind (download.blocked.KINDS) ...
     blocked_at: str | None = None     # ... and the host that put it up

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from papers.discovery.choice import Choice, parse_licences, parse_versions
 from papers.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -155,6 +156,14 @@ class Settings:
     metadata: str | None = setting(None, "json", "Write NAME.json beside each PDF: its merged "
                                    "record and the URL the bytes came from.", "--metadata",
                                    nullable=True)
+    versions: tuple[str, ...] | None = setting(
+        None, "versions", "Take only candidates of these versions: published, accepted, "
+        "submitted, unknown (no source named one).", "--version", metavar="V,V", nullable=True,
+        shown="any")
+    licenses: tuple[str, ...] | None = setting(
+        None, "licenses", "Take only candidates with these licences: cc-by, cc-by-sa, cc0, pd, "
+        "..., open (any Creative Commons or public domain), unknown.", "--license",
+        metavar="L,L", nullable=True, shown="any")
     bibtex: str | None = setting(None, "path", "Write (and on later runs update) a BibTeX "
                                  "library of the downloaded papers; its file fields point at "
                                  "the PDFs, for Zotero and JabRef.", "--bibtex", metavar="FILE",
@@ -176,6 +185,10 @@ class Settings:
     use_sources: tuple[str, ...] = setting(SOURCE_NAMES, "source_names", "Sources to ask, in "
                                            "order.", "--sources", metavar="A,B",
                                            commands=CONSOLIDATE, shown="all six")
+
+    def choice(self) -> Choice:
+        """The versions and licences this run takes."""
+        return Choice(self.versions, self.licenses)
 
     def source(self, name: str) -> SourceSettings:
         """The settings of source `name`."""
@@ -345,7 +358,18 @@ def _min_score(name: str, value: Any) -> float:
 
 _PARSERS = {"size": _size, "min_score": _min_score, "email": _email, "url": _url, "shard": _shard, "json": _json_choice,
             "template": lambda name, value: _template(value),
-            "source_names": lambda name, value: parse_source_names(value)}
+            "source_names": lambda name, value: parse_source_names(value),
+            "versions": lambda name, value: _choices(name, value, parse_versions),
+            "licenses": lambda name, value: _choices(name, value, parse_licences)}
+
+
+def _choices(name: str, value: Any, parse: Any) -> tuple[str, ...]:
+    if not isinstance(value, (str, list, tuple)):
+        raise SettingError(name, f"expected a comma-separated list, got {value!r}")
+    try:
+        return parse(value if isinstance(value, str) else [str(v) for v in value])
+    except ValueError as e:
+        raise SettingError(name, str(e)) from None
 
 
 def parse_sources(value: Any, base: tuple[SourceSettings, ...] = DEFAULT_SOURCES) -> tuple[SourceSettings, ...]:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from papers.discovery.choice import Choice
 from papers.discovery.resolver import merge, paper_with_candidates, url_identity
 from papers.discovery.sources.base import Candidate, Found, Ids, Source
 from papers.errors import ApiError, Cancelled
@@ -65,6 +66,7 @@ class Lookup:
     failure: Outcome | None = None                   # the last worker's outcome, if one failed
     last_resort: bool = False                        # the DOI's landing page was given to a worker
     reference: str | None = None                     # a reference string or title, to match first
+    passed_over: list[tuple[Any, Any]] = field(default_factory=list)  # (version, licence) not taken
 
 
 def cascade_order(sources: list[Source]) -> list[Source]:
@@ -99,7 +101,8 @@ class Cascade:
                  report: Callable[[Paper, Outcome], None], cancel: threading.Event,
                  doi_resolver: str | None, secrets: tuple[str, ...] = (),
                  clock: Callable[[], float] = time.monotonic, matcher: Any = None,
-                 match_connections: int = 4) -> None:
+                 match_connections: int = 4, choice: Choice = Choice()) -> None:
+        self.choice = choice  # the versions and licences the run takes
         self.sources = cascade_order(sources)
         self.names = [s.name for s in sources]       # the configured order, for reasons
         self.arxiv = next((s for s in sources if s.name == "arxiv"), None)
@@ -187,6 +190,8 @@ class Cascade:
             return True
         record = self._record(lookup)
         fresh = [c for c in record["candidates"] if url_identity(c["url"]) not in lookup.tried]
+        if self.choice.active:
+            fresh = self._chosen(lookup, fresh)
         if fresh:
             return self._send(job, lookup, record, fresh)
         tier = self._next_tier(lookup)
@@ -194,6 +199,18 @@ class Cascade:
             tier.put(job, from_planner)
             return True
         return self._last_resort(job, lookup, record, worker)
+
+    def _chosen(self, lookup: Lookup, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The candidates of a version and licence the run takes; the others are passed
+        over for good (and said in the failure if nothing else is left)."""
+        kept = []
+        for c in fresh:
+            if self.choice.keeps(c.get("version"), c.get("license")):
+                kept.append(c)
+            else:
+                lookup.tried.add(url_identity(c["url"]))
+                lookup.passed_over.append((c.get("version"), c.get("license")))
+        return kept
 
     def _send(self, job: "Fetch", lookup: Lookup, record: dict[str, Any],
               fresh: list[dict[str, Any]]) -> bool:
@@ -203,13 +220,16 @@ class Cascade:
                         urls=tuple(c["url"] for c in fresh))
         versions = dict(job.versions or {})
         versions.update((c["url"], c["version"]) for c in fresh if c.get("version"))
+        licenses = dict(job.licenses or {})
+        licenses.update((c["url"], c["license"]) for c in fresh if c.get("license"))
         return self.send(replace(job, paper=paper, earlier=lookup.earlier, doi_fallback=False,
-                                 versions=versions or None))
+                                 versions=versions or None, licenses=licenses or None))
 
     def _last_resort(self, job: "Fetch", lookup: Lookup, record: dict[str, Any],
                      worker: bool) -> bool:
         """No source has more: the DOI's landing page, or a report of why nothing was found."""
-        if lookup.ids.doi and self.doi_resolver:
+        # The DOI's page names no version or licence: only a run that takes unknown ones.
+        if lookup.ids.doi and self.doi_resolver and self.choice.keeps(None, None):
             lookup.last_resort = True
             paper = replace(paper_with_candidates(lookup.origin, record), urls=())
             error = None if lookup.earlier else record["reason"]
@@ -220,6 +240,9 @@ class Cascade:
         paper = paper_with_candidates(lookup.origin, record)
         if lookup.failure is not None:
             self.report(paper, self._final(lookup))
+        elif lookup.passed_over:  # there were copies, none of a version or licence taken
+            self.report(paper, Outcome(status=Status.FAILED,
+                                       error=self.choice.why_none(lookup.passed_over)))
         else:
             self.report(paper, Outcome(status=Status.FAILED, error=record["reason"],
                                        permanent=record["status"] == "not_found",

@@ -85,6 +85,17 @@ def order_candidates(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def _given(url: str, paper: Paper) -> Candidate:
+    """One of the input's own URLs, with the version and licence its record's `candidates`
+    name for it (a consolidated record says them)."""
+    for c in paper.extra.get("candidates") or ():
+        if isinstance(c, dict) and c.get("url") == url:
+            version, licence = c.get("version"), c.get("license")
+            return Candidate(url, "input", version=version if isinstance(version, str) else None,
+                             license=licence if isinstance(licence, str) else None)
+    return Candidate(url, "input")
+
+
 def merge(paper: Paper, ids: Ids, found: dict[str, Found], status: dict[str, str],
           extra_candidates: list[Candidate] = ()) -> dict[str, Any]:
     """One consolidated record from the input paper and what each source said."""
@@ -97,7 +108,7 @@ def merge(paper: Paper, ids: Ids, found: dict[str, Found], status: dict[str, str
                 return v
         return None
 
-    cands = [Candidate(u, "input") for u in paper.urls]
+    cands = [_given(u, paper) for u in paper.urls]
     cands += list(extra_candidates)
     for f in found.values():
         cands.extend(f.candidates)

@@ -132,7 +132,8 @@ class Fetcher:
                                         sha256=attempt.sha256, pdf_url=attempt.pdf_url,
                                         landing_page=attempt.landing_page,
                                         duplicate_of=attempt.duplicate_of,
-                                        version=(job.versions or {}).get(url))
+                                        version=(job.versions or {}).get(url),
+                                        license=(job.licenses or {}).get(url))
                 if self.config.metadata and not attempt.duplicate_of:
                     write_metadata(attempt.path or "", metadata_record(dl.paper, outcome),
                                    dl.paper.id)

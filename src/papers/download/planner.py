@@ -52,6 +52,7 @@ class Fetch:
     part_may_exist: bool = True      # False: no `.part` at the start
     lookup: Any = None               # a discovery.cascade.Lookup: sources may be asked for more
     versions: dict[str, str] | None = None   # candidate URL: the version a source named
+    licenses: dict[str, str] | None = None   # candidate URL: the licence a source named
     earlier: tuple[Any, ...] = ()    # (url, attempt) that failed before, in this run
     doi_fallback: bool = True        # the DOI's landing page may be tried after `paper.urls`
     lookup_error: str | None = None  # why the sources named no candidate
@@ -100,7 +101,8 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
             size = -1
         if size == prior.bytes:
             return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.sha256,
-                           url=prior.url, pdf_url=prior.pdf_url, version=prior.version)
+                           url=prior.url, pdf_url=prior.pdf_url, version=prior.version,
+                           license=prior.license)
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id

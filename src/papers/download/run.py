@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from papers.disk.files import check_output_dir, make_output_dir
 from papers.disk.naming import Namer
 from papers.download.planner import UNRESOLVED, Decision, Done, Fetch, Planner, Report
-from papers.download.stage import Stage, can_match, to_look_up
+from papers.download.stage import Router, Stage, can_match
 from papers.errors import Cancelled, ConfigError, InputError, OutputError
 from papers.inputs.records import reference_text
 from papers.model import Outcome, Paper, Status, candidate_urls
@@ -105,9 +105,9 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     to_workers = _ToWorkers(scheduler, pipeline, worker, planner.namer, settings.doi_resolver)
     if stage is not None:
         stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
-    input_error = _feed(pipeline, planner, papers, expected, cancel,
-                        lambda job: stage.start(job) if stage and to_look_up(job.paper)
-                        else to_workers(job))
+    route = Router(stage, to_workers, lambda paper, o: pipeline.put(result_message(paper, o)),
+                   settings.choice())
+    input_error = _feed(pipeline, planner, papers, expected, cancel, route)
     fetcher.close()
     pipeline.processor.printer.raise_stdout_error()
     recorder = pipeline.processor.recorder

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from papers.discovery.choice import Choice
 from papers.download.planner import Fetch
 from papers.inputs.records import reference_text
-from papers.model import Outcome, Paper
+from papers.model import Outcome, Paper, Status
 from papers.pipeline.runner import make_sources
 from papers.settings import Settings
 
@@ -56,7 +58,8 @@ class Stage:
                 sources = make_sources(s, self.limiter, self.cancel, self.net)
                 self.cascade = Cascade(sources, self.send, self.report, self.cancel,
                                        s.doi_resolver, s.secrets, matcher=_matcher(s, sources),
-                                       match_connections=max(1, min(s.workers, 16)))
+                                       match_connections=max(1, min(s.workers, 16)),
+                                       choice=s.choice())
         return self.cascade.start(job)
 
     def failed(self, job: Fetch, outcome: Outcome, tried: list[Any]) -> Outcome | None:
@@ -98,3 +101,33 @@ class _LazyMatcher:
 
                 self.matcher = Matcher(self.sources, self.settings.match)
         return self.matcher.match(text)
+
+
+class Router:
+    """Where a planned job goes: the lookup stage (identifiers, references), or straight to
+    the workers with its own URLs, those of a version and licence the run takes."""
+
+    def __init__(self, stage: Stage | None, to_workers: Callable[[Fetch], bool],
+                 report: Callable[[Paper, Outcome], None], choice: Choice) -> None:
+        self.stage, self.to_workers, self.report, self.choice = stage, to_workers, report, choice
+
+    def __call__(self, job: Fetch) -> bool:
+        """False if the run is stopping."""
+        if self.stage is not None and to_look_up(job.paper):
+            return self.stage.start(job)
+        if not self.choice.active:
+            return self.to_workers(job)
+        given = {c.get("url"): c for c in job.paper.extra.get("candidates") or ()
+                 if isinstance(c, dict)}
+        said = [(u, (given.get(u) or {}).get("version"), (given.get(u) or {}).get("license"))
+                for u in job.paper.urls]
+        kept = [(u, v, lic) for u, v, lic in said if self.choice.keeps(v, lic)]
+        if not kept:
+            self.report(job.paper, Outcome(status=Status.FAILED, error=self.choice.why_none(
+                [(v, lic) for _, v, lic in said])))
+            return True
+        paper = replace(job.paper, urls=tuple(u for u, _, _ in kept))
+        return self.to_workers(replace(
+            job, paper=paper, doi_fallback=False,
+            versions={u: v for u, v, _ in kept if v} or None,
+            licenses={u: lic for u, _, lic in kept if lic} or None))

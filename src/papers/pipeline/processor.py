@@ -54,6 +54,8 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         line["duplicate_of"] = redacted(outcome.duplicate_of)
     if outcome.version:
         line["version"] = outcome.version
+    if outcome.license:
+        line["license"] = outcome.license
     if outcome.blocked:  # a wall, named: what it is and whose
         line.update(error_kind="blocked", blocked=outcome.blocked, blocked_at=outcome.blocked_at)
     if paper.title:
@@ -405,7 +407,7 @@ class DownloadPrinter(Printer):
             for paper, rec in msg.batch:
                 outcome = Outcome(status=Status.SKIPPED, path=rec.path, bytes=rec.bytes or 0,
                                   sha256=rec.sha256, url=rec.url, pdf_url=rec.pdf_url,
-                                  version=rec.version)
+                                  version=rec.version, license=rec.license)
                 self.emit(json.dumps(result_line(paper, outcome), ensure_ascii=False))
         self.reporter.update(self.stats)
 

@@ -33,6 +33,7 @@ class PaperRecord(NamedTuple):
     size_limit: int | None = None     # failed as too large under this --max-size
     duplicate_of: str | None = None   # downloaded: the same file as this paper's (its id)
     version: str | None = None        # downloaded: publishedVersion | acceptedVersion | submittedVersion
+    license: str | None = None        # downloaded: the licence a source named for the file
     looked_up: bool | None = None     # failed: every source was asked too (not only its own URLs)
     match: dict[str, Any] | None = None  # a reference string's: status, score, source, query, ...
     blocked: str | None = None        # failed at a wall: its kind (cloudflare, login, ...) ...
@@ -114,6 +115,8 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
         pdf_url=redacted(outcome.pdf_url) if outcome.pdf_url else prior and prior.pdf_url,
         duplicate_of=redacted(same),
         version=outcome.version or (prior.version if prior and outcome.status is Status.SKIPPED
+                                    else None),
+        license=outcome.license or (prior.license if prior and outcome.status is Status.SKIPPED
                                     else None))
 
 
