@@ -62,3 +62,24 @@ def test_a_bad_list_is_a_one_line_error(fake, cfg, papers, tmp_path):
                "10.1000/x")
     assert r.code == 2 and "unknown version 'final'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_bibtex_library_says_the_files_version_and_licence(fake, cfg, papers, tmp_path):
+    world(fake)
+    fake.add(doi="10.1000/noted", openalex_pdf=fake.pdf("noted.pdf", 4)[0])
+    bib = tmp_path / "in.bib"
+    bib.write_text("@article{mine, title = {Mine}, doi = {10.1000/noted}, note = {my own note}}\n")
+    lib = tmp_path / "library.bib"
+    r = papers("download", "-c", cfg(), "-o", str(tmp_path / "o"), "--version", "accepted,published",
+               "--bibtex", str(lib), "-i", str(bib), "10.1000/two", fast=False)
+    assert r.code == 0, r.stderr
+    import bibtexparser
+
+    entries = {e.fields_dict["doi"].value.strip("{}"): e for e in
+               bibtexparser.parse_string(lib.read_text()).entries}
+    two = entries["10.1000/two"].fields_dict
+    assert two["license"].value == "cc-by"
+    assert two["note"].value == "PDF: published version, licence cc-by"
+    mine = entries["10.1000/noted"].fields_dict
+    assert mine["note"].value.strip("{}") == "my own note"  # the user's field as written
+    assert mine["license"].value.strip("{}") == "cc-by"

@@ -9,8 +9,9 @@ import logging
 import os
 import re
 import unicodedata
-from typing import Any
+from typing import Any, NamedTuple
 
+from papers.discovery.choice import version_key
 from papers.disk.durable import write_atomic
 from papers.errors import OutputError
 from papers.inputs.bibliographies import BIBTEX_ENTRY, quiet_bibtexparser
@@ -46,7 +47,17 @@ def _load(path: str) -> Any:
         raise OutputError(f"--bibtex {path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
 
 
-def update(path: str, papers: list[tuple[Paper, str]]) -> None:
+class Shelved(NamedTuple):
+    """A downloaded paper as the library takes it: its PDF, and the version and licence a
+    source named for that file (None when none did)."""
+
+    paper: Paper
+    pdf: str
+    version: str | None = None
+    license: str | None = None
+
+
+def update(path: str, papers: list[Shelved] | list[tuple[Any, ...]]) -> None:
     """Write `papers` (each with its PDF's path) into the library at `path`. Every block
     papers did not write (the user's entries, comments, @strings, even entries that do
     not parse) keeps its text byte for byte; papers' own entries are replaced."""
@@ -61,10 +72,10 @@ def update(path: str, papers: list[tuple[Paper, str]]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     replaced: dict[int, str] = {}
     added: dict[str, str] = {}  # by paper key: a paper given twice is one entry
-    for paper, pdf in papers:
+    for paper, pdf, version, licence in papers:
         old = ours.get(paper.key)
         key = old.key if old is not None else _key_for(paper, keys)
-        text = _entry_text(paper, os.path.relpath(pdf, folder), key)
+        text = _entry_text(paper, os.path.relpath(pdf, folder), key, _about(version, licence))
         if old is not None:
             replaced[id(old)] = text
         else:
@@ -82,10 +93,20 @@ def _key_for(paper: Paper, taken: set[str]) -> str:
     return _free(written[1], taken) if written and written[1] else _cite_key(paper, taken)
 
 
-def _entry_text(paper: Paper, pdf: str, key: str) -> str:
+def _about(version: str | None, licence: str | None) -> list[tuple[str, str]]:
+    """The `license` and `note` fields of the file's version and licence, when known."""
+    out = [("license", licence)] if licence else []
+    said = [f"{v} version" for v in [version_key(version)] if version] + (
+        [f"licence {licence}"] if licence else [])
+    return out + ([("note", "PDF: " + ", ".join(said))] if said else [])
+
+
+def _entry_text(paper: Paper, pdf: str, key: str, about: list[tuple[str, str]] = ()) -> str:
     """The entry papers writes for `paper`, as BibTeX text (by bibtexparser). A paper
     from a BibTeX input keeps that entry's type and fields as written (journal, pages,
-    month, the DOI's case...); only `file` and `papers_key` are added."""
+    month, the DOI's case...); only `file`, `papers_key` and, when known, the file's
+    `license` and a `note` of its version are added (a `note` or `license` of the user's
+    own stays as it is)."""
     import bibtexparser
     from bibtexparser.model import Entry, Field
 
@@ -93,6 +114,8 @@ def _entry_text(paper: Paper, pdf: str, key: str) -> str:
     ours = [("file", f":{pdf}:PDF"), (KEY_FIELD, paper.key)]
     if written:
         kind, _, fields = written
+        own = {k.lower() for k, _ in fields}
+        ours += [(k, v) for k, v in about if k not in own]
         keep = [Field(k, v) for k, v in fields if k.lower() not in ("file", KEY_FIELD)]
         entry = Entry(kind, key, keep + [Field(k, "{" + _braced(v) + "}") for k, v in ours])
         return bibtexparser.write_string(bibtexparser.Library([entry]), unparse_stack=[])
@@ -100,7 +123,7 @@ def _entry_text(paper: Paper, pdf: str, key: str) -> str:
               ("year", str(paper.year) if paper.year else None), ("doi", paper.doi),
               ("eprint", paper.arxiv), ("archiveprefix", "arXiv" if paper.arxiv else None),
               ("pmid", paper.pmid), ("pmcid", paper.pmcid),
-              ("url", paper.urls[0] if paper.urls else None), *ours]
+              ("url", paper.urls[0] if paper.urls else None), *ours, *about]
     kind = "misc" if paper.arxiv and not paper.doi else "article"
     entry = Entry(kind, key, [Field(k, _braced(v)) for k, v in fields if v])
     return bibtexparser.write_string(bibtexparser.Library([entry]))

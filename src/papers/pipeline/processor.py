@@ -310,7 +310,9 @@ class DownloadRecorder(Recorder):
     def __init__(self, *args: Any, bibtex: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.bibtex = bibtex
-        self.library: list[tuple[Paper, str]] = []  # (paper, its PDF) for the library
+        # The downloaded papers for the --bibtex library, as output.library.Shelved takes
+        # them: (paper, PDF, version, licence); the library loads only when written.
+        self.library: list[tuple[Paper, str, str | None, str | None]] = []
         self.walls: dict[tuple[str, str], int] = {}   # (host, kind): papers blocked there
         self.handlers.update({
             ProgressUpdate: self._on_progress,
@@ -340,7 +342,8 @@ class DownloadRecorder(Recorder):
         # place. Nothing to record; count.
         self.stats.skipped += len(msg.batch)
         if self.bibtex:
-            self.library += [(paper, rec.path) for paper, rec in msg.batch if rec.path]
+            self.library += [(paper, rec.path, rec.version, rec.license)
+                             for paper, rec in msg.batch if rec.path]
 
     def _on_interrupted(self, msg: Any) -> None:
         # Not a result: remember the kept .part's validators so the next run resumes it.
@@ -355,7 +358,7 @@ class DownloadRecorder(Recorder):
         stats = self.stats
         stats.bytes += outcome.unreported
         if self.bibtex and outcome.path and outcome.status in (Status.DOWNLOADED, Status.SKIPPED):
-            self.library.append((paper, outcome.path))
+            self.library.append((paper, outcome.path, outcome.version, outcome.license))
         if outcome.status is Status.DOWNLOADED and outcome.duplicate_of:
             stats.downloaded += 1
             stats.duplicates += 1
