@@ -29,6 +29,23 @@ PAGE = "https://pub.example/article/10.1/x?from=doi"
     ('<meta name="citation_pdf_url" content="https://doi.org/10.1/x">'
      '<link rel="alternate" type="application/pdf" href="/real.pdf">',
      "https://pub.example/real.pdf"),
+    # last, a link that says it is the PDF (OJS's galley, show-pdf, title=PDF) ...
+    ('<a class="obj_galley_link pdf" href="/index.php/j/article/view/12/34">PDF</a>',
+     "https://pub.example/index.php/j/article/view/12/34"),
+    ('<a class="btn show-pdf" href="/doi/pdf/10.1/x">View PDF</a>', "https://pub.example/doi/pdf/10.1/x"),
+    ('<a title="PDF" href="/content/x.pdf">Download</a>', "https://pub.example/content/x.pdf"),
+    ('<a class="obj_galley_link file" href="/x/data.csv">Data</a>', None),  # a galley, not the PDF
+    # ... never inside the references or related articles, never a supplement or a preview
+    ('<section id="references"><ol><li><a title="PDF" href="/other.pdf">PDF</a></li></ol>'
+     '</section>', None),
+    ('<div class="related-articles"><a class="show-pdf" href="/rel.pdf">PDF</a></div>'
+     '<a title="PDF" href="/mine.pdf">PDF</a>', "https://pub.example/mine.pdf"),
+    ('<a title="PDF" href="/x/suppl/S1_data.pdf">PDF</a>', None),
+    ('<iframe src="/content/issue_TOC.pdf"></iframe>', None),
+    ('<embed src="/preview/firstpage.pdf" type="application/pdf">', None),
+    # a declared citation_pdf_url in a supplement issue is the paper
+    ('<meta name="citation_pdf_url" content="/content/105/suppl_1/S1.full.pdf">',
+     "https://pub.example/content/105/suppl_1/S1.full.pdf"),
     # then <link rel="alternate" type="application/pdf">
     ('<link rel="alternate" type="application/pdf" href="x.full.pdf">'
      '<meta http-equiv="refresh" content="0; url=/elsewhere">', "https://pub.example/article/10.1/x.full.pdf"),

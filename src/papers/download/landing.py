@@ -11,7 +11,13 @@ standard library's HTML parser and takes, in this order, the first of:
    as Unpaywall's and Zotero's readers take them;
 3. `<link rel="alternate" type="application/pdf" href=...>`;
 4. `<meta http-equiv="refresh" content="0; url=...">` (ScienceDirect);
-5. an `<iframe>`, `<embed>` or `<object>` whose source looks like a PDF (IEEE's stamp.jsp).
+5. an `<iframe>`, `<embed>` or `<object>` whose source looks like a PDF (IEEE's stamp.jsp);
+6. a link that says it is the PDF: OJS's `a.obj_galley_link` (to the galley page, one
+   hop more), `a.show-pdf`, `a[title=PDF]`; never one inside a references or "related
+   articles" section.
+
+Of the links read off the page (5 and 6), supplementary files, figures, tables of
+contents (`_TOC.pdf`) and first-page previews are never the paper.
 
 The link is resolved against the page's final URL. A link back to the page itself, or
 to the DOI resolver (which leads back to the page), is no link. Pure: no I/O.
@@ -19,13 +25,24 @@ to the DOI resolver (which leads back to the page), is no link. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024   # read at most this much of a landing page
 MAX_LANDING_HOPS = 2               # landing page -> landing page -> PDF at the most
 
-_RANKS = ("citation_pdf_url", "platform_pdf", "alternate_pdf", "refresh", "embedded")
+_RANKS = ("citation_pdf_url", "platform_pdf", "alternate_pdf", "refresh", "embedded", "anchor")
+#: Links that are never the paper (Unpaywall's and Zotero's readers drop them too).
+_NOT_THE_PAPER = re.compile(r"suppl|/figures?/|_toc\.pdf|firstpage|first-page|/preview/|"
+                            r"thumbnail", re.IGNORECASE)
+#: Sections whose links are other works' (the paper's references, related articles).
+_OTHER_WORKS = re.compile(r"\b(references?|ref-list|bibliography|related|recommended|"
+                          r"citedby|cited-by)\b", re.IGNORECASE)
+_SECTIONS = ("section", "div", "ol", "ul", "aside", "nav")
+#: The kinds read off the page's links, not declared by its tags: the guards apply to them
+#: (a declared `citation_pdf_url` in a supplement issue, `/suppl_1/`, is the paper).
+_GUESSED = ("embedded", "anchor")
 #: The platforms' own tags for the PDF, after `citation_pdf_url`.
 _PLATFORM_TAGS = ("bepress_citation_pdf_url", "wkhealth_pdf_url", "eprints.document_url")
 _RESOLVERS = ("doi.org", "dx.doi.org")
@@ -61,6 +78,7 @@ class _LinkFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: dict[str, str] = {}
+        self.open: list[bool] = []  # each open section: is it one of other works' links?
 
     def _keep(self, kind: str, url: str | None) -> None:
         if url and url.strip() and kind not in self.found:
@@ -88,8 +106,25 @@ class _LinkFinder(HTMLParser):
             src = a.get("data", "")
             if _looks_like_pdf(src, a.get("type", "")):
                 self._keep("embedded", src)
+        elif tag in _SECTIONS:
+            self.open.append(bool(_OTHER_WORKS.search(f"{a.get('id', '')} {a.get('class', '')}")))
+        elif tag == "a" and not any(self.open) and _says_pdf(a):
+            self._keep("anchor", a.get("href"))
 
-    handle_startendtag = handle_starttag
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SECTIONS and self.open:
+            self.open.pop()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _SECTIONS:  # `<div/>` opens nothing
+            self.handle_starttag(tag, attrs)
+
+
+def _says_pdf(a: dict[str, str]) -> bool:
+    """A link that says it is the paper's PDF (OJS's galley link, `show-pdf`, `title=PDF`)."""
+    classes = a.get("class", "").lower().split()
+    return ("obj_galley_link" in classes and "pdf" in classes) or "show-pdf" in classes \
+        or a.get("title", "").strip().lower() == "pdf"
 
 
 def pdf_link(page: bytes, page_url: str, charset: str | None = None) -> str | None:
@@ -107,6 +142,7 @@ def pdf_link(page: bytes, page_url: str, charset: str | None = None) -> str | No
             continue
         url = urljoin(page_url, link)
         if url.lower().startswith(("http://", "https://")) and url != page_url \
-                and (urlsplit(url).hostname or "").lower() not in _RESOLVERS:
+                and (urlsplit(url).hostname or "").lower() not in _RESOLVERS \
+                and not (kind in _GUESSED and _NOT_THE_PAPER.search(urlsplit(url).path)):
             return url
     return None
