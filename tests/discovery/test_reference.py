@@ -86,15 +86,9 @@ def test_the_threshold_is_a_setting(fake, cfg, papers):
 def test_a_pasted_list_of_thirty_references_as_a_new_user_would(fake, cfg, papers, tmp_path):
     """The table's world in the fake APIs, its first 30 references pasted: `papers match`
     then `papers download` give the open PDFs of the matched works, and the rest say why."""
-    from support.references import TABLE, WORLD
+    from support.references import TABLE, populate
 
-    bodies = {}
-    for k, c in enumerate(WORLD):
-        pdf = None
-        if k % 2 == 0 and c.type == "article":
-            pdf, bodies[c.doi] = fake.pdf(f"w{k}.pdf", k)
-        fake.add(doi=c.doi, title=c.title, year=c.year, authors=c.authors, venue=c.venue or "",
-                 type=c.type or "article", openalex_pdf=pdf)
+    bodies = populate(fake)
     pasted = [q for q, _ in TABLE[:30]]
     expected = {q: e for q, e in TABLE[:30]}
     path = cfg()

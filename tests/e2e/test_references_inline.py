@@ -6,23 +6,14 @@ anything else fails as `ambiguous` (with its candidates) or `not_found`, never a
 import os
 
 from conftest import pdfs_in, read_state
-from support.references import AMBIGUOUS, NOT_FOUND, TABLE, WORLD
+from support.references import AMBIGUOUS, NOT_FOUND, TABLE, populate
 
 #: Thirty lines of the table: matched works in every style, the notices' traps, the two
 #: versions of one title, and references to nothing in the world.
 PASTED = TABLE[:22] + TABLE[35:43]
 
 
-def the_world(fake):
-    """The table's works in the fake APIs; every other article has an open PDF."""
-    bodies = {}
-    for k, c in enumerate(WORLD):
-        pdf = None
-        if k % 2 == 0 and c.type == "article":
-            pdf, bodies[c.doi] = fake.pdf(f"w{k}.pdf", k)
-        fake.add(doi=c.doi, title=c.title, year=c.year, authors=c.authors, venue=c.venue or "",
-                 type=c.type or "article", openalex_pdf=pdf)
-    return bodies
+the_world = populate  # the table's works in the fake APIs
 
 
 def test_a_pasted_list_of_thirty_references_downloaded_as_a_new_user_would(fake, cfg, papers,

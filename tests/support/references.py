@@ -184,3 +184,16 @@ TABLE = [
     ("LeCun Y, Bottou L, Bengio Y, Haffner P. Gradient-based learning applied to document "
      "recognition. Proc IEEE. 1998;86(11):2278-324.", NOT_FOUND),
 ]
+
+
+def populate(fake):
+    """The world's works in the fake APIs (`support.fakeapis.FakeScholar`); every other
+    article has an open PDF. Returns DOI -> that PDF's bytes."""
+    bodies = {}
+    for k, c in enumerate(WORLD):
+        pdf = None
+        if k % 2 == 0 and c.type == "article":
+            pdf, bodies[c.doi] = fake.pdf(f"w{k}.pdf", k)
+        fake.add(doi=c.doi, title=c.title, year=c.year, authors=c.authors, venue=c.venue or "",
+                 type=c.type or "article", openalex_pdf=pdf)
+    return bodies
