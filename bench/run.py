@@ -56,11 +56,15 @@ def need(tool: str, package: str) -> str:
 class Nginx:
     """nginx serving `root` on `ports`, `limit_rate` per connection (0 = none)."""
 
-    def __init__(self, nginx: str, root: str, ports: list[int], limit_rate: str = "0") -> None:
+    def __init__(self, nginx: str, root: str, ports: list[int], limit_rate: str = "0",
+                 access_log: str | None = None, listen: str = "") -> None:
         self.dir = tempfile.mkdtemp(prefix="papers-nginx-")
+        # With `access_log`: each request's end ($msec) and duration, to count what was in flight.
+        logging = (f"log_format timing '$msec $request_time';\n    access_log {access_log} timing;"
+                   if access_log else "access_log off;")
         servers = "".join(f"""
     server {{
-        listen 127.0.0.1:{p};
+        listen 127.0.0.1:{p}{" " + listen if listen else ""};
         root {root};
         limit_rate {limit_rate};
         location / {{ }}
@@ -72,7 +76,7 @@ error_log {self.dir}/error.log warn;
 daemon off;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    {logging}
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;

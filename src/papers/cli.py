@@ -311,15 +311,17 @@ def status(output_dirs, states, json_output, which) -> int:
 @_state_options
 @click.option("--fix", is_flag=True,
               help="Mark missing or changed files so that the next download fetches them again "
-                   "(a changed file is kept as NAME.bad).")
-def verify(output_dirs, states, fix) -> int:
+                   "(a changed file is kept as NAME.bad, another paper as NAME.pdf.suspect).")
+@click.option("--identity", is_flag=True,
+              help="Also check that each file is its paper: the DOI or title in its text.")
+def verify(output_dirs, states, fix, identity) -> int:
     """Check every downloaded file the state records: that it exists, its size, its
     SHA-256 and its %PDF- header. Lists each one that is missing or changed."""
     import time
 
     from papers.state.inspect import verify_paths
 
-    found, said = verify_paths(_state_paths(output_dirs, states), fix, time.time())
+    found, said = verify_paths(_state_paths(output_dirs, states), fix, time.time(), identity)
     for line in found:
         click.echo(line)
     for line in said:

@@ -108,3 +108,4 @@ class Outcome:
     looked_up: bool = False           # failed after every source was asked
     blocked: str | None = None        # failed at a wall: its kind (download.blocked.KINDS) ...
     blocked_at: str | None = None     # ... and the host that put it up
+    identity: str | None = None       # doi, title, unchecked or mismatch (download.identity)

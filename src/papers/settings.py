@@ -164,6 +164,10 @@ class Settings:
         None, "licenses", "Take only candidates with these licences: cc-by, cc-by-sa, cc0, pd, "
         "..., open (any Creative Commons or public domain), unknown.", "--license",
         metavar="L,L", nullable=True, shown="any")
+    identity_check: bool = setting(True, "bool", "Check that each PDF is the paper asked for: "
+                                   "its DOI or title in the text of its first two pages. A "
+                                   "wrong paper is kept as NAME.pdf.suspect and the next "
+                                   "candidate is tried.", "--identity-check/--no-identity-check")
     bibtex: str | None = setting(None, "path", "Write (and on later runs update) a BibTeX "
                                  "library of the downloaded papers; its file fields point at "
                                  "the PDFs, for Zotero and JabRef.", "--bibtex", metavar="FILE",

@@ -78,3 +78,33 @@ def test_pdf_link(html, expected):
 def test_the_page_charset_is_used():
     html = '<meta name="citation_pdf_url" content="/caf\u00e9.pdf">'.encode("latin-1")
     assert pdf_link(html, PAGE, "latin-1") == "https://pub.example/caf\u00e9.pdf"
+
+
+SCIENCEDIRECT_JSON = (
+    '<script type="application/json" data-iso-key="_0">{"article":{"pii":"S0140673620301835",'
+    '"pdfDownload":{"isPdfFullText":true,"urlMetadata":{"queryParams":{"md5":"3f1a9c",'
+    '"pid":"1-s2.0-S0140673620301835-main.pdf"},"pii":"S0140673620301835",'
+    '"pdfExtension":"/pdfft","path":"science/article/pii"}}}}</script>')
+
+
+@pytest.mark.parametrize("html, page, expected", [
+    # ScienceDirect's article page: the PDF in its JSON, the signed query as given.
+    (SCIENCEDIRECT_JSON, "https://www.sciencedirect.com/science/article/pii/S0140673620301835",
+     "https://www.sciencedirect.com/science/article/pii/S0140673620301835/pdfft?md5=3f1a9c&"
+     "pid=1-s2.0-S0140673620301835-main.pdf"),
+    ('<script type="application/json">{"x":[{"pdfDownload":{"linkToPdf":"/pdfft/x.pdf"}}]}'
+     '</script>', "https://www.sciencedirect.com/a", "https://www.sciencedirect.com/pdfft/x.pdf"),
+    ('<script type="application/json">{not json</script>', "https://www.sciencedirect.com/a", None),
+    ('<script type="application/json">{"pdfDownload":{"urlMetadata":{}}}</script>',
+     "https://www.sciencedirect.com/a", None),
+    # Elsevier's linkinghub: the article's page, percent-encoded in a hidden input.
+    ('<form><input type="hidden" name="redirectURL" value="https%3A%2F%2Fwww.sciencedirect.com'
+     '%2Fscience%2Farticle%2Fpii%2FS0140673620301835%3Fvia%253Dihub" id="redirectURL"/></form>',
+     "https://linkinghub.elsevier.com/retrieve/pii/S0140673620301835",
+     "https://www.sciencedirect.com/science/article/pii/S0140673620301835?via%3Dihub"),
+    # A declared citation_pdf_url still comes first.
+    ('<meta name="citation_pdf_url" content="/c.pdf">' + SCIENCEDIRECT_JSON,
+     "https://www.sciencedirect.com/a", "https://www.sciencedirect.com/c.pdf"),
+])
+def test_elsevier_pages(html, page, expected):
+    assert pdf_link(html.encode(), page) == expected

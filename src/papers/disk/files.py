@@ -127,6 +127,17 @@ class PaperFile:
         os.replace(self.part, final)
         self._drop_sidecar()
 
+    def set_aside(self, final: str, size: int, sha256: str) -> str:
+        """The complete `.part` is not the paper asked for: keep it as FINAL.suspect
+        (never deleted, never over another file) and return where it went."""
+        where = aside_name(final, SUSPECT, size, sha256)
+        if os.path.exists(where):  # the same wrong file as an earlier run's: kept once
+            self.drop_part()
+        else:
+            os.replace(self.part, where)
+            self._drop_sidecar()
+        return where
+
     def final_path(self, paper: Paper, candidate: str, namer: Namer | None) -> str:
         """Where the file goes when `candidate` delivered it: the planned path, unless the
         name comes from the URL (a name never comes from a candidate that failed)."""
@@ -183,6 +194,23 @@ def write_all(f: Any, data: bytes) -> None:
         if not n:
             raise OSError(errno.ENOSPC, "No space left on device")
         view = view[n:]
+
+
+SUSPECT = ".suspect"  # NAME.pdf.suspect: a PDF that is another paper (download.identity)
+
+
+def aside_name(path: str, suffix: str, size: int, sha256: str) -> str:
+    """A free name for a file (`size` bytes, `sha256`) kept aside from `path`:
+    PATH+suffix, else PATH+suffix.2, ... A name that holds these very bytes already is
+    returned as it is (kept aside before); any other file there is never replaced."""
+    for n in range(1, 1000):
+        where = path + suffix + (f".{n}" if n > 1 else "")
+        try:
+            if os.path.getsize(where) == size and hash_file(where)[0].hexdigest() == sha256:
+                return where
+        except FileNotFoundError:
+            return where
+    raise OSError(f"{path}{suffix}: 999 files are kept aside already")
 
 
 def remove_quietly(path: str) -> None:

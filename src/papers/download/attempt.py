@@ -29,6 +29,7 @@ class FetchConfig:
     doi_resolver: str | None = "https://doi.org"  # the last resort for a paper with a DOI
     namer: Namer | None = None        # names a paper whose name depends on the URL that delivers it
     metadata: bool = False            # write NAME.json beside each PDF
+    identity_check: bool = True       # hold each PDF's text against its record (identity.py)
 
 
 class Result(enum.Enum):
@@ -72,6 +73,7 @@ class Attempt:
     duplicate_of: str | None = None   # Result.OK: the same file as this paper's (no copy written)
     blocked: str | None = None        # the wall the answer was (download.blocked.KINDS)
     host: str | None = None           # ... and the host that answered with it
+    identity: str | None = None       # a PDF's verdict (download.identity.KINDS), if checked
 
 
 def disk_failure(part: str, err: BaseException) -> Attempt:
@@ -98,3 +100,4 @@ class Download:
         self.unreported = 0               # bytes received but not yet sent as progress
         self.tried: list[tuple[str, Attempt]] = []
         self.candidate = ""               # the candidate URL being tried
+        self.referer: str | None = None   # the landing page that gave the URL being fetched

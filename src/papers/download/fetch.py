@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,9 +23,11 @@ from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMA
 from papers.download.blocked import BREAK_AFTER, Breaker, reason, shown, what
 from papers.download.body import Body, BodyLimits, duplicate, walled
 from papers.download.dedupe import First, SameFiles
+from papers.download.identity import check
+from papers.download import rules
 from papers.download.landing import MAX_LANDING_HOPS, pdf_link
 from papers.download.planner import Fetch
-from papers.download.scheduler import Reservation
+from papers.download.scheduler import Reservation, Transfers
 from papers.errors import Cancelled, DiskError, TransferError
 from papers.model import Outcome, Status, candidate_urls
 from papers.net.curl import CurlClient, Limits
@@ -58,8 +61,9 @@ class Fetcher:
                  emit: Callable[[ProgressUpdate], None],
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 breaker: Breaker | None = None) -> None:
+                 breaker: Breaker | None = None, transfers: Transfers | None = None) -> None:
         self.config = config
+        self.transfers = transfers or Transfers(1 << 30, cancel)
         self.breaker = breaker or Breaker(on_open=_say_open)
         self.limiter = limiter
         self.cancel = cancel
@@ -133,7 +137,8 @@ class Fetcher:
                                         landing_page=attempt.landing_page,
                                         duplicate_of=attempt.duplicate_of,
                                         version=(job.versions or {}).get(url),
-                                        license=(job.licenses or {}).get(url))
+                                        license=(job.licenses or {}).get(url),
+                                        identity=attempt.identity)
                 if self.config.metadata and not attempt.duplicate_of:
                     write_metadata(attempt.path or "", metadata_record(dl.paper, outcome),
                                    dl.paper.id)
@@ -142,11 +147,16 @@ class Fetcher:
             if len(urls) > 1:
                 log.info("%s: candidate %s failed: %s", dl.paper.id, url, attempt.reason)
         tried = [*job.earlier, *dl.tried]  # with the candidates other sources named before
-        error = self._explain(tried, dl.paper.id)
+        wrong = next((a for _, a in tried if a.identity == "mismatch"), None)
+        others = [(u, a) for u, a in tried if a is not wrong]
+        error = self._explain(others, dl.paper.id) if others else ""
+        if wrong is not None:  # said first: what the file found is, and where it is kept
+            error = f"{wrong.reason}; {error}" if error else wrong.reason
         permanent = all(a.result in PERMANENT_RESULTS for _, a in tried)
         too_large = any(a.result is Result.TOO_LARGE for _, a in tried)
         wall = next((a for _, a in reversed(tried) if a.result is Result.BLOCKED), None)
         return self._outcome(dl, Status.FAILED, dl.tried[-1][0], permanent=permanent,
+                             identity="mismatch" if wrong else None,
                              size_limit=self.config.max_size if too_large else None,
                              error=f"{lookup_error}; then {error}" if lookup_error else error,
                              blocked=wall.blocked if wall else None,
@@ -174,25 +184,36 @@ class Fetcher:
         if found is None:
             return None
         sha256, size = found
-        return self._outcome(dl, Status.SKIPPED, url, path=dl.file.path, bytes=size, sha256=sha256)
+        verdict = check(dl.file.path, dl.paper.doi, dl.paper.title) if self.config.identity_check \
+            else None
+        if verdict is not None and verdict.wrong:  # saved by a run that did not check: left as it is
+            log.warning("%s: %s is not this paper (%s)", dl.paper.id, dl.file.path, verdict.describe())
+        return self._outcome(dl, Status.SKIPPED, url, path=dl.file.path, bytes=size, sha256=sha256,
+                             identity=verdict.kind if verdict else None)
 
     def _fetch_candidate(self, dl: Download, url: str, reservation: Reservation | None) -> Attempt:
         """Try one candidate URL, following at most MAX_LANDING_HOPS landing pages to the PDF."""
         target, page = url, None
+        dl.referer = None
         for hop in range(MAX_LANDING_HOPS + 1):
             attempt = self._fetch_url(dl, target, reservation)
             if attempt.result is not Result.LANDING:
                 attempt.landing_page = page
                 return attempt
-            link = pdf_link(attempt.landing or b"", attempt.page_url or target, attempt.charset)
+            at = attempt.page_url or target
+            link = pdf_link(attempt.landing or b"", at, attempt.charset)
             if link is None and attempt.blocked:  # a page with no way on: a wall, named
                 return self._wall(walled(attempt.blocked, attempt.host or host_of(target)))
-            if link is None:
+            # A platform's reader is not its PDF; a page with no link may keep it where
+            # its platform always does (download/rules.py).
+            link = rules.direct(link) if link else rules.fallback(at)
+            if link is None or link in (at, target):
                 return attempt  # its reason says that no PDF link was on the page
             if hop == MAX_LANDING_HOPS:
                 break
-            log.info("%s: landing page %s points to %s", url, attempt.page_url, link)
-            target, page = link, attempt.page_url
+            log.info("%s: landing page %s points to %s", url, at, link)
+            target, page = link, at
+            dl.referer = at  # as a browser sends it (Zotero too): some PDFs need it
         return Attempt(Result.PERMANENT, f"landing pages led on more than {MAX_LANDING_HOPS} "
                                          f"times, never to a PDF (last: {target})")
 
@@ -214,11 +235,13 @@ class Fetcher:
                              pause=lambda delay: self.limiter.pause(host, delay))
         for _ in tries:
             held = reservation is not None and reservation.take(host)
-            with self.limiter.slot(host, held=held):
+            with self.limiter.slot(host, held=held), self.transfers.one():
                 attempt = self._request(dl, url)
             dl.attempts += 1
             # Only the server's own trouble counts against it (not a 404, not our disk).
             self.limiter.report(host, ok=attempt.result in NOT_THE_SERVERS_FAULT)
+            if attempt.result is Result.OK:  # judged out of the slot: the next transfer need not wait
+                return self._settle(dl, url, attempt)
             if attempt.result is Result.BLOCKED:
                 return self._wall(attempt)
             if attempt.result in FINAL_RESULTS:
@@ -245,6 +268,8 @@ class Fetcher:
             headers["If-Range"] = dl.file.source.validator or ""
             # Ranges count stored bytes: ask for them as stored, not re-encoded.
             headers["Accept-Encoding"] = "identity"
+        if dl.referer:
+            headers["Referer"] = dl.referer
         body = Body(self.body_limits, dl, url, have)
         try:
             head = self.client.get(url, headers, body)
@@ -257,20 +282,49 @@ class Fetcher:
             body.close(keep=body.is_pdf)
             return disk_failure(dl.file.part, e.__cause__ or e)
         try:
-            attempt = body.finish(head)
+            return body.finish(head)
         except OSError as e:
             return disk_failure(dl.file.part, e)
-        if attempt.result is not Result.OK or attempt.duplicate_of:
-            return attempt
+
+    def _settle(self, dl: Download, url: str, attempt: Attempt) -> Attempt:
+        """A whole PDF is in the `.part` (or is another paper's file of this run): if it is
+        the paper, its final name, or the first paper's file when the bytes are the same."""
+        if attempt.duplicate_of:
+            return self._judged(dl, url, attempt, attempt.path or "")
         attempt.path = dl.file.final_path(dl.paper, dl.candidate, self.config.namer)
+        attempt = self._judged(dl, url, attempt, dl.file.part)
+        if attempt.result is not Result.OK:
+            return attempt
         first = self.same.claim(First(dl.paper.key, dl.paper.id, attempt.path, attempt.nbytes,
                                       attempt.sha256 or "", attempt.pdf_url or url))
         if first is not None:  # the same bytes as another paper's file: no second copy
             dl.file.drop_part()
-            return duplicate(first, attempt)
+            return replace(duplicate(first, attempt), identity=attempt.identity)
         try:
             dl.file.finish_part(attempt.path)
         except OSError as e:
             return Attempt(Result.RETRY, f"cannot rename {dl.file.part} to its final name: {e.strerror}")
         return attempt
+
+    def _judged(self, dl: Download, url: str, attempt: Attempt, pdf: str) -> Attempt:
+        """`attempt` with the identity of the PDF at `pdf`; a wrong paper is kept aside as
+        NAME.pdf.suspect (never under its final name) and fails this candidate."""
+        if not self.config.identity_check:
+            return attempt
+        verdict = check(pdf, dl.paper.doi, dl.paper.title)
+        attempt.identity = verdict.kind
+        if not verdict.wrong:
+            return attempt
+        if attempt.duplicate_of:  # another paper's file: it stays theirs
+            where = f"the file of {attempt.duplicate_of}"
+        else:
+            try:
+                kept = dl.file.set_aside(attempt.path or dl.file.path, attempt.nbytes,
+                                         attempt.sha256 or "")
+            except OSError as e:
+                return disk_failure(dl.file.part, e)
+            where = f"kept as {kept}"
+        log.warning("%s: %s is not this paper (%s); %s", dl.paper.id, url, verdict.describe(), where)
+        return Attempt(Result.PERMANENT, f"wrong paper: {verdict.describe()} ({where})",
+                       pdf_url=attempt.pdf_url, identity="mismatch")
 

@@ -10,7 +10,10 @@ standard library's HTML parser and takes, in this order, the first of:
    `wkhealth_pdf_url` (Wolters Kluwer), `eprints.document_url` (EPrints repositories),
    as Unpaywall's and Zotero's readers take them;
 3. `<link rel="alternate" type="application/pdf" href=...>`;
-4. `<meta http-equiv="refresh" content="0; url=...">` (ScienceDirect);
+   ScienceDirect's PDF in the page's own JSON (`pdfDownload`: its path, PII, `md5` and
+   `pid`, the signed query passed on as it is);
+4. `<meta http-equiv="refresh" content="0; url=...">` (ScienceDirect), and Elsevier
+   linkinghub's `<input name="redirectURL">` (percent-encoded) on to ScienceDirect;
 5. an `<iframe>`, `<embed>` or `<object>` whose source looks like a PDF (IEEE's stamp.jsp);
 6. a link that says it is the PDF: OJS's `a.obj_galley_link` (to the galley page, one
    hop more), `a.show-pdf`, `a[title=PDF]`; never one inside a references or "related
@@ -25,14 +28,17 @@ to the DOI resolver (which leads back to the page), is no link. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024   # read at most this much of a landing page
 MAX_LANDING_HOPS = 2               # landing page -> landing page -> PDF at the most
 
-_RANKS = ("citation_pdf_url", "platform_pdf", "alternate_pdf", "refresh", "embedded", "anchor")
+_RANKS = ("citation_pdf_url", "platform_pdf", "page_json", "alternate_pdf", "refresh",
+          "redirect", "embedded", "anchor")
 #: Links that are never the paper (Unpaywall's and Zotero's readers drop them too).
 _NOT_THE_PAPER = re.compile(r"suppl|/figures?/|_toc\.pdf|firstpage|first-page|/preview/|"
                             r"thumbnail", re.IGNORECASE)
@@ -79,6 +85,7 @@ class _LinkFinder(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: dict[str, str] = {}
         self.open: list[bool] = []  # each open section: is it one of other works' links?
+        self.script: list[str] | None = None  # the text of an open JSON <script>
 
     def _keep(self, kind: str, url: str | None) -> None:
         if url and url.strip() and kind not in self.found:
@@ -106,18 +113,55 @@ class _LinkFinder(HTMLParser):
             src = a.get("data", "")
             if _looks_like_pdf(src, a.get("type", "")):
                 self._keep("embedded", src)
+        elif tag == "input" and a.get("name", "").lower() == "redirecturl":
+            self._keep("redirect", unquote(a.get("value", "")))
+        elif tag == "script" and a.get("type", "").lower() == "application/json":
+            self.script = []
         elif tag in _SECTIONS:
             self.open.append(bool(_OTHER_WORKS.search(f"{a.get('id', '')} {a.get('class', '')}")))
         elif tag == "a" and not any(self.open) and _says_pdf(a):
             self._keep("anchor", a.get("href"))
 
+    def handle_data(self, data: str) -> None:
+        if self.script is not None:
+            self.script.append(data)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in _SECTIONS and self.open:
             self.open.pop()
+        elif tag == "script" and self.script is not None:
+            try:
+                self._keep("page_json", _json_pdf(json.loads("".join(self.script))))
+            except ValueError:
+                pass
+            self.script = None
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _SECTIONS:  # `<div/>` opens nothing
             self.handle_starttag(tag, attrs)
+
+
+def _json_pdf(data: Any) -> str | None:
+    """ScienceDirect's PDF link from its page JSON: `pdfDownload.linkToPdf`, or its
+    `urlMetadata` (path, PII, extension and the signed md5/pid query)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            found = node.get("pdfDownload")
+            if isinstance(found, dict):
+                if isinstance(found.get("linkToPdf"), str):
+                    return found["linkToPdf"]
+                meta = found.get("urlMetadata") or {}
+                try:
+                    query = urlencode(meta.get("queryParams") or {})
+                    return f"/{meta['path']}/{meta['pii']}{meta['pdfExtension']}?{query}"
+                except (KeyError, TypeError, AttributeError):
+                    pass
+            stack.extend(node.values())
+    return None
 
 
 def _says_pdf(a: dict[str, str]) -> bool:

@@ -102,7 +102,7 @@ def plan(paper: Paper, path: str, prior: PaperRecord | None, retry_failed: bool,
         if size == prior.bytes:
             return Outcome(status=Status.SKIPPED, path=done_path, bytes=size, sha256=prior.sha256,
                            url=prior.url, pdf_url=prior.pdf_url, version=prior.version,
-                           license=prior.license)
+                           license=prior.license, identity=prior.identity)
         # The file was deleted or changed: fetch it again.
     if not paper.urls and not can_resolve and not (paper.doi and doi_resolver):
         what = ", ".join(paper.identifiers) or paper.id

@@ -64,7 +64,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.download.fetch import Fetcher  # the HTTP client loads only when a run starts
-    from papers.download.scheduler import HostScheduler
+    from papers.download.scheduler import HostScheduler, Transfers, worker_threads
     from papers.net.hosts import HostLimiter
 
     reporter = reporter or Reporter()
@@ -96,10 +96,10 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
     stage = Stage(settings, limiter, cancel, net) if can_resolve else None
     if stage is not None:
         warn_unpaywall(settings, expected)  # an upper bound: the cascade asks it last
-    pipeline = Pipeline(make_processor, settings.workers, cancel,
-                        on_input_end=lambda: _end_input(stage, scheduler))
+    pipeline = Pipeline(make_processor, worker_threads(settings.workers, settings.identity_check),
+                        cancel, on_input_end=lambda: _end_input(stage, scheduler))
     fetcher = Fetcher(_fetch_config(settings, net, planner.namer), limiter, cancel, pipeline.put,
-                      clock=clock)
+                      clock=clock, transfers=Transfers(settings.workers, cancel))
     worker = _Worker(settings, scheduler, fetcher, pipeline.put, stage)
 
     to_workers = _ToWorkers(scheduler, pipeline, worker, planner.namer, settings.doi_resolver)
@@ -201,7 +201,8 @@ def _fetch_config(settings: Settings, net: "NetConfig", namer: Namer) -> "FetchC
                        chunk_size=settings.chunk_size, min_speed=settings.min_speed,
                        min_speed_window=settings.min_speed_window, policy=policy_of(settings),
                        net=net, doi_resolver=settings.doi_resolver,
-                       namer=namer, metadata=settings.metadata == "json")
+                       namer=namer, metadata=settings.metadata == "json",
+                       identity_check=settings.identity_check)
 
 
 class _Worker:

@@ -6,9 +6,42 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from papers.errors import Cancelled
 from papers.net.hosts import HostLimiter
+
+#: Worker threads a run has beyond --workers while each PDF is checked after its transfer
+#: (download.identity): a worker checking, or waiting for PDFium, holds no transfer.
+CHECKING_WORKERS = 32
+
+
+def worker_threads(workers: int, identity_check: bool) -> int:
+    """How many worker threads a run with `--workers` transfers at once has."""
+    return workers + (min(workers, CHECKING_WORKERS) if identity_check else 0)
+
+
+class Transfers:
+    """At most `n` transfers at once over all hosts (`--workers`), however many worker
+    threads the run has: the files in flight do not wait for the checks of the files
+    before them ("Files in flight" in bench/IDENTITY.md)."""
+
+    def __init__(self, n: int, cancel: threading.Event) -> None:
+        self._free = threading.Semaphore(n)
+        self.cancel = cancel
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        """Hold one transfer; Cancelled if the run stops while waiting for it."""
+        while not self._free.acquire(timeout=0.25):
+            if self.cancel.is_set():
+                raise Cancelled()
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 class Reservation:

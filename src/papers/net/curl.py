@@ -317,7 +317,10 @@ class _Watchdog:
 
 
 class CurlClient:
-    """GETs over libcurl. One instance serves all workers; each thread has its own handle.
+    """GETs over libcurl. One instance serves all workers; each transfer takes a handle
+    from a pool, the one used last first, so that a run with one transfer at a time keeps
+    one connection alive however many worker threads it has (download/scheduler.py
+    `Transfers`).
 
     Cookies, DNS answers and TLS sessions are shared between the handles.
     """
@@ -331,19 +334,23 @@ class CurlClient:
         self.share = pycurl.CurlShare()
         for data in (pycurl.LOCK_DATA_COOKIE, pycurl.LOCK_DATA_DNS, pycurl.LOCK_DATA_SSL_SESSION):
             self.share.setopt(pycurl.SH_SHARE, data)
-        self._local = threading.local()
+        self._idle: list[pycurl.Curl] = []
         self._handles: list[pycurl.Curl] = []
         self._lock = threading.Lock()
         self.watchdog = _Watchdog(limits, cancel, monotonic)
 
-    def _handle(self) -> pycurl.Curl:
-        c = getattr(self._local, "handle", None)
-        if c is None:
-            c = self._new_handle()
-            self._local.handle = c
-            with self._lock:
-                self._handles.append(c)
+    def _take(self) -> pycurl.Curl:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        c = self._new_handle()
+        with self._lock:
+            self._handles.append(c)
         return c
+
+    def _give_back(self, c: pycurl.Curl) -> None:
+        with self._lock:
+            self._idle.append(c)
 
     def _new_handle(self) -> pycurl.Curl:
         net, limits = self.net, self.limits
@@ -385,9 +392,18 @@ class CurlClient:
         from). Raises TransferError when no usable response came, Cancelled when the
         run stops, and re-raises what the receiver raised.
         """
-        c = self._handle()
+        c = self._take()
+        try:
+            return self._follow(c, url, headers, receiver)
+        finally:
+            self._give_back(c)
+
+    def _follow(self, c: pycurl.Curl, url: str, headers: dict[str, str],
+                receiver: Receiver) -> Head:
         sent = [f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())]
         c.setopt(pycurl.HTTPHEADER, sent)
+        # After a redirect the Referer is the hop before, as a browser sends it.
+        sent = [h for h in sent if not h.lower().startswith("referer:")]
         for _ in range(MAX_REDIRECTS + 1):
             t = self._perform(c, url, receiver)
             head = t.start()

@@ -74,11 +74,13 @@ Examples:
 VERIFY_EPILOG = """\b
 Exit codes:
   0    every recorded file is there and unchanged
-  1    at least one is missing or changed (listed on stdout)
+  1    at least one is missing or changed, or (--identity) another paper
+       (listed on stdout)
   2    bad usage or state file
 \b
 Examples:
   papers verify -o pdfs
+  papers verify -o pdfs --identity
   papers verify -o pdfs --fix && papers download -i refs.txt -o pdfs
 """
 

@@ -22,5 +22,5 @@ def metadata_record(paper: Paper, outcome: Outcome) -> dict[str, Any]:
                 "sha256": outcome.sha256, "url": redacted(outcome.url),
                 "pdf_url": redacted(outcome.pdf_url), "landing_page": redacted(outcome.landing_page),
                 "version": outcome.version, "license": outcome.license,
-                "downloaded": iso(outcome.finished)})
+                "identity": outcome.identity, "downloaded": iso(outcome.finished)})
     return {k: v for k, v in rec.items() if v not in (None, [], "")}

@@ -56,6 +56,10 @@ def result_line(paper: Paper, outcome: Outcome) -> dict[str, Any]:
         line["version"] = outcome.version
     if outcome.license:
         line["license"] = outcome.license
+    if outcome.identity:
+        line["identity"] = outcome.identity
+        if outcome.identity == "mismatch" and outcome.status is Status.FAILED:
+            line["error_kind"] = "wrong_paper"
     if outcome.blocked:  # a wall, named: what it is and whose
         line.update(error_kind="blocked", blocked=outcome.blocked, blocked_at=outcome.blocked_at)
     if paper.title:

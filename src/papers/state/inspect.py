@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from papers.disk.files import pdf_problem
+from papers.disk.files import SUSPECT, aside_name, pdf_problem
 from papers.errors import StateError
 from papers.model import Status
 from papers.state.records import PaperRecord, iso
@@ -142,16 +142,32 @@ class Problem:
     what: str
 
 
-def check(key: str, rec: PaperRecord) -> Problem | None:
-    """Whether `rec`'s file is there, of its size, with its SHA-256 and a PDF header."""
+def check(key: str, rec: PaperRecord, identity: bool = False) -> Problem | None:
+    """Whether `rec`'s file is there, of its size, with its SHA-256 and a PDF header
+    (and, with `identity`, is the paper of the record)."""
     problem = pdf_problem(rec.path or "", rec.bytes, rec.sha256)
-    return None if problem is None else Problem(key, rec, problem)
+    if problem is not None:
+        return Problem(key, rec, problem)
+    return identity_problem(key, rec) if identity else None
 
 
-def verify(records: dict[str, PaperRecord]) -> list[Problem]:
-    """Every downloaded record checked against the disk."""
+def verify(records: dict[str, PaperRecord], identity: bool = False) -> list[Problem]:
+    """Every downloaded record checked against the disk; with `identity`, each file
+    that is as recorded is also held against its record's DOI and title."""
     return [p for key, rec in records.items() if rec.status == Status.DOWNLOADED
-            for p in [check(key, rec)] if p is not None]
+            for p in [check(key, rec, identity)] if p is not None]
+
+
+WRONG_PAPER = "wrong paper: "
+
+
+def identity_problem(key: str, rec: PaperRecord) -> Problem | None:
+    """Whether `rec`'s file is another paper (download.identity's rule)."""
+    from papers.download.identity import check as check_identity
+
+    doi = key[4:] if key.startswith("doi:") else None
+    verdict = check_identity(rec.path or "", doi, rec.title)
+    return Problem(key, rec, WRONG_PAPER + verdict.describe()) if verdict.wrong else None
 
 
 def fix(path: str, problems: list[Problem], now: float) -> None:
@@ -162,12 +178,22 @@ def fix(path: str, problems: list[Problem], now: float) -> None:
         for p in problems:
             if p.key not in store.records:
                 continue
+            wrong = p.what.startswith(WRONG_PAPER)
             if p.what != "missing" and p.record.path and os.path.exists(p.record.path):
-                os.replace(p.record.path, p.record.path + ".bad")
+                _set_aside(p.record, SUSPECT if wrong else ".bad")
             store.put(p.key, p.record._replace(status=Status.FAILED.value, permanent=False,
-                                               updated=iso(now), error=f"verify: {p.what}"))
+                                               updated=iso(now), error=f"verify: {p.what}",
+                                               identity="mismatch" if wrong else p.record.identity))
     finally:
         store.close()
+
+
+def _set_aside(rec: PaperRecord, suffix: str) -> None:
+    path = rec.path or ""
+    if suffix == SUSPECT:  # the file is whole: kept once, beside any earlier one
+        os.replace(path, aside_name(path, suffix, rec.bytes or 0, rec.sha256 or ""))
+    else:
+        os.replace(path, path + suffix)
 
 
 def merge_states(out: str, paths: list[str]) -> int:
@@ -238,14 +264,18 @@ def blocked_lines(records: dict[str, PaperRecord], as_json: bool) -> list[str]:
     return lines
 
 
-def verify_paths(paths: list[str], fix_them: bool, now: float) -> tuple[list[str], list[str]]:
+def verify_paths(paths: list[str], fix_them: bool, now: float,
+                 identity: bool = False) -> tuple[list[str], list[str]]:
     """`papers verify`: a line for each file missing or changed (path, what, id), and what
-    to say on stderr; with `fix_them`, those papers are marked for the next download."""
+    to say on stderr; with `identity`, each file that is another paper too; with
+    `fix_them`, those papers are marked for the next download."""
     records, _ = load_records(paths)
-    problems = verify(records)
+    problems = verify(records, identity)
     found = [f"{p.record.path}\t{p.what}\t{p.record.id or p.key}" for p in problems]
     checked = sum(r.status == Status.DOWNLOADED for r in records.values())
-    said = [f"{checked:,} files checked, {len(problems):,} missing or changed"]
+    wrong = sum(p.what.startswith(WRONG_PAPER) for p in problems)
+    said = [f"{checked:,} files checked, {len(problems) - wrong:,} missing or changed"
+            + (f", {wrong:,} wrong paper{'s' if wrong != 1 else ''}" if identity else "")]
     if problems and fix_them:
         for path in paths:
             fix(path, problems, now)

@@ -38,6 +38,7 @@ class PaperRecord(NamedTuple):
     match: dict[str, Any] | None = None  # a reference string's: status, score, source, query, ...
     blocked: str | None = None        # failed at a wall: its kind (cloudflare, login, ...) ...
     blocked_at: str | None = None     # ... and the host that put it up
+    identity: str | None = None       # doi | title | unchecked | mismatch (download.identity)
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON object, without empty fields."""
@@ -102,7 +103,9 @@ def record_outcome(paper: Paper, outcome: Outcome, prior: PaperRecord | None,
         attempts=((prior and prior.attempts) or 0) + outcome.attempts, error=redacted(outcome.error),
         first_seen=(prior and prior.first_seen) or iso(outcome.started or now), updated=iso(now),
         title=paper.title or None,
-        match=paper.extra.get("match") or (prior.match if prior else None))
+        match=paper.extra.get("match") or (prior.match if prior else None),
+        identity=outcome.identity or (prior.identity if prior and outcome.status is Status.SKIPPED
+                                      else None))
     if not done:
         return rec._replace(permanent=outcome.permanent, etag=outcome.etag,
                             last_modified=outcome.last_modified, size_limit=outcome.size_limit,
