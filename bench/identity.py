@@ -262,10 +262,10 @@ def write(recs, alone, curl, one, eight, short, args) -> None:
           for what, col, fmt in (("most transfers in flight at once", 2, "{:.0f}"),
                                  ("transfers in flight on average", 3, "{:.2f}"),
                                  (f"wall for {n} files, s", 0, "{:.2f}"))], "",
-        "The check runs after the transfer, outside the host's connection slot and outside the "
-        "run's --workers transfers (download/scheduler.py `Transfers`): a run that checks has "
-        "more worker threads than transfers, so a worker checking, or waiting for PDFium (one "
-        "call at a time in the process: it is not thread-safe), holds no transfer back. The "
+        "The check runs after the transfer, outside the host's connection slot, and the worker "
+        "lends its turn out meanwhile (`HostScheduler.lent`): one more worker thread starts, up "
+        "to --workers more, so a worker checking, or waiting for PDFium (one call at a time in "
+        "the process: it is not thread-safe), holds no transfer back. The "
         "sleep column is that structure without the check's CPU; what the check column loses "
         f"beyond it is the check's CPU competing with the transfers on this machine's "
         f"{os.cpu_count()} cores.", ""]

@@ -2,11 +2,11 @@
 with PDFium (written with reportlab in tests/support/papers_pdf.py)."""
 
 import pytest
+from support.faultserver import make_pdf
+from support.papers_pdf import article
 
 from papers.disk.files import SUSPECT, aside_name
 from papers.download.identity import MIN_LETTERS, Identity, PdfText, check, judge, title_in
-from support.faultserver import make_pdf
-from support.papers_pdf import article
 
 TITLE = "Deep Residual Learning for Image Recognition"
 DOI = "10.1109/cvpr.2016.90"
@@ -163,38 +163,46 @@ def test_aside_names_never_replace_another_file(tmp_path):
     assert aside_name(final, SUSPECT, 4, same) == final + ".suspect.2"
 
 
-def test_transfers_hold_n_at_once_and_a_stop_ends_the_wait():
+def test_the_scheduler_gives_n_jobs_at_once_lends_a_turn_and_a_stop_ends_the_wait():
     import threading
     import time
 
-    from papers.download.scheduler import CHECKING_WORKERS, Transfers, worker_threads
+    from papers.download.scheduler import CHECKING_WORKERS, HostScheduler, checking_workers
     from papers.errors import Cancelled
+    from papers.net.hosts import HostLimiter
 
-    assert worker_threads(8, True) == 16 and worker_threads(8, False) == 8
-    assert worker_threads(256, True) == 256 + CHECKING_WORKERS
+    assert checking_workers(8, True) == 8 and checking_workers(8, False) == 0
+    assert checking_workers(256, True) == CHECKING_WORKERS
     cancel = threading.Event()
-    gate = Transfers(2, cancel)
+    sched = HostScheduler(HostLimiter(100, 0, cancel), 100, cancel, workers=2)
+    for i in range(8):
+        sched.put(None, i)
+    sched.close()
     most, now, lock = [0], [0], threading.Lock()
 
-    def one():
-        with gate.one():
+    def loop():
+        while sched.get() is not None:
             with lock:
                 now[0] += 1
                 most[0] = max(most[0], now[0])
             time.sleep(0.02)
             with lock:
                 now[0] -= 1
+            sched.finished()
 
-    threads = [threading.Thread(target=one) for _ in range(8)]
+    threads = [threading.Thread(target=loop) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert most[0] == 2
-    with gate.one(), gate.one():  # both held: a third waits until the run stops
-        cancel.set()
-        t0 = time.monotonic()
-        with pytest.raises(Cancelled):
-            with gate.one():
-                pass
-        assert time.monotonic() - t0 < 1
+    sched = HostScheduler(HostLimiter(100, 0, cancel := threading.Event()), 100, cancel, workers=1)
+    for i in range(2):
+        sched.put(None, i)
+    assert sched.get() is not None
+    with pytest.raises(Cancelled):
+        with sched.lent():  # lent out while its PDF is read: another job may be given meanwhile
+            assert sched.get() is not None
+            cancel.set()  # that one still at work: this one waits to come back until the stop
+            t0 = time.monotonic()
+    assert time.monotonic() - t0 < 1

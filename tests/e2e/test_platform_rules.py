@@ -3,7 +3,6 @@ serves it, under its real host name. The test server is the run's HTTP proxy, so
 papers asks for `http://onlinelibrary.wiley.com/...` and the server answers as Wiley."""
 
 import pytest
-
 from conftest import pdfs_in
 from support.faultserver import Reply, make_pdf
 

@@ -74,6 +74,7 @@ class Attempt:
     blocked: str | None = None        # the wall the answer was (download.blocked.KINDS)
     host: str | None = None           # ... and the host that answered with it
     identity: str | None = None       # a PDF's verdict (download.identity.KINDS), if checked
+    tail: bytes | None = None         # Result.OK: the body's last bytes, if all came in this answer
 
 
 def disk_failure(part: str, err: BaseException) -> Attempt:

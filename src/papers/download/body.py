@@ -15,6 +15,7 @@ from papers.disk.files import PDF_MAGIC, SIDECAR_AFTER, SNIFF_BYTES, hash_file, 
 from papers.download.attempt import Attempt, Download, Result
 from papers.download.blocked import ANY_STATUS, SNIFF, classify, reason, shown
 from papers.download.dedupe import First, SameFiles
+from papers.download.identity import TRAILER_BYTES
 from papers.download.landing import MAX_PAGE_BYTES
 from papers.errors import Cancelled, DiskError, ErrorKind, TransferError
 from papers.net.head import Head
@@ -103,6 +104,7 @@ class Body:
         self.file: Any = None
         self.hasher: Any = None
         self.written = 0
+        self.tail = b""                    # the last TRAILER_BYTES written (identity.has_trailer)
         self.saved = False                 # the sidecar names this body's source (or the state does)
         self.pending = 0                   # bytes not yet reported as progress
         self.expect_left = 0               # of a large body, bytes announced and still to come
@@ -214,6 +216,8 @@ class Body:
             raise DiskError(e) from e
         self.hasher.update(chunk)
         self.written += len(chunk)
+        self.tail = chunk[-TRAILER_BYTES:] if len(chunk) >= TRAILER_BYTES \
+            else (self.tail + chunk)[-TRAILER_BYTES:]
         self.pending += len(chunk)
         if self.written >= SIDECAR_AFTER and not self.saved:
             self.saved = True
@@ -294,7 +298,10 @@ class Body:
             self.close(keep=self.written < self.total)  # more than announced: start over
             return Attempt(Result.RETRY, f"truncated body: got {self.written} of {self.total} bytes")
         self.close(keep=True)
-        return Attempt(Result.OK, nbytes=self.written, sha256=self.hasher.hexdigest(), pdf_url=head.url)
+        # A resumed body's tail may begin in the bytes an earlier answer brought.
+        tail = self.tail if not self.have or len(self.tail) >= TRAILER_BYTES else None
+        return Attempt(Result.OK, nbytes=self.written, sha256=self.hasher.hexdigest(),
+                       pdf_url=head.url, tail=tail)
 
 
 def walled(kind: str, host: str) -> Attempt:

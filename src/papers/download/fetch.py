@@ -13,21 +13,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from papers.disk.files import write_metadata
+from papers.download import rules
 from papers.download.attempt import (FINAL_RESULTS, NOT_THE_SERVERS_FAULT, PERMANENT_RESULTS,
                                      Attempt, Download, FetchConfig, Result, disk_failure)
 from papers.download.blocked import BREAK_AFTER, Breaker, reason, shown, what
 from papers.download.body import Body, BodyLimits, duplicate, walled
 from papers.download.dedupe import First, SameFiles
-from papers.download.identity import check
-from papers.download import rules
+from papers.download.identity import Identity, check, has_trailer
 from papers.download.landing import MAX_LANDING_HOPS, pdf_link
 from papers.download.planner import Fetch
-from papers.download.scheduler import Reservation, Transfers
+from papers.download.scheduler import Reservation
 from papers.errors import Cancelled, DiskError, TransferError
 from papers.model import Outcome, Status, candidate_urls
 from papers.net.curl import CurlClient, Limits
@@ -61,9 +62,9 @@ class Fetcher:
                  emit: Callable[[ProgressUpdate], None],
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 breaker: Breaker | None = None, transfers: Transfers | None = None) -> None:
+                 breaker: Breaker | None = None, turns: Any = None) -> None:
         self.config = config
-        self.transfers = transfers or Transfers(1 << 30, cancel)
+        self.turns = turns  # the scheduler: `lent()` while PDFium reads a file (or None)
         self.breaker = breaker or Breaker(on_open=_say_open)
         self.limiter = limiter
         self.cancel = cancel
@@ -235,7 +236,7 @@ class Fetcher:
                              pause=lambda delay: self.limiter.pause(host, delay))
         for _ in tries:
             held = reservation is not None and reservation.take(host)
-            with self.limiter.slot(host, held=held), self.transfers.one():
+            with self.limiter.slot(host, held=held):
                 attempt = self._request(dl, url)
             dl.attempts += 1
             # Only the server's own trouble counts against it (not a 404, not our disk).
@@ -311,7 +312,12 @@ class Fetcher:
         NAME.pdf.suspect (never under its final name) and fails this candidate."""
         if not self.config.identity_check:
             return attempt
-        verdict = check(pdf, dl.paper.doi, dl.paper.title)
+        if not has_trailer(pdf, attempt.tail):
+            verdict = Identity("unchecked")  # not a whole PDF to PDFium: nothing to read
+        else:
+            # PDFium's time is no transfer's: another worker may work meanwhile.
+            with self.turns.lent() if self.turns else nullcontext():
+                verdict = check(pdf, dl.paper.doi, dl.paper.title)
         attempt.identity = verdict.kind
         if not verdict.wrong:
             return attempt

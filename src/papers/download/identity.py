@@ -70,10 +70,12 @@ class Identity:
         return f"the PDF is {said}" if said else "the PDF is another paper"
 
 
-def has_trailer(path: str) -> bool:
-    """Whether the file ends as a PDF does, with `startxref` in its last bytes. A body that
-    only starts like a PDF would cost PDFium a scan of the whole file to repair ("Identity
-    check" in bench/AB.md)."""
+def has_trailer(path: str, tail: bytes | None = None) -> bool:
+    """Whether the file ends as a PDF does, with `startxref` in its last bytes (`tail`,
+    when the caller has them, else read). A body that only starts like a PDF would cost
+    PDFium a scan of the whole file to repair ("Identity check" in bench/AB.md)."""
+    if tail is not None:
+        return b"startxref" in tail[-TRAILER_BYTES:]
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)

@@ -12,7 +12,8 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -64,7 +65,7 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
               reporter: Reporter | None, cancel: threading.Event | None,
               clock: Callable[[], float], expected: int | None, quiet_gc: _QuietGC) -> Summary:
     from papers.download.fetch import Fetcher  # the HTTP client loads only when a run starts
-    from papers.download.scheduler import HostScheduler, Transfers, worker_threads
+    from papers.download.scheduler import HostScheduler, checking_workers
     from papers.net.hosts import HostLimiter
 
     reporter = reporter or Reporter()
@@ -92,16 +93,16 @@ def _download(settings: Settings, papers: Iterable[Paper], out: TextIO | None,
 
     net = settings.net()  # one reading of proxies, CA bundle and User-Agent for both clients
     limiter = HostLimiter(settings.max_per_host, settings.rate_limit, cancel)
-    scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel)
+    scheduler = HostScheduler(limiter, max(1024, settings.workers * 64), cancel, settings.workers)
     stage = Stage(settings, limiter, cancel, net) if can_resolve else None
     if stage is not None:
         warn_unpaywall(settings, expected)  # an upper bound: the cascade asks it last
-    pipeline = Pipeline(make_processor, worker_threads(settings.workers, settings.identity_check),
-                        cancel, on_input_end=lambda: _end_input(stage, scheduler))
+    pipeline = Pipeline(make_processor, settings.workers, cancel,
+                        on_input_end=lambda: _end_input(stage, scheduler),
+                        extra=checking_workers(settings.workers, settings.identity_check))
     fetcher = Fetcher(_fetch_config(settings, net, planner.namer), limiter, cancel, pipeline.put,
-                      clock=clock, transfers=Transfers(settings.workers, cancel))
-    worker = _Worker(settings, scheduler, fetcher, pipeline.put, stage)
-
+                      clock=clock, turns=(turns := _Turns(scheduler, pipeline)))
+    worker = turns.worker = _Worker(settings, scheduler, fetcher, pipeline.put, stage)
     to_workers = _ToWorkers(scheduler, pipeline, worker, planner.namer, settings.doi_resolver)
     if stage is not None:
         stage.wire(to_workers, lambda paper, o: pipeline.put(result_message(paper, o)))
@@ -205,6 +206,22 @@ def _fetch_config(settings: Settings, net: "NetConfig", namer: Namer) -> "FetchC
                        identity_check=settings.identity_check)
 
 
+class _Turns:
+    """A worker's turn lent out while PDFium reads its file: one more worker thread, up
+    to the run's extra ones, so that the next transfer need not wait for the check."""
+
+    def __init__(self, scheduler: "HostScheduler", pipeline: Pipeline) -> None:
+        self.scheduler, self.pipeline = scheduler, pipeline
+        self.worker: "_Worker | None" = None
+
+    @contextmanager
+    def lent(self) -> Iterator[None]:
+        if self.worker is not None:
+            self.pipeline.start_loop(self.worker.loop, extra=True)
+        with self.scheduler.lent():
+            yield
+
+
 class _Worker:
     """What every download worker runs: take a job from the scheduler, fetch it, and put
     its result on the queue; a job whose candidates all failed goes back to the lookup
@@ -217,12 +234,14 @@ class _Worker:
         self.fetcher, self.put, self.cascade = fetcher, put, cascade
 
     def loop(self) -> None:
-        """Work until the scheduler has no more jobs."""
+        """Work until the scheduler has no more jobs (as one of --workers at a time: the
+        scheduler gives a job only then)."""
         while (got := self.scheduler.get()) is not None:
             reservation, job = got
             try:
                 self.work(job, reservation)
             finally:
+                self.scheduler.finished()
                 if not reservation.taken:
                     self.limiter.release(reservation.key)
 

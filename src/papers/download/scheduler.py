@@ -18,30 +18,10 @@ from papers.net.hosts import HostLimiter
 CHECKING_WORKERS = 32
 
 
-def worker_threads(workers: int, identity_check: bool) -> int:
-    """How many worker threads a run with `--workers` transfers at once has."""
-    return workers + (min(workers, CHECKING_WORKERS) if identity_check else 0)
-
-
-class Transfers:
-    """At most `n` transfers at once over all hosts (`--workers`), however many worker
-    threads the run has: the files in flight do not wait for the checks of the files
-    before them ("Files in flight" in bench/IDENTITY.md)."""
-
-    def __init__(self, n: int, cancel: threading.Event) -> None:
-        self._free = threading.Semaphore(n)
-        self.cancel = cancel
-
-    @contextmanager
-    def one(self) -> Iterator[None]:
-        """Hold one transfer; Cancelled if the run stops while waiting for it."""
-        while not self._free.acquire(timeout=0.25):
-            if self.cancel.is_set():
-                raise Cancelled()
-        try:
-            yield
-        finally:
-            self._free.release()
+def checking_workers(workers: int, identity_check: bool) -> int:
+    """How many worker threads a run with `--workers` may start beyond them, each when a
+    worker lends its turn out to check a PDF (none for a run whose bodies are no PDFs)."""
+    return min(workers, CHECKING_WORKERS) if identity_check else 0
 
 
 class Reservation:
@@ -70,8 +50,13 @@ class HostScheduler:
     only that far ahead.
     """
 
-    def __init__(self, limiter: HostLimiter, capacity: int, cancel: threading.Event) -> None:
+    def __init__(self, limiter: HostLimiter, capacity: int, cancel: threading.Event,
+                 workers: int | None = None) -> None:
         self.limiter = limiter
+        # At most `workers` at work at once (--workers), however many worker threads the
+        # run has: a thread whose PDF PDFium reads lends its turn out (`lent`).
+        self._workers = workers if workers is not None else math.inf
+        self._working = 0
         self.capacity = capacity
         self.cancel = cancel
         self.cond = limiter.cond  # slot releases wake waiting workers
@@ -111,7 +96,7 @@ class HostScheduler:
                 if self.cancel.is_set():
                     return None
                 best = math.inf
-                for _ in range(len(self._hosts)):
+                for _ in range(len(self._hosts) if self._working < self._workers else 0):
                     host = self._hosts[0]
                     wait = 0.0 if host is None else self.limiter.try_acquire(host)
                     if wait == 0.0:
@@ -121,6 +106,7 @@ class HostScheduler:
                         self._hosts.popleft()
                         if q:
                             self._hosts.append(host)  # its turn again after the others
+                        self._working += 1
                         self.cond.notify_all()
                         return Reservation(host), item
                     best = min(best, wait)
@@ -128,3 +114,26 @@ class HostScheduler:
                 if self._closed and not self._size:
                     return None
                 self.cond.wait(min(best, 0.2))
+
+    def finished(self) -> None:
+        """The item `get` gave is done with: another may be given."""
+        with self.cond:
+            self._working -= 1
+            self.cond.notify_all()
+
+    @contextmanager
+    def lent(self) -> Iterator[None]:
+        """While this worker's PDF is read (download.identity), another may work; back
+        to work after it once fewer than `workers` are ("Files in flight" in
+        bench/IDENTITY.md). Cancelled if the run stops while it waits to come back."""
+        self.finished()
+        try:
+            yield
+        finally:
+            with self.cond:
+                while self._working >= self._workers:
+                    if self.cancel.is_set():
+                        self._working += 1  # as `finished` will count it
+                        raise Cancelled()
+                    self.cond.wait(0.25)
+                self._working += 1

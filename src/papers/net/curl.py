@@ -319,8 +319,8 @@ class _Watchdog:
 class CurlClient:
     """GETs over libcurl. One instance serves all workers; each transfer takes a handle
     from a pool, the one used last first, so that a run with one transfer at a time keeps
-    one connection alive however many worker threads it has (download/scheduler.py
-    `Transfers`).
+    one connection alive however many worker threads it has (a worker checking a PDF
+    lends its turn to another: `HostScheduler.lent`).
 
     Cookies, DNS answers and TLS sessions are shared between the handles.
     """

@@ -94,15 +94,18 @@ class Pipeline:
     """
 
     def __init__(self, make_processor: Callable[[queue.Queue], ResultProcessor], workers: int,
-                 cancel: threading.Event, on_input_end: Callable[[], None] | None = None) -> None:
+                 cancel: threading.Event, on_input_end: Callable[[], None] | None = None,
+                 extra: int = 0) -> None:
         self.q: queue.Queue[QueueMessage] = queue.Queue(maxsize=QUEUE_SIZE)
         self.processor = make_processor(self.q)
         self.cancel = cancel
         self.thread = threading.Thread(target=self.processor.run, name="papers-results", daemon=True)
         self.inflight = _InFlight(workers * 2)
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="papers-worker")
+        self.executor = ThreadPoolExecutor(max_workers=workers + extra,
+                                           thread_name_prefix="papers-worker")
         self._saved_handlers: list[logging.Handler] = []
         self.workers = workers
+        self.extra = extra                 # loops beyond `workers`, started by `start_loop(extra=)`
         self.loops = 0                     # workers started on a loop (start_loop)
         self.on_input_end = on_input_end
 
@@ -124,12 +127,13 @@ class Pipeline:
         self.executor.submit(fn, *args).add_done_callback(self.inflight.release)
         return True
 
-    def start_loop(self, loop: Callable[[], None]) -> None:
+    def start_loop(self, loop: Callable[[], None], extra: bool = False) -> None:
         """Run `loop` on one more worker, while fewer than `workers` run it (each pulls
         its own work until there is none): one per job queued, so that a run of three
-        papers starts three threads, not `--workers`."""
+        papers starts three threads, not `--workers`. `extra`: up to `extra` more, for a
+        worker that lends its turn out while it checks a PDF."""
         with self.inflight.cond:  # the planner and the lookup stage both start them
-            if self.loops >= self.workers:
+            if self.loops >= self.workers + (self.extra if extra else 0):
                 return
             self.loops += 1
             self.inflight.count += 1
