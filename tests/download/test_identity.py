@@ -206,3 +206,17 @@ def test_the_scheduler_gives_n_jobs_at_once_lends_a_turn_and_a_stop_ends_the_wai
             cancel.set()  # that one still at work: this one waits to come back until the stop
             t0 = time.monotonic()
     assert time.monotonic() - t0 < 1
+
+
+@pytest.mark.parametrize("first_page, shown", [
+    (OTHER, "Protein Folding in the Cold"),
+    ("Journal of X 2021\nDeep Residual Learning\nfor Image Recognition\nK. He, X. Zhang",
+     "Deep Residual Learning for Image Recognition"),
+    ("A title set over\nthree lines of the\nfirst page\nA. Author", "A title set over three "
+     "lines of the first page"),
+    ("Short\n12 (2020) 1-9", None),
+])
+def test_what_the_pdf_seems_to_be(first_page, shown):
+    from papers.download.identity import shown_title
+
+    assert shown_title(PdfText((first_page,))) == shown

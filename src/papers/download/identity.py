@@ -22,6 +22,7 @@ others. Page 2 is read only when the metadata and page 1 do not settle it (`SETT
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -174,12 +175,14 @@ def _first_other_doi(page: str, ours: str | None) -> str | None:
 
 def shown_title(text: PdfText) -> str | None:
     """What the file's title seems to be: its metadata title when that reads as one,
-    else the first line of the first page that reads as a title."""
+    else the first line of the first page that reads as a title, with the lines after it
+    that go on with it (a title set over two or three lines: they start in lower case)."""
     meta = " ".join(text.title.split())
     if len(meta.split()) >= 3 and not re.search(r"\.(docx?|tex|pdf)\b|untitled", meta, re.I):
         return meta[:120]
-    for line in (text.pages[0] if text.pages else "").splitlines()[:12]:
-        line = " ".join(line.split())
+    lines = [" ".join(line.split()) for line in (text.pages[0] if text.pages else "").splitlines()]
+    for i, line in enumerate(lines[:12]):
         if len(line.split()) >= 3 and not re.search(r"https?:|doi|\d{4}|©|journal", line, re.I):
-            return line[:120]
+            more = list(itertools.takewhile(lambda nxt: nxt[:1].islower(), lines[i + 1:i + 3]))
+            return " ".join([line, *more])[:120]
     return None
