@@ -351,3 +351,16 @@ def test_where_a_part_came_from(tmp_path, sidecar, prior, expect):
     assert dl.file.source == (PartSource(*expect) if expect else None)
     dl.file.drop_part()
     assert dl.file.source is None and not (tmp_path / "a.pdf.part.json").exists()
+
+
+@pytest.mark.parametrize("url, to, sent", [
+    ("https://u:p@pub.example/a/b?sig=1#x", None, "https://pub.example/a/b?sig=1"),
+    ("https://pub.example/a/b?sig=1", "https://pub.example/pdf/1", "https://pub.example/a/b?sig=1"),
+    ("https://pub.example/a/b?sig=1", "https://cdn.example/pdf/1", "https://pub.example/"),
+    ("https://pub.example/a", "http://pub.example/pdf", "https://pub.example/"),
+    ("https://pub.example:8443/a", "https://pub.example/pdf", "https://pub.example:8443/"),
+])
+def test_referer(url, to, sent):
+    from papers.net.curl import referer
+
+    assert referer(url, to) == sent

@@ -31,7 +31,7 @@ from papers.download.planner import Fetch
 from papers.download.scheduler import Reservation
 from papers.errors import Cancelled, DiskError, TransferError
 from papers.model import Outcome, Status, candidate_urls
-from papers.net.curl import CurlClient, Limits
+from papers.net.curl import CurlClient, Limits, referer
 from papers.net.hosts import HostLimiter, host_of
 from papers.net.retry import RetryManager
 from papers.output.metadata import metadata_record
@@ -270,7 +270,7 @@ class Fetcher:
             # Ranges count stored bytes: ask for them as stored, not re-encoded.
             headers["Accept-Encoding"] = "identity"
         if dl.referer:
-            headers["Referer"] = dl.referer
+            headers["Referer"] = referer(dl.referer, to=url)
         body = Body(self.body_limits, dl, url, have)
         try:
             head = self.client.get(url, headers, body)

@@ -138,10 +138,16 @@ def next_hop(url: str, location: bytes) -> str | None:
     return target
 
 
-def referer(url: str) -> str:
-    """`url` as a Referer: without credentials or fragment."""
+def referer(url: str, to: str | None = None) -> str:
+    """`url` as a Referer: without credentials or fragment; to another origin (`to`),
+    only its origin, as browsers send it (strict-origin-when-cross-origin): a signed
+    query on one host is never handed to the next."""
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
+    if to is not None:
+        there = urlsplit(to)
+        if (there.scheme, there.netloc.rpartition("@")[2]) != (parts.scheme, netloc):
+            return urlunsplit((parts.scheme, netloc, "/", "", ""))
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
